@@ -1,0 +1,95 @@
+"""What every command shares: the ``--as`` and ``--json`` options, opening the deployment, and turning
+errors into one clear sentence and exit status 1.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+import typer
+from pydantic import BaseModel
+from rich.console import Console
+
+from airlock.app import Airlock
+from airlock.clock import Clock
+from airlock.config import Settings, load_settings
+from airlock.errors import AirlockError
+
+AsOption = Annotated[
+    str | None,
+    typer.Option(
+        "--as",
+        envvar="AIRLOCK_AS",
+        help="Act as the user with this email (default: the local operator set up by `airlock init`).",
+        show_default=False,
+    ),
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print the result as JSON for machines.")]
+ReasonOption = Annotated[
+    str | None, typer.Option("--reason", help="Why; recorded in the review's timeline.", show_default=False)
+]
+
+console = Console(highlight=False, soft_wrap=True)
+error_console = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+@dataclass
+class Overrides:
+    """What a caller embedding the CLI (the tests) may replace: the time source and the settings."""
+
+    clock: Clock | None = None
+    settings: Settings | None = None
+
+
+def _overrides(ctx: typer.Context) -> Overrides:
+    found = ctx.find_object(Overrides)
+    return found if found is not None else Overrides()
+
+
+def settings_for(ctx: typer.Context) -> Settings:
+    return _overrides(ctx).settings or load_settings()
+
+
+@contextmanager
+def reporting_errors(json_output: bool) -> Iterator[None]:
+    """Turn an :class:`AirlockError` into its diagnostics on stderr (and JSON on stdout) and exit 1."""
+    try:
+        yield
+    except AirlockError as error:
+        if json_output:
+            print(json.dumps({"error": {"kind": error.kind, "message": error.message, "hint": error.hint}}))
+        error_console.print(f"[bold red]Error:[/] {error.diagnostics()}", markup=True)
+        raise typer.Exit(1) from None
+
+
+@contextmanager
+def opened(ctx: typer.Context, json_output: bool, *, must_be_initialised: bool = True) -> Iterator[Airlock]:
+    """The deployment, opened for one command, with errors reported as the CLI contract says."""
+    with reporting_errors(json_output):
+        overrides = _overrides(ctx)
+        airlock = Airlock.open(
+            overrides.settings or load_settings(), overrides.clock, must_be_initialised=must_be_initialised
+        )
+        try:
+            yield airlock
+        finally:
+            airlock.close()
+
+
+def print_json(value: BaseModel | list[Any] | dict[str, Any]) -> None:
+    sys.stdout.write(json.dumps(_jsonable(value), indent=2) + "\n")
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, BaseModel):
+        return value.model_dump(mode="json")
+    if isinstance(value, list):
+        return [_jsonable(item) for item in value]
+    if isinstance(value, dict):
+        return {key: _jsonable(item) for key, item in value.items()}
+    return value

@@ -1,0 +1,45 @@
+"""``airlock demo``: the demonstration review on a temporary deployment."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from airlock.cli._common import Overrides, console, reporting_errors
+from airlock.demo import run_demo
+from airlock.errors import InvalidInputError
+
+
+def demo(
+    ctx: typer.Context,
+    home: Annotated[
+        Path | None,
+        typer.Option(help="Directory for the demo deployment (default: a new temporary directory)."),
+    ] = None,
+) -> None:
+    """Run a complete demonstration review on a fresh deployment, printing each step.
+
+    Your own deployment (AIRLOCK_HOME, AIRLOCK_DATABASE_URL) is not touched.
+
+    \b
+    Example:
+      airlock demo
+    """
+    with reporting_errors(json_output=False):
+        if home is None:
+            home = Path(tempfile.mkdtemp(prefix="airlock-demo-"))
+        elif home.exists() and any(home.iterdir()):
+            raise InvalidInputError(f"{home} is not empty; give a new or empty directory for the demo.")
+        overrides = ctx.find_object(Overrides)
+        start = overrides.clock.now() if overrides and overrides.clock else None
+        outcome = run_demo(home, lambda line: console.print(line, markup=False), start)
+    console.print("")
+    console.print(
+        f"Demo complete. Review {outcome.completed_review} reached its final report and closed; "
+        f"review {outcome.withdrawn_review} was withdrawn. The demo deployment is in {outcome.home}; "
+        f"look around with: AIRLOCK_HOME={outcome.home} airlock review list --as lead@lab.test",
+        markup=False,
+    )

@@ -1,0 +1,134 @@
+"""``airlock init``, ``airlock org ...`` and ``airlock user ...``."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from airlock.cli._common import AsOption, JsonOption, console, opened, print_json
+from airlock.cli.render import print_organisations, print_users
+from airlock.review.directory import DEFAULT_AGENCY_NAME, DEFAULT_OPERATOR_EMAIL
+
+org_app = typer.Typer(help="Organisations: developers, the agency, trusted partners.", no_args_is_help=True)
+user_app = typer.Typer(help="Users and their roles.", no_args_is_help=True)
+
+
+def init(
+    ctx: typer.Context,
+    agency: Annotated[str, typer.Option(help="Name of the agency running this deployment.")] = DEFAULT_AGENCY_NAME,
+    operator: Annotated[str, typer.Option(help="Email of the local operator account.")] = DEFAULT_OPERATOR_EMAIL,
+    json_output: JsonOption = False,
+) -> None:
+    """Set up a deployment: the data directory, the database, the agency and its local operator.
+
+    Running it again changes nothing.
+
+    \b
+    Example:
+      AIRLOCK_HOME=/srv/airlock airlock init --agency "Cyber Evaluation Lab"
+    """
+    with opened(ctx, json_output, must_be_initialised=False) as airlock:
+        deployment = airlock.directory.initialise(agency_name=agency, operator_email=operator)
+    if json_output:
+        print_json(deployment)
+        return
+    verb = "Initialised" if deployment.created else "Already initialised:"
+    console.print(f"{verb} Airlock with database {deployment.database}.", markup=False)
+    console.print(
+        f"Agency: {deployment.agency.slug}; local operator: {deployment.operator.email} (the default for --as).",
+        markup=False,
+    )
+
+
+@org_app.command("add")
+def org_add(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="Display name, e.g. 'Acme AI'.")],
+    kind: Annotated[str, typer.Option(help="developer, agency or partner.")],
+    slug: Annotated[str | None, typer.Option(help="Short identifier (default: derived from the name).")] = None,
+    as_: AsOption = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Add an organisation (operators only).
+
+    \b
+    Example:
+      airlock org add "Acme AI" --kind developer
+    """
+    with opened(ctx, json_output) as airlock:
+        actor = airlock.directory.principal(as_)
+        organisation = airlock.directory.add_organisation(actor, name=name, kind=kind, slug=slug)
+    if json_output:
+        print_json(organisation)
+    else:
+        console.print(
+            f"Added {organisation.kind} organisation {organisation.slug} ({organisation.name}).", markup=False
+        )
+
+
+@org_app.command("list")
+def org_list(ctx: typer.Context, as_: AsOption = None, json_output: JsonOption = False) -> None:
+    """List organisations (agency staff only).
+
+    \b
+    Example:
+      airlock org list --json
+    """
+    with opened(ctx, json_output) as airlock:
+        organisations = airlock.directory.list_organisations(airlock.directory.principal(as_))
+    if json_output:
+        print_json(organisations)
+    else:
+        print_organisations(organisations)
+
+
+@user_app.command("add")
+def user_add(
+    ctx: typer.Context,
+    email: Annotated[str, typer.Argument(help="The user's email; it is their identity in Airlock.")],
+    name: Annotated[str, typer.Option(help="Full name.")],
+    role: Annotated[
+        str,
+        typer.Option(help="developer_admin, developer_member, reviewer, lead_reviewer, partner, auditor or operator."),
+    ],
+    org: Annotated[str, typer.Option(help="Identifier of the user's organisation.")],
+    as_: AsOption = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Add a user with one role in one organisation.
+
+    Operators add anyone; a developer_admin adds colleagues to their own organisation.
+
+    \b
+    Example:
+      airlock user add lead@lab.gov --name "Lee Lead" --role lead_reviewer --org evaluation-lab
+    """
+    with opened(ctx, json_output) as airlock:
+        actor = airlock.directory.principal(as_)
+        user = airlock.directory.add_user(actor, email=email, name=name, role=role, organisation=org)
+    if json_output:
+        print_json(user)
+    else:
+        console.print(f"Added {user.email} as {user.role} of {user.organisation}.", markup=False)
+
+
+@user_app.command("list")
+def user_list(
+    ctx: typer.Context,
+    org: Annotated[str | None, typer.Option(help="Only this organisation's users.")] = None,
+    as_: AsOption = None,
+    json_output: JsonOption = False,
+) -> None:
+    """List users (agency staff only).
+
+    \b
+    Example:
+      airlock user list --org acme-ai
+    """
+    with opened(ctx, json_output) as airlock:
+        users = airlock.directory.list_users(airlock.directory.principal(as_), organisation=org)
+    if json_output:
+        print_json(users)
+    else:
+        print_users(users)

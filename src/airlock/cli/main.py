@@ -1,0 +1,42 @@
+"""The ``airlock`` command: see ``airlock --help`` and docs/cli.md."""
+
+from __future__ import annotations
+
+import typer
+
+from airlock import __version__
+from airlock.cli.demo_command import demo
+from airlock.cli.directory_commands import init, org_app, user_app
+from airlock.cli.review_commands import review_app, submit
+
+app = typer.Typer(
+    name="airlock",
+    help="Airlock: voluntary pre-release review of frontier AI models for advanced cyber capabilities. "
+    "A review is advisory: never a licence or a clearance.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+app.command("init")(init)
+app.command("demo")(demo)
+app.command("submit")(submit)
+app.add_typer(org_app, name="org")
+app.add_typer(user_app, name="user")
+app.add_typer(review_app, name="review")
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"airlock {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version."),
+) -> None:
+    """Airlock: voluntary pre-release review of frontier AI models for advanced cyber capabilities."""
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,132 @@
+"""Human-readable rendering of what the services return."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from rich.markup import escape
+from rich.table import Table
+
+from airlock.cli._common import console
+from airlock.review import ClockStatus, ClockView, OrganisationView, ReviewDetail, ReviewSummary, UserView
+from airlock.review.views import EventView
+
+
+def when(moment: datetime | None) -> str:
+    return "-" if moment is None else f"{moment:%Y-%m-%d %H:%M} UTC"
+
+
+def describe_clock(clock: ClockView, state: str) -> str:
+    """One line saying where the review clock stands."""
+    if clock.status is ClockStatus.NOT_STARTED:
+        return "not started (it starts when the review is accepted)"
+    left = f"{clock.days_left} day{'s' if clock.days_left != 1 else ''} left"
+    deadline = f"deadline {when(clock.deadline)}"
+    notes = []
+    if clock.capped_by_release_date:
+        notes.append("set by the planned release date")
+    if clock.extension_days:
+        notes.append(f"extended by {clock.extension_days} days")
+    suffix = f" ({'; '.join(notes)})" if notes else ""
+    if clock.status is ClockStatus.STOPPED:
+        if state == "expired":
+            return f"expired: the {deadline} passed with no final report{suffix}"
+        return f"stopped at {state} with {left}, {deadline}{suffix}"
+    risk = " [bold red]AT RISK[/]" if clock.at_risk else ""
+    if clock.status is ClockStatus.PAUSED:
+        return f"paused with {left}; the deadline moves while paused, now {when(clock.deadline)}{suffix}{risk}"
+    return f"running: {deadline}, {left}{suffix}{risk}"
+
+
+def print_review_table(reviews: list[ReviewSummary]) -> None:
+    if not reviews:
+        console.print("No reviews that you can see.")
+        return
+    table = Table(show_edge=False, pad_edge=False)
+    for column in ("review", "state", "organisation", "model", "release", "deadline", "days left"):
+        table.add_column(column)
+    for review in reviews:
+        clock = review.clock
+        days = "-" if clock.days_left is None or clock.status is ClockStatus.STOPPED else str(clock.days_left)
+        if clock.status is ClockStatus.PAUSED:
+            days += " (paused)"
+        if clock.at_risk and clock.status is not ClockStatus.STOPPED:
+            days = f"[bold red]{days} at risk[/]"
+        table.add_row(
+            review.id,
+            review.state,
+            review.organisation,
+            escape(f"{review.model} {review.model_version}"),
+            str(review.planned_release_date),
+            when(clock.deadline) if clock.status is not ClockStatus.NOT_STARTED else "-",
+            days,
+        )
+    console.print(table)
+
+
+def print_review(review: ReviewDetail, headline: str | None = None) -> None:
+    if headline:
+        console.print(f"[bold]{headline}[/]")
+    console.print(f"Review [bold]{review.id}[/] (submission {review.submission_id}): [bold]{review.state}[/]")
+    clock_line = describe_clock(review.clock, review.state)
+    rows = [
+        ("model", f"{review.model}, version {review.model_version}"),
+        ("organisation", review.organisation),
+        ("planned release", str(review.planned_release_date)),
+        ("marking", review.confidentiality_marking),
+        ("endpoint", review.base_url or "-"),
+        ("credentials", "held" if review.has_endpoint_credentials else "none"),
+        ("model card", f"{review.model_card_characters} characters"),
+        ("submitted by", f"{review.submitted_by} on {when(review.created_at)}"),
+    ]
+    rows += [(f"artefact {artefact.name}", f"sha256 {artefact.sha256}") for artefact in review.artefacts]
+    for label, value in rows:
+        console.print(f"  {label:<16} {escape(value)}")
+    console.print(f"  {'clock':<16} {clock_line}")
+    console.print("Timeline")
+    for event in review.events:
+        console.print(f"  {when(event.at)}  {describe_event(event)}", markup=False)
+    if review.next_moves:
+        console.print("Next moves")
+        for move in review.next_moves:
+            console.print(f"  {move.target:<19} ({move.verb}; {', '.join(move.roles)})")
+    if review.model_card is not None:
+        console.print("Model card")
+        console.print(review.model_card, markup=False)
+
+
+def describe_event(event: EventView) -> str:
+    if event.kind == "created":
+        text = f"created as draft by {event.actor}"
+    elif event.kind == "transition":
+        text = f"{event.from_state} -> {event.to_state} by {event.actor}"
+    elif event.kind == "clock_paused":
+        text = f"clock paused by {event.actor}"
+    elif event.kind == "clock_resumed":
+        text = f"clock resumed by {event.actor}"
+    else:
+        text = f"clock extended by {event.days} days by {event.actor}"
+    if event.consent_from:
+        reference = f", {event.consent_reference}" if event.consent_reference else ""
+        text += f" with consent of {event.consent_from}{reference}"
+    if event.reason:
+        text += f": {event.reason}"
+    return text
+
+
+def print_organisations(organisations: list[OrganisationView]) -> None:
+    table = Table(show_edge=False, pad_edge=False)
+    for column in ("organisation", "name", "kind"):
+        table.add_column(column)
+    for organisation in organisations:
+        table.add_row(organisation.slug, escape(organisation.name), organisation.kind)
+    console.print(table)
+
+
+def print_users(users: list[UserView]) -> None:
+    table = Table(show_edge=False, pad_edge=False)
+    for column in ("email", "name", "role", "organisation"):
+        table.add_column(column)
+    for user in users:
+        table.add_row(escape(user.email), escape(user.name), user.role, user.organisation)
+    console.print(table)

@@ -1,0 +1,73 @@
+"""Errors a person can act on.
+
+Every refusal or failure Airlock reports is an :class:`AirlockError`: one sentence saying what went wrong,
+and a hint saying what to do next. Front ends print :meth:`AirlockError.diagnostics` and exit with status 1;
+they never show a traceback for bad input.
+"""
+
+from __future__ import annotations
+
+
+class AirlockError(Exception):
+    """An operation Airlock refused or could not complete; nothing was changed."""
+
+    def __init__(self, message: str, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def __str__(self) -> str:
+        return self.diagnostics()
+
+    def diagnostics(self) -> str:
+        """What happened and what to do, ready to show to a person."""
+        return self.message if self.hint is None else f"{self.message} {self.hint}"
+
+    @property
+    def kind(self) -> str:
+        """A stable machine-readable name for the kind of error (``not_found``, ``invalid_input``, ...)."""
+        return _KIND_NAMES.get(type(self), "error")
+
+
+class NotFoundError(AirlockError):
+    """The named thing does not exist, or the actor may not learn that it does."""
+
+
+class InvalidInputError(AirlockError):
+    """A value given by the user is malformed or out of range."""
+
+
+class PermissionDeniedError(AirlockError):
+    """The acting user's role or organisation does not allow the operation."""
+
+
+class TransitionError(AirlockError):
+    """The review's current state does not allow the requested move."""
+
+
+class ConsentRequiredError(AirlockError):
+    """The operation changes the review clock and needs the developer's recorded consent."""
+
+
+class ConflictError(AirlockError):
+    """Someone else changed the same record at the same time, or it already exists."""
+
+
+class ConfigurationError(AirlockError):
+    """The deployment's settings are invalid or the deployment is not initialised."""
+
+
+class StoreError(AirlockError):
+    """The database cannot be reached or its schema cannot be brought up to date."""
+
+
+_KIND_NAMES: dict[type[AirlockError], str] = {
+    NotFoundError: "not_found",
+    InvalidInputError: "invalid_input",
+    PermissionDeniedError: "permission_denied",
+    TransitionError: "invalid_transition",
+    ConsentRequiredError: "consent_required",
+    ConflictError: "conflict",
+    ConfigurationError: "configuration",
+    StoreError: "store",
+}

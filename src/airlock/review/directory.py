@@ -1,0 +1,206 @@
+"""Organisations, users and the deployment record; turning an email into an acting :class:`Principal`."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from airlock.access import (
+    ROLES_BY_ORGANISATION_KIND,
+    Action,
+    OrganisationKind,
+    Principal,
+    Role,
+    Scope,
+    authorize,
+)
+from airlock.clock import Clock
+from airlock.errors import ConfigurationError, ConflictError, InvalidInputError, NotFoundError
+from airlock.review.inputs import check_slug, normalise_email, parse_choice, require_text, slugify
+from airlock.review.models import Deployment, Organisation, User
+from airlock.review.views import DeploymentView, OrganisationView, UserView
+from airlock.store import Database
+
+DEFAULT_OPERATOR_EMAIL = "operator@localhost"
+DEFAULT_AGENCY_NAME = "Evaluation Lab"
+
+
+class Directory:
+    """Who exists in this deployment, and as whom an operation runs."""
+
+    def __init__(self, database: Database, clock: Clock) -> None:
+        self._database = database
+        self._clock = clock
+
+    def initialise(
+        self,
+        *,
+        agency_name: str = DEFAULT_AGENCY_NAME,
+        operator_email: str = DEFAULT_OPERATOR_EMAIL,
+        operator_name: str = "Local operator",
+    ) -> DeploymentView:
+        """Create the deployment's agency and its local operator; harmless when already done."""
+        url = self._database.engine.url.render_as_string(hide_password=True)
+        with self._database.transaction() as session:
+            existing = session.get(Deployment, 1)
+            if existing is not None:
+                operator = session.get_one(User, existing.local_operator_id)
+                return DeploymentView(
+                    created=False,
+                    database=url,
+                    agency=_organisation_view(operator.organisation),
+                    operator=_user_view(operator),
+                )
+            now = self._clock.now()
+            agency = Organisation(
+                slug=slugify(require_text(agency_name, "agency name")),
+                name=agency_name.strip(),
+                kind=OrganisationKind.AGENCY,
+                created_at=now,
+            )
+            operator = User(
+                email=normalise_email(operator_email),
+                name=require_text(operator_name, "operator name"),
+                role=Role.OPERATOR,
+                organisation=agency,
+                created_at=now,
+            )
+            session.add_all([agency, operator])
+            session.flush()
+            session.add(Deployment(id=1, initialised_at=now, local_operator_id=operator.id))
+            return DeploymentView(
+                created=True, database=url, agency=_organisation_view(agency), operator=_user_view(operator)
+            )
+
+    def principal(self, email: str | None = None) -> Principal:
+        """The user ``email`` as an acting principal; without an email, the local operator."""
+        with self._database.transaction() as session:
+            if email is None:
+                deployment = session.get(Deployment, 1)
+                if deployment is None:
+                    raise not_initialised_error()
+                user = session.get_one(User, deployment.local_operator_id)
+            else:
+                user = find_user(session, email)
+            return principal_of(user)
+
+    def add_organisation(self, actor: Principal, *, name: str, kind: str, slug: str | None = None) -> OrganisationView:
+        organisation_kind = parse_choice(OrganisationKind, kind, "organisation kind")
+        clean_name = require_text(name, "organisation name")
+        clean_slug = check_slug(slug) if slug else slugify(clean_name)
+        authorize(actor, Action.ADD_ORGANISATION, what=f"add the organisation {clean_name!r}")
+        with self._database.transaction() as session:
+            if session.scalar(select(Organisation).where(Organisation.slug == clean_slug)) is not None:
+                raise ConflictError(
+                    f"An organisation with the identifier {clean_slug!r} already exists.",
+                    "Choose another with --slug, or use the existing one.",
+                )
+            organisation = Organisation(
+                slug=clean_slug, name=clean_name, kind=organisation_kind, created_at=self._clock.now()
+            )
+            session.add(organisation)
+            session.flush()
+            return _organisation_view(organisation)
+
+    def add_user(self, actor: Principal, *, email: str, name: str, role: str, organisation: str) -> UserView:
+        clean_email = normalise_email(email)
+        clean_name = require_text(name, "user's name")
+        user_role = parse_choice(Role, role, "role")
+        with self._database.transaction() as session:
+            target = _find_organisation(session, organisation)
+            authorize(
+                actor,
+                Action.ADD_USER,
+                Scope(target_organisation_id=target.id),
+                what=f"add users to {target.slug}",
+            )
+            kind = OrganisationKind(target.kind)
+            if user_role not in ROLES_BY_ORGANISATION_KIND[kind]:
+                allowed = ", ".join(sorted(ROLES_BY_ORGANISATION_KIND[kind]))
+                raise InvalidInputError(
+                    f"The role {user_role} does not exist in {kind} organisations such as {target.slug}; "
+                    f"choose one of: {allowed}."
+                )
+            if session.scalar(select(User).where(User.email == clean_email)) is not None:
+                raise ConflictError(
+                    f"A user with the email {clean_email} already exists.",
+                    "Each person has one account; use the existing one.",
+                )
+            user = User(
+                email=clean_email,
+                name=clean_name,
+                role=user_role,
+                organisation=target,
+                created_at=self._clock.now(),
+            )
+            session.add(user)
+            session.flush()
+            return _user_view(user)
+
+    def list_organisations(self, actor: Principal) -> list[OrganisationView]:
+        authorize(actor, Action.LIST_DIRECTORY)
+        with self._database.transaction() as session:
+            rows = session.scalars(select(Organisation).order_by(Organisation.slug))
+            return [_organisation_view(row) for row in rows]
+
+    def list_users(self, actor: Principal, organisation: str | None = None) -> list[UserView]:
+        authorize(actor, Action.LIST_DIRECTORY)
+        with self._database.transaction() as session:
+            query = select(User).order_by(User.email)
+            if organisation is not None:
+                query = query.where(User.organisation_id == _find_organisation(session, organisation).id)
+            return [_user_view(row) for row in session.scalars(query)]
+
+
+def principal_of(user: User) -> Principal:
+    return Principal(
+        user_id=user.id,
+        email=user.email,
+        role=Role(user.role),
+        organisation_id=user.organisation_id,
+        organisation_kind=OrganisationKind(user.organisation.kind),
+    )
+
+
+def not_initialised_error(where: str | None = None) -> ConfigurationError:
+    place = f" ({where})" if where else ""
+    return ConfigurationError(
+        f"This Airlock deployment{place} is not initialised.",
+        "Run `airlock init` first, with the same AIRLOCK_HOME or AIRLOCK_DATABASE_URL.",
+    )
+
+
+def find_user(session: Session, email: str) -> User:
+    """The user with ``email``, or :class:`NotFoundError`."""
+    clean = normalise_email(email)
+    user = session.scalar(select(User).where(User.email == clean))
+    if user is None:
+        raise NotFoundError(
+            f"There is no user {clean}.",
+            "Check the email, or ask an operator to add it with `airlock user add`.",
+        )
+    return user
+
+
+def _find_organisation(session: Session, slug: str) -> Organisation:
+    clean = slug.strip().lower()
+    organisation = session.scalar(select(Organisation).where(Organisation.slug == clean))
+    if organisation is None:
+        raise NotFoundError(
+            f"There is no organisation {clean!r}.",
+            "List them with `airlock org list` or add it with `airlock org add`.",
+        )
+    return organisation
+
+
+def _organisation_view(organisation: Organisation) -> OrganisationView:
+    return OrganisationView(
+        slug=organisation.slug,
+        name=organisation.name,
+        kind=organisation.kind,
+        created_at=organisation.created_at,
+    )
+
+
+def _user_view(user: User) -> UserView:
+    return UserView(email=user.email, name=user.name, role=user.role, organisation=user.organisation.slug)

@@ -1,0 +1,125 @@
+"""The review domain's tables.
+
+There is deliberately no column meaning approved, licensed or cleared: a review is advisory, and its
+outcome is a report, never a permission.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import JSON, Date, ForeignKey, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from airlock.store import Base, UTCDateTime
+
+
+class Deployment(Base):
+    """The one row describing this installation: when it was initialised and who its local operator is."""
+
+    __tablename__ = "deployment"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    initialised_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    local_operator_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+
+
+class Organisation(Base):
+    __tablename__ = "organisations"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slug: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(20))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class User(Base):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(32))
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    organisation: Mapped[Organisation] = relationship(lazy="joined")
+
+
+class Submission(Base):
+    """A model handed over for review, and how to reach it."""
+
+    __tablename__ = "submissions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    public_id: Mapped[str] = mapped_column(String(16), unique=True)
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"), index=True)
+    submitted_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    model: Mapped[str] = mapped_column(String(300))
+    """The Inspect model name, ``provider/name`` (``openai-api/acme/frontier-1``)."""
+    model_version: Mapped[str] = mapped_column(String(100))
+    base_url: Mapped[str | None] = mapped_column(String(500))
+    planned_release_date: Mapped[date] = mapped_column(Date())
+    model_card: Mapped[str] = mapped_column(Text())
+    endpoint_credentials: Mapped[str | None] = mapped_column(Text())
+    artefact_hashes: Mapped[list[dict[str, Any]]] = mapped_column(JSON())
+    confidentiality_marking: Mapped[str] = mapped_column(String(32))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    organisation: Mapped[Organisation] = relationship(lazy="joined")
+    submitted_by: Mapped[User] = relationship(lazy="joined")
+
+
+class Review(Base):
+    """One review of one submission: its lifecycle state and its clock."""
+
+    __tablename__ = "reviews"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    public_id: Mapped[str] = mapped_column(String(16), unique=True)
+    submission_id: Mapped[int] = mapped_column(ForeignKey("submissions.id"), unique=True)
+    state: Mapped[str] = mapped_column(String(32), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    state_changed_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    # The review clock (see airlock.review.deadline for the rules these feed).
+    period_days: Mapped[int | None] = mapped_column(Integer())
+    clock_started_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    clock_stopped_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    paused_since: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    paused_seconds: Mapped[int] = mapped_column(Integer(), default=0)
+    extension_days: Mapped[int] = mapped_column(Integer(), default=0)
+
+    # Optimistic locking: two people moving the same review at once cannot both win.
+    version: Mapped[int] = mapped_column(Integer(), default=1)
+    __mapper_args__ = {"version_id_col": version}  # noqa: RUF012 (SQLAlchemy's declared form)
+
+    submission: Mapped[Submission] = relationship(lazy="joined")
+    events: Mapped[list[ReviewEvent]] = relationship(
+        back_populates="review", order_by="ReviewEvent.id", cascade="all, delete-orphan"
+    )
+
+
+class ReviewEvent(Base):
+    """Something that happened to a review: a state transition or a change of its clock, with who and why."""
+
+    __tablename__ = "review_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    review_id: Mapped[int] = mapped_column(ForeignKey("reviews.id"), index=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+    kind: Mapped[str] = mapped_column(String(32))
+    from_state: Mapped[str | None] = mapped_column(String(32))
+    to_state: Mapped[str | None] = mapped_column(String(32))
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    """None when the review clock itself acted (expiry)."""
+    reason: Mapped[str] = mapped_column(Text())
+    consent_from_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    consent_reference: Mapped[str | None] = mapped_column(Text())
+    days: Mapped[int | None] = mapped_column(Integer())
+
+    review: Mapped[Review] = relationship(back_populates="events")
+    actor: Mapped[User | None] = relationship(foreign_keys=[actor_id], lazy="joined")
+    consent_from: Mapped[User | None] = relationship(foreign_keys=[consent_from_id], lazy="joined")

@@ -1,0 +1,132 @@
+"""Submitting a model for review: the developer's side of the first step."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from enum import StrEnum
+from urllib.parse import urlparse
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from airlock.access import Action, Principal, Scope, authorize
+from airlock.clock import Clock
+from airlock.config import Settings
+from airlock.errors import InvalidInputError
+from airlock.review.inputs import (
+    check_model_name,
+    new_public_id,
+    parse_artefact_hash,
+    parse_choice,
+    parse_date,
+    require_text,
+)
+from airlock.review.lifecycle import ReviewState
+from airlock.review.models import Review, Submission
+from airlock.review.reviews import EventKind, Reviews, move_review, record_event, review_detail
+from airlock.review.views import ReviewDetail
+from airlock.store import Database
+
+
+class ConfidentialityMarking(StrEnum):
+    """How a submission's content is marked on every page that shows it."""
+
+    CONFIDENTIAL = "confidential"
+    """Commercially sensitive, voluntarily submitted: the default."""
+    HIGHLY_CONFIDENTIAL = "highly_confidential"
+    """As above, and to be shown to named individuals only."""
+
+
+@dataclass(frozen=True)
+class SubmissionRequest:
+    """What a developer hands over. Text fields are validated by :meth:`Submissions.submit`."""
+
+    model: str
+    """Inspect model name, ``provider/model``."""
+    model_version: str
+    planned_release_date: str | date
+    model_card: str = ""
+    base_url: str | None = None
+    endpoint_credentials: str | None = None
+    artefacts: Sequence[str] = field(default_factory=tuple)
+    """``NAME=SHA256`` of each artefact handed over (weights, system card, ...)."""
+    confidentiality_marking: str = ConfidentialityMarking.CONFIDENTIAL
+    as_draft: bool = False
+    """Keep the review in ``draft`` instead of submitting it at once."""
+
+
+class Submissions:
+    def __init__(self, database: Database, clock: Clock, settings: Settings) -> None:
+        self._database = database
+        self._clock = clock
+        self._settings = settings
+
+    def submit(self, actor: Principal, request: SubmissionRequest) -> ReviewDetail:
+        """Record the submission and its review, submitted at once unless ``as_draft``."""
+        authorize(actor, Action.SUBMIT, Scope(developer_organisation_id=actor.organisation_id))
+        now = self._clock.now()
+        model = check_model_name(request.model)
+        version = require_text(request.model_version, "model version", max_length=100)
+        release = (
+            request.planned_release_date
+            if isinstance(request.planned_release_date, date)
+            else parse_date(request.planned_release_date, "planned release date")
+        )
+        if release <= now.date():
+            raise InvalidInputError(
+                f"The planned release date {release} is not after today ({now.date()}); "
+                "give the future date on which the model is planned to become public."
+            )
+        marking = parse_choice(ConfidentialityMarking, request.confidentiality_marking, "confidentiality marking")
+        artefacts = [parse_artefact_hash(text) for text in request.artefacts]
+        base_url = _check_base_url(request.base_url)
+        Reviews(self._database, self._clock, self._settings).expire_overdue()
+        with self._database.transaction() as session:
+            submission = Submission(
+                public_id=_unused_id(session, "S", Submission),
+                organisation_id=actor.organisation_id,
+                submitted_by_id=actor.user_id,
+                model=model,
+                model_version=version,
+                base_url=base_url,
+                planned_release_date=release,
+                model_card=request.model_card,
+                endpoint_credentials=request.endpoint_credentials or None,
+                artefact_hashes=artefacts,
+                confidentiality_marking=marking,
+                created_at=now,
+            )
+            review = Review(
+                public_id=_unused_id(session, "R", Review),
+                submission=submission,
+                state=ReviewState.DRAFT,
+                created_at=now,
+                state_changed_at=now,
+                paused_seconds=0,
+                extension_days=0,
+            )
+            session.add_all([submission, review])
+            record_event(session, review, now, EventKind.CREATED, actor, "", to_state=ReviewState.DRAFT)
+            if not request.as_draft:
+                move_review(session, review, ReviewState.SUBMITTED, actor, None, now, self._settings)
+            return review_detail(review, now)
+
+
+def _check_base_url(url: str | None) -> str | None:
+    if not url:
+        return None
+    parsed = urlparse(url.strip())
+    if parsed.scheme not in ("http", "https") or not parsed.netloc:
+        raise InvalidInputError(
+            f"The base URL {url!r} is not an http(s) URL; give one like https://api.example.com/v1."
+        )
+    return url.strip()
+
+
+def _unused_id(session: Session, prefix: str, table: type[Submission] | type[Review]) -> str:
+    while True:
+        candidate = new_public_id(prefix)
+        if session.scalar(select(table.id).where(table.public_id == candidate)) is None:
+            return candidate

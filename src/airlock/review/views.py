@@ -1,0 +1,110 @@
+"""What the review services return: plain, typed records that front ends render as text or JSON."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from pydantic import BaseModel
+
+from airlock.review.deadline import ClockReading, ClockStatus
+
+
+class OrganisationView(BaseModel):
+    slug: str
+    name: str
+    kind: str
+    created_at: datetime
+
+
+class UserView(BaseModel):
+    email: str
+    name: str
+    role: str
+    organisation: str
+
+
+class DeploymentView(BaseModel):
+    created: bool
+    """False when the deployment had already been initialised."""
+    database: str
+    agency: OrganisationView
+    operator: UserView
+
+
+class ClockView(BaseModel):
+    status: ClockStatus
+    started_at: datetime | None
+    deadline: datetime | None
+    days_left: int | None
+    remaining_seconds: int | None
+    at_risk: bool
+    capped_by_release_date: bool
+    period_days: int | None
+    extension_days: int
+    paused_seconds: int
+
+    @classmethod
+    def from_reading(cls, reading: ClockReading) -> ClockView:
+        return cls(
+            status=reading.status,
+            started_at=reading.started_at,
+            deadline=reading.deadline,
+            days_left=reading.days_left,
+            remaining_seconds=None if reading.remaining is None else int(reading.remaining.total_seconds()),
+            at_risk=reading.at_risk,
+            capped_by_release_date=reading.capped_by_release_date,
+            period_days=reading.period_days,
+            extension_days=reading.extension_days,
+            paused_seconds=int(reading.paused_for.total_seconds()),
+        )
+
+
+class EventView(BaseModel):
+    at: datetime
+    kind: str
+    from_state: str | None
+    to_state: str | None
+    actor: str
+    """The acting user's email, or ``review clock`` for expiry."""
+    reason: str
+    consent_from: str | None
+    consent_reference: str | None
+    days: int | None
+
+
+class MoveView(BaseModel):
+    """A move the lifecycle allows from the review's current state."""
+
+    target: str
+    verb: str
+    roles: list[str]
+
+
+class ReviewSummary(BaseModel):
+    id: str
+    submission_id: str
+    state: str
+    organisation: str
+    model: str
+    model_version: str
+    planned_release_date: date
+    clock: ClockView
+
+
+class ArtefactHash(BaseModel):
+    name: str
+    sha256: str
+
+
+class ReviewDetail(ReviewSummary):
+    base_url: str | None
+    confidentiality_marking: str
+    submitted_by: str
+    created_at: datetime
+    artefacts: list[ArtefactHash]
+    model_card_characters: int
+    has_endpoint_credentials: bool
+    model_card: str | None
+    """The model card text, only when asked for and permitted."""
+    next_moves: list[MoveView]
+    events: list[EventView]

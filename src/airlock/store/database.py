@@ -1,0 +1,135 @@
+"""The database: engine, transactions and schema upgrades at start.
+
+SQLite under ``$AIRLOCK_HOME`` is the default; ``AIRLOCK_DATABASE_URL`` selects PostgreSQL. Either way,
+:func:`open_database` brings the schema up to date with Alembic before anything else touches it, so an
+upgraded Airlock never runs against an old schema.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
+from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm.exc import StaleDataError
+
+from airlock.errors import ConflictError, StoreError
+
+MIGRATIONS_DIRECTORY = Path(__file__).parent / "migrations"
+
+
+class Database:
+    """One database, with a session factory whose transactions commit or roll back as a whole."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._sessions = sessionmaker(engine, expire_on_commit=False)
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.engine.dialect.name == "sqlite"
+
+    @contextmanager
+    def transaction(self) -> Iterator[Session]:
+        """A session whose work is committed on success and rolled back entirely on any error.
+
+        A concurrent change of the same review (detected by its version counter) becomes a
+        :class:`ConflictError`, so the person can simply run the command again.
+        """
+        session = self._sessions()
+        try:
+            with session.begin():
+                yield session
+        except StaleDataError as error:
+            raise ConflictError(
+                "The record changed while this operation was running, so nothing was saved.",
+                "Run the command again.",
+            ) from error
+        except OperationalError as error:
+            raise StoreError(
+                f"The database failed during the operation ({_first_line(error)}); nothing was saved.",
+                "Check that the database is reachable and not full, then run the command again.",
+            ) from error
+        finally:
+            session.close()
+
+    def schema_revision(self) -> str | None:
+        """The Alembic revision the database is at, or None for an empty database."""
+        with self.engine.connect() as connection:
+            return MigrationContext.configure(connection).get_current_revision()
+
+    def upgrade(self) -> None:
+        """Bring the schema to the newest revision; a no-op when it is already there."""
+        if self.schema_revision() == head_revision():
+            return
+        with self.engine.begin() as connection:
+            config = alembic_config()
+            config.attributes["connection"] = connection
+            command.upgrade(config, "head")
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+def alembic_config() -> Config:
+    """Alembic's configuration for Airlock's migrations, without any ini file."""
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIRECTORY))
+    return config
+
+
+def head_revision() -> str | None:
+    return ScriptDirectory.from_config(alembic_config()).get_current_head()
+
+
+def create_database_engine(url: str) -> Engine:
+    """An engine for ``url`` with the settings Airlock relies on (foreign keys, WAL and a busy timeout on SQLite)."""
+    parsed = make_url(url)
+    engine_options: dict[str, Any] = {}
+    if parsed.get_backend_name() == "sqlite":
+        if parsed.database:
+            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        engine_options["connect_args"] = {"timeout": 30}
+    else:
+        engine_options["pool_pre_ping"] = True
+    engine = create_engine(url, **engine_options)
+    if engine.dialect.name == "sqlite":
+        event.listen(engine, "connect", _configure_sqlite_connection)
+    return engine
+
+
+def _configure_sqlite_connection(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys = ON")
+    cursor.execute("PRAGMA journal_mode = WAL")
+    cursor.execute("PRAGMA busy_timeout = 30000")
+    cursor.close()
+
+
+def open_database(url: str, *, upgrade: bool = True) -> Database:
+    """Connect to ``url`` and, unless told otherwise, upgrade its schema to the newest revision."""
+    try:
+        database = Database(create_database_engine(url))
+        if upgrade:
+            database.upgrade()
+    except SQLAlchemyError as error:
+        safe_url = make_url(url).render_as_string(hide_password=True)
+        raise StoreError(
+            f"Cannot open the database at {safe_url} ({_first_line(error)}).",
+            "Check AIRLOCK_DATABASE_URL (or AIRLOCK_HOME for SQLite) and that the server is running.",
+        ) from error
+    return database
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(getattr(error, "orig", None) or error).strip()
+    return text.splitlines()[0] if text else type(error).__name__

@@ -1,0 +1,357 @@
+"""The command line contract: examples in every --help, --json output, exit codes 0, 1 and 2, and bad
+input answered with one clear line while the database stays as it was."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from airlock.clock import ManualClock
+from airlock.config import Settings
+from airlock.store import open_database
+from tests.support.cli import Cli, Outcome
+from tests.support.world import database_snapshot
+
+
+@pytest.fixture
+def cli(tmp_path: Path, clock: ManualClock) -> Cli:
+    return Cli(Settings(home=tmp_path / "home"), clock)
+
+
+@pytest.fixture
+def populated(cli: Cli) -> Cli:
+    """An initialised deployment with Acme's admin, a lead reviewer, and one submitted review."""
+    for args in (
+        ["init"],
+        ["org", "add", "Acme AI", "--kind", "developer"],
+        ["user", "add", "admin@acme.test", "--name", "Ada", "--role", "developer_admin", "--org", "acme-ai"],
+        ["user", "add", "lead@lab.test", "--name", "Lee", "--role", "lead_reviewer", "--org", "evaluation-lab"],
+        ["user", "add", "reviewer@lab.test", "--name", "Rae", "--role", "reviewer", "--org", "evaluation-lab"],
+    ):
+        assert cli(*args).exit_code == 0, args
+    return cli
+
+
+def submit(cli: Cli, *extra: str) -> Outcome:
+    release = cli.clock.now().date() + timedelta(days=45)
+    return cli(
+        "submit",
+        "--model",
+        "openai-api/acme/frontier-1",
+        "--version",
+        "1",
+        "--release-date",
+        str(release),
+        "--as",
+        "admin@acme.test",
+        "--json",
+        *extra,
+    )
+
+
+def submitted_review(cli: Cli) -> str:
+    outcome = submit(cli)
+    assert outcome.exit_code == 0, outcome.stderr
+    review_id: str = outcome.json()["id"]
+    return review_id
+
+
+def snapshot(cli: Cli) -> object:
+    assert cli.settings is not None
+    database = open_database(cli.settings.resolved_database_url)
+    try:
+        return database_snapshot(database)
+    finally:
+        database.dispose()
+
+
+def assert_refused(outcome: Outcome, *fragments: str) -> None:
+    """Exit status 1 and exactly one line on stderr, saying what is wrong; no traceback."""
+    assert outcome.exit_code == 1, outcome
+    assert len(outcome.error_lines) == 1, outcome.stderr
+    line = outcome.error_lines[0]
+    assert line.startswith("Error: ")
+    assert "Traceback" not in outcome.stderr
+    for fragment in fragments:
+        assert fragment in line
+
+
+def all_commands() -> list[list[str]]:
+    groups = {
+        "org": ["add", "list"],
+        "user": ["add", "list"],
+        "review": ["list", "show", "accept", "decline", "withdraw", "transition", "pause", "resume", "extend", "tick"],
+    }
+    commands = [["init"], ["demo"], ["submit"]]
+    commands += [[group, name] for group, names in groups.items() for name in names]
+    return commands
+
+
+@pytest.mark.parametrize("command", all_commands(), ids=" ".join)
+def test_every_command_has_help_with_an_example(cli: Cli, command: list[str]) -> None:
+    outcome = cli(*command, "--help")
+    assert outcome.exit_code == 0
+    assert "Example" in outcome.stdout
+    assert "airlock " in outcome.stdout
+
+
+def test_the_whole_lifecycle_runs_from_the_command_line(populated: Cli) -> None:
+    cli = populated
+    review_id = submitted_review(cli)
+    accepted = cli("review", "accept", review_id, "--as", "lead@lab.test", "--json").json()
+    assert accepted["state"] == "accepted"
+    assert accepted["clock"]["days_left"] == 30
+    for state, actor in (
+        ("evaluating", "reviewer@lab.test"),
+        ("draft_report", "reviewer@lab.test"),
+        ("developer_response", "lead@lab.test"),
+        ("final_report", "lead@lab.test"),
+        ("closed", "lead@lab.test"),
+    ):
+        outcome = cli("review", "transition", review_id, state, "--as", actor)
+        assert outcome.exit_code == 0, outcome.stderr
+        assert f"is now {state}" in outcome.stdout
+    shown = cli("review", "show", review_id, "--as", "lead@lab.test")
+    assert "closed" in shown.stdout
+    assert "evaluating -> draft_report by reviewer@lab.test" in shown.stdout
+
+
+def test_review_list_shows_the_clock_in_text_and_json(populated: Cli) -> None:
+    cli = populated
+    review_id = submitted_review(cli)
+    cli("review", "accept", review_id, "--as", "lead@lab.test")
+    cli.clock.advance(timedelta(days=26))
+    text = cli("review", "list", "--as", "lead@lab.test")
+    assert review_id in text.stdout
+    assert "at risk" in text.stdout
+    (row,) = cli("review", "list", "--as", "lead@lab.test", "--json").json()
+    assert (row["id"], row["clock"]["days_left"], row["clock"]["at_risk"]) == (review_id, 4, True)
+
+
+def test_the_acting_user_comes_from_airlock_as(populated: Cli) -> None:
+    outcome = populated("review", "list", "--json", env={"AIRLOCK_AS": "admin@acme.test"})
+    assert outcome.exit_code == 0
+    assert outcome.json() == []
+
+
+def test_tick_expires_overdue_reviews(populated: Cli) -> None:
+    cli = populated
+    review_id = submitted_review(cli)
+    cli("review", "accept", review_id, "--as", "lead@lab.test")
+    assert cli("review", "tick").stdout.strip() == "No review has passed its deadline."
+    cli.clock.advance(timedelta(days=30))
+    ticked = cli("review", "tick", "--json").json()
+    assert [r["id"] for r in ticked["expired"]] == [review_id]
+
+
+def test_submit_takes_the_card_from_a_file_the_key_from_the_environment_and_hashes_artefacts(
+    populated: Cli, tmp_path: Path
+) -> None:
+    card = tmp_path / "card.md"
+    card.write_text("# Frontier-1\nconfidential card")
+    artefact = tmp_path / "weights.bin"
+    artefact.write_bytes(b"weights")
+    release = populated.clock.now().date() + timedelta(days=45)
+    outcome = populated(
+        "submit",
+        "--model",
+        "openai-api/acme/frontier-1",
+        "--version",
+        "1",
+        "--release-date",
+        str(release),
+        "--model-card",
+        str(card),
+        "--api-key-env",
+        "ACME_KEY",
+        "--artefact-file",
+        str(artefact),
+        "--as",
+        "admin@acme.test",
+        "--json",
+        env={"ACME_KEY": "sk-secret"},
+    )
+    review = outcome.json()
+    assert review["has_endpoint_credentials"] is True
+    assert review["model_card_characters"] == len(card.read_text())
+    assert review["artefacts"] == [{"name": "weights.bin", "sha256": hashlib.sha256(b"weights").hexdigest()}]
+    assert "sk-secret" not in outcome.stdout
+
+
+def test_the_model_card_can_come_from_standard_input(populated: Cli) -> None:
+    release = populated.clock.now().date() + timedelta(days=45)
+    outcome = populated(
+        "submit",
+        "--model",
+        "openai/gpt-x",
+        "--version",
+        "1",
+        "--release-date",
+        str(release),
+        "--model-card",
+        "-",
+        "--as",
+        "admin@acme.test",
+        "--json",
+        input="card from a pipe",
+    )
+    assert outcome.json()["model_card_characters"] == len("card from a pipe")
+
+
+# Bad input: one line, exit 1, nothing changed ------------------------------------------------------------
+
+
+def test_unknown_review_id(populated: Cli) -> None:
+    before = snapshot(populated)
+    assert_refused(populated("review", "accept", "R-NOPE", "--as", "lead@lab.test"), "no review R-NOPE")
+    assert snapshot(populated) == before
+
+
+def test_malformed_release_date(populated: Cli) -> None:
+    before = snapshot(populated)
+    outcome = populated(
+        "submit",
+        "--model",
+        "openai/gpt-x",
+        "--version",
+        "1",
+        "--release-date",
+        "next friday",
+        "--as",
+        "admin@acme.test",
+    )
+    assert_refused(outcome, "'next friday' is not a date", "YYYY-MM-DD")
+    assert snapshot(populated) == before
+
+
+def test_release_date_in_the_past(populated: Cli) -> None:
+    before = snapshot(populated)
+    outcome = populated(
+        "submit", "--model", "openai/gpt-x", "--version", "1", "--release-date", "2026-10-01", "--as", "admin@acme.test"
+    )
+    assert_refused(outcome, "2026-10-01 is not after today")
+    assert snapshot(populated) == before
+
+
+def test_unknown_role(populated: Cli) -> None:
+    before = snapshot(populated)
+    outcome = populated("user", "add", "x@acme.test", "--name", "X", "--role", "approver", "--org", "acme-ai")
+    assert_refused(outcome, "Unknown role 'approver'", "developer_admin")
+    assert snapshot(populated) == before
+
+
+def test_review_period_outside_14_to_90_days(populated: Cli, monkeypatch: pytest.MonkeyPatch) -> None:
+    review_id = submitted_review(populated)
+    before = snapshot(populated)
+    assert populated.settings is not None
+    monkeypatch.setenv("AIRLOCK_HOME", str(populated.settings.home))
+    for period in ("7", "91", "thirty"):
+        monkeypatch.setenv("AIRLOCK_REVIEW_PERIOD_DAYS", period)
+        from_environment = Cli(None, populated.clock)
+        outcome = from_environment("review", "accept", review_id, "--as", "lead@lab.test")
+        assert_refused(outcome, "AIRLOCK_REVIEW_PERIOD_DAYS", "between 14 and 90")
+    assert snapshot(populated) == before
+
+
+def test_a_second_withdrawal(populated: Cli) -> None:
+    review_id = submitted_review(populated)
+    assert populated("review", "withdraw", review_id, "--as", "admin@acme.test").exit_code == 0
+    before = snapshot(populated)
+    assert_refused(populated("review", "withdraw", review_id, "--as", "admin@acme.test"), "already withdrawn")
+    assert snapshot(populated) == before
+
+
+def test_a_refused_move_by_the_wrong_role(populated: Cli) -> None:
+    review_id = submitted_review(populated)
+    before = snapshot(populated)
+    assert_refused(
+        populated("review", "accept", review_id, "--as", "admin@acme.test"),
+        "admin@acme.test (developer_admin) may not accept",
+        "lead_reviewer",
+    )
+    assert snapshot(populated) == before
+
+
+def test_an_extension_without_consent(populated: Cli) -> None:
+    review_id = submitted_review(populated)
+    populated("review", "accept", review_id, "--as", "lead@lab.test")
+    before = snapshot(populated)
+    outcome = populated("review", "extend", review_id, "--days", "5", "--reason", "more", "--as", "lead@lab.test")
+    assert_refused(outcome, "needs the developer's recorded consent", "--consent-from")
+    assert snapshot(populated) == before
+
+
+def test_an_unreadable_model_card(populated: Cli, tmp_path: Path) -> None:
+    before = snapshot(populated)
+    assert_refused(submit(populated, "--model-card", str(tmp_path / "missing.md")), "Cannot read the model card")
+    assert snapshot(populated) == before
+
+
+def test_an_api_key_variable_that_is_not_set(populated: Cli) -> None:
+    before = snapshot(populated)
+    assert_refused(submit(populated, "--api-key-env", "AIRLOCK_TEST_UNSET_KEY"), "AIRLOCK_TEST_UNSET_KEY", "not set")
+    assert snapshot(populated) == before
+
+
+def test_an_unknown_acting_user(populated: Cli) -> None:
+    assert_refused(populated("review", "list", "--as", "ghost@lab.test"), "no user ghost@lab.test")
+
+
+def test_errors_are_also_json_with_json(populated: Cli) -> None:
+    outcome = populated("review", "show", "R-NOPE", "--as", "lead@lab.test", "--json")
+    assert outcome.exit_code == 1
+    assert outcome.json()["error"]["kind"] == "not_found"
+
+
+def test_commands_before_init_say_to_run_init_and_create_nothing(cli: Cli) -> None:
+    assert cli.settings is not None
+    assert_refused(cli("review", "list"), "not initialised", "airlock init")
+    assert not cli.settings.home.exists()
+
+
+def test_init_twice_is_harmless(cli: Cli) -> None:
+    assert "Initialised" in cli("init").stdout
+    second = cli("init")
+    assert second.exit_code == 0
+    assert "Already initialised" in second.stdout
+
+
+# Usage errors: exit 2 -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["review", "extend", "R-X", "--days", "soon", "--reason", "x"],
+        ["review", "accept"],
+        ["review", "frobnicate"],
+        ["submit", "--model", "openai/x"],
+        ["review", "list", "--colour"],
+    ],
+    ids=["not-a-number", "missing-argument", "unknown-command", "missing-options", "unknown-option"],
+)
+def test_usage_errors_exit_2(populated: Cli, args: list[str]) -> None:
+    assert populated(*args).exit_code == 2
+
+
+def test_the_installed_command_follows_the_contract(tmp_path: Path) -> None:
+    """The real console script, in a child process: exit codes 0, 1 and 2 as the design says."""
+    airlock = Path(sys.executable).parent / "airlock"
+    env = {**os.environ, "AIRLOCK_HOME": str(tmp_path / "home")}
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([str(airlock), *args], env=env, capture_output=True, text=True, check=False, timeout=60)
+
+    assert run("init").returncode == 0
+    assert run("review", "list", "--json").stdout.strip() == "[]"
+    refused = run("review", "show", "R-NOPE")
+    assert refused.returncode == 1
+    assert refused.stderr.startswith("Error: There is no review R-NOPE")
+    assert run("review", "show").returncode == 2
+    assert run("--version").stdout.strip().startswith("airlock ")
