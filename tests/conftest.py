@@ -57,7 +57,7 @@ def settings(tmp_path_factory: pytest.TempPathFactory, database_url: str) -> Set
 def airlock(settings: Settings, clock: ManualClock) -> Iterator[Airlock]:
     """An initialised deployment whose time is ``clock``."""
     opened = Airlock.open(settings, clock, must_be_initialised=False)
-    opened.directory.initialise()
+    opened.initialise()
     try:
         yield opened
     finally:

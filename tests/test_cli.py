@@ -3,6 +3,7 @@ input answered with one clear line while the database stays as it was."""
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import os
 import subprocess
@@ -11,6 +12,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from pydantic import SecretStr
 
 from airlock.clock import ManualClock
 from airlock.config import Settings
@@ -38,7 +40,7 @@ def populated(cli: Cli) -> Cli:
     return cli
 
 
-def submit(cli: Cli, *extra: str) -> Outcome:
+def submit(cli: Cli, *extra: str, input: str | None = None) -> Outcome:
     release = cli.clock.now().date() + timedelta(days=45)
     return cli(
         "submit",
@@ -52,6 +54,7 @@ def submit(cli: Cli, *extra: str) -> Outcome:
         "admin@acme.test",
         "--json",
         *extra,
+        input=input,
     )
 
 
@@ -107,6 +110,7 @@ def test_the_whole_lifecycle_runs_from_the_command_line(populated: Cli) -> None:
     accepted = cli("review", "accept", review_id, "--as", "lead@lab.test", "--json").json()
     assert accepted["state"] == "accepted"
     assert accepted["clock"]["days_left"] == 30
+    assert cli("review", "assign", review_id, "--reviewer", "reviewer@lab.test", "--as", "lead@lab.test").exit_code == 0
     for state, actor in (
         ("evaluating", "reviewer@lab.test"),
         ("draft_report", "reviewer@lab.test"),
@@ -144,7 +148,7 @@ def test_tick_expires_overdue_reviews(populated: Cli) -> None:
     cli = populated
     review_id = submitted_review(cli)
     cli("review", "accept", review_id, "--as", "lead@lab.test")
-    assert cli("review", "tick").stdout.strip() == "No review has passed its deadline."
+    assert cli("review", "tick").stdout.strip() == "No review has passed its deadline or its retention period."
     cli.clock.advance(timedelta(days=30))
     ticked = cli("review", "tick", "--json").json()
     assert [r["id"] for r in ticked["expired"]] == [review_id]
@@ -178,8 +182,10 @@ def test_submit_takes_the_card_from_a_file_the_key_from_the_environment_and_hash
         env={"ACME_KEY": "sk-secret"},
     )
     review = outcome.json()
-    assert review["has_endpoint_credentials"] is True
-    assert review["model_card_characters"] == len(card.read_text())
+    assert {item["kind"]: item["bytes"] for item in review["content"]} == {
+        "model_card": len(card.read_text()),
+        "endpoint_credentials": len("sk-secret"),
+    }
     assert review["artefacts"] == [{"name": "weights.bin", "sha256": hashlib.sha256(b"weights").hexdigest()}]
     assert "sk-secret" not in outcome.stdout
 
@@ -201,7 +207,9 @@ def test_the_model_card_can_come_from_standard_input(populated: Cli) -> None:
         "--json",
         input="card from a pipe",
     )
-    assert outcome.json()["model_card_characters"] == len("card from a pipe")
+    review_id = outcome.json()["id"]
+    shown = populated("review", "show", review_id, "--content", "--as", "admin@acme.test", "--json").json()
+    assert shown["model_card"] == "card from a pipe"
 
 
 # Bad input: one line, exit 1, nothing changed ------------------------------------------------------------
@@ -355,3 +363,72 @@ def test_the_installed_command_follows_the_contract(tmp_path: Path) -> None:
     assert refused.stderr.startswith("Error: There is no review R-NOPE")
     assert run("review", "show").returncode == 2
     assert run("--version").stdout.strip().startswith("airlock ")
+
+
+# Confidentiality from the command line ---------------------------------------------------------------------
+
+
+def test_a_wrong_master_key_is_one_clear_line_and_exit_1(populated: Cli) -> None:
+    before = snapshot(populated)
+    wrong = base64.b64encode(bytes(32)).decode()
+    populated_settings = populated.settings
+    assert populated_settings is not None
+    from_environment = Cli(populated_settings.model_copy(update={"master_key": SecretStr(wrong)}), populated.clock)
+    outcome = from_environment("review", "list", "--as", "lead@lab.test")
+    assert_refused(outcome, "is not this deployment's master key")
+    assert snapshot(populated) == before
+
+
+def test_a_missing_master_key_file_is_one_clear_line_and_exit_1(populated: Cli) -> None:
+    assert populated.settings is not None
+    populated.settings.resolved_master_key_file.unlink()
+    assert_refused(populated("review", "list"), "master key file", "does not exist")
+
+
+def test_init_warns_that_a_local_key_file_is_for_local_use(cli: Cli) -> None:
+    outcome = cli("init")
+    assert "master key was written to" in outcome.stdout
+    assert "AIRLOCK_MASTER_KEY" in outcome.stdout
+    assert cli.settings is not None
+    assert cli.settings.resolved_master_key_file.stat().st_mode & 0o777 == 0o600
+
+
+def test_withdrawal_destroys_the_content_and_show_says_so(populated: Cli, tmp_path: Path) -> None:
+    card = tmp_path / "card.md"
+    card.write_text("secret card")
+    review_id = submit(populated, "--model-card", str(card)).json()["id"]
+    assert populated("review", "withdraw", review_id, "--as", "admin@acme.test").exit_code == 0
+    shown = populated("review", "show", review_id, "--as", "admin@acme.test")
+    assert "DESTROYED on" in shown.stdout
+    assert_refused(
+        populated("review", "show", review_id, "--content", "--as", "admin@acme.test"), "can never be read again"
+    )
+
+
+def test_team_and_partners_from_the_command_line(populated: Cli) -> None:
+    review_id = submit(populated, "--model-card", "-", input="the card").json()["id"]
+    populated("org", "add", "Grid CERT", "--kind", "partner")
+    populated("user", "add", "analyst@cert.test", "--name", "An", "--role", "partner", "--org", "grid-cert")
+    assert_refused(populated("review", "show", review_id, "--as", "analyst@cert.test"), "no review")
+    granted = populated(
+        "review", "grant", review_id, "--partner", "grid-cert", "--content", "model_card", "--as", "admin@acme.test"
+    )
+    assert granted.exit_code == 0
+    assert "partner grid-cert" in granted.stdout
+    assert "the card" in populated("review", "show", review_id, "--content", "--as", "analyst@cert.test").stdout
+    assert_refused(
+        populated(
+            "review",
+            "grant",
+            review_id,
+            "--partner",
+            "grid-cert",
+            "--content",
+            "endpoint_credentials",
+            "--as",
+            "admin@acme.test",
+        ),
+        "cannot be granted",
+    )
+    assigned = populated("review", "assign", review_id, "--reviewer", "reviewer@lab.test", "--as", "lead@lab.test")
+    assert "reviewer@lab.test" in assigned.stdout

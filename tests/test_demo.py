@@ -51,5 +51,5 @@ def test_the_demo_refuses_a_directory_that_is_not_empty(tmp_path: Path, clock: M
 def test_the_demo_command_prints_every_step(tmp_path: Path, clock: ManualClock) -> None:
     outcome = Cli(None, clock)("demo", "--home", str(tmp_path / "demo"))
     assert outcome.exit_code == 0, outcome.stderr
-    assert "[15]" in outcome.stdout
+    assert "[17]" in outcome.stdout
     assert "Demo complete" in outcome.stdout

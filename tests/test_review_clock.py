@@ -16,7 +16,9 @@ from tests.support.world import World, database_snapshot, review_in_state, submi
 
 def accepted(airlock: Airlock, world: World, *, release_in_days: int = 60) -> str:
     review = submit(airlock, world, release_in_days=release_in_days)
-    return airlock.reviews.accept(world.lead, review.id).id
+    review_id = airlock.reviews.accept(world.lead, review.id).id
+    airlock.reviews.assign(world.lead, review_id, world.reviewer.email)
+    return review_id
 
 
 def test_the_clock_starts_at_acceptance_with_the_default_period(
@@ -38,7 +40,7 @@ def test_the_deployment_period_applies_to_reviews_accepted_after_it_is_set(
 
     custom = Airlock.open(settings.model_copy(update={"review_period_days": 45}), clock, must_be_initialised=False)
     try:
-        custom.directory.initialise()
+        custom.initialise()
         world = build_world(custom)
         review = custom.reviews.accept(world.lead, submit(custom, world, release_in_days=80).id)
         assert review.clock.period_days == 45
@@ -124,7 +126,17 @@ def test_consent_must_come_from_an_administrator_of_the_submitting_developer(air
     before = database_snapshot(airlock.database)
     for not_entitled in ("member@acme.test", "admin@globex.test", "lead@lab.test"):
         with pytest.raises(ConsentRequiredError, match="cannot consent for acme-ai"):
-            airlock.reviews.extend(world.lead, review_id, days=7, reason="more", consent_from=not_entitled)
+            airlock.reviews.extend(
+                world.lead, review_id, days=7, reason="more", consent_from=not_entitled, consent_reference="email"
+            )
+    assert database_snapshot(airlock.database) == before
+
+
+def test_consent_from_someone_else_needs_a_reference_to_where_it_was_given(airlock: Airlock, world: World) -> None:
+    review_id = accepted(airlock, world)
+    before = database_snapshot(airlock.database)
+    with pytest.raises(InvalidInputError, match="--consent-ref"):
+        airlock.reviews.extend(world.lead, review_id, days=7, reason="more", consent_from="admin@acme.test")
     assert database_snapshot(airlock.database) == before
 
 
@@ -132,7 +144,9 @@ def test_an_extension_with_consent_moves_the_deadline(airlock: Airlock, world: W
     review_id = accepted(airlock, world)
     deadline = airlock.reviews.show(world.lead, review_id).clock.deadline
     assert deadline is not None
-    extended = airlock.reviews.extend(world.lead, review_id, days=7, reason="more", consent_from="admin@acme.test")
+    extended = airlock.reviews.extend(
+        world.lead, review_id, days=7, reason="more", consent_from="admin@acme.test", consent_reference="email"
+    )
     assert extended.clock.deadline == deadline + timedelta(days=7)
     assert extended.events[-1].days == 7
 
@@ -163,7 +177,9 @@ def test_only_reviewers_and_the_developer_admin_change_the_clock(airlock: Airloc
     review_id = accepted(airlock, world)
     for outsider in (world.operator, world.auditor, world.acme_member):
         with pytest.raises(PermissionDeniedError):
-            airlock.reviews.pause(outsider, review_id, reason="x", consent_from="admin@acme.test")
+            airlock.reviews.pause(
+                outsider, review_id, reason="x", consent_from="admin@acme.test", consent_reference="email"
+            )
 
 
 def test_a_review_expires_when_its_deadline_passes_without_a_final_report(
@@ -172,9 +188,9 @@ def test_a_review_expires_when_its_deadline_passes_without_a_final_report(
     review_id = accepted(airlock, world)
     airlock.reviews.transition(world.reviewer, review_id, ReviewState.EVALUATING)
     clock.advance(timedelta(days=30) - timedelta(seconds=1))
-    assert airlock.reviews.expire_overdue() == []
+    assert airlock.reviews.apply_clock().expired == []
     clock.advance(timedelta(seconds=1))
-    (expired,) = airlock.reviews.expire_overdue()
+    (expired,) = airlock.reviews.apply_clock().expired
     assert (expired.id, expired.state) == (review_id, ReviewState.EXPIRED)
     shown = airlock.reviews.show(world.lead, review_id)
     assert shown.events[-1].actor == "review clock"
@@ -192,7 +208,7 @@ def test_any_operation_notices_expiry_first(airlock: Airlock, world: World, cloc
 def test_a_final_report_stops_the_clock_so_it_never_expires(airlock: Airlock, world: World, clock: ManualClock) -> None:
     review = review_in_state(airlock, world, ReviewState.FINAL_REPORT)
     clock.advance(timedelta(days=365))
-    assert airlock.reviews.expire_overdue() == []
+    assert airlock.reviews.apply_clock().expired == []
     shown = airlock.reviews.show(world.lead, review.id)
     assert shown.state == ReviewState.FINAL_REPORT
     assert shown.clock.status is ClockStatus.STOPPED

@@ -98,6 +98,8 @@ def test_a_failed_operation_saves_nothing(airlock: Airlock, world: World) -> Non
 
 
 def test_two_people_changing_the_same_review_at_once_cannot_both_win(airlock: Airlock, world: World) -> None:
+    if airlock.database.is_sqlite:
+        pytest.skip("SQLite writers take the database lock when they begin, so they cannot interleave like this")
     review = submit(airlock, world)
     with pytest.raises(ConflictError, match="Run the command again"), airlock.database.transaction() as first:
         mine = first.scalars(select(Review).where(Review.public_id == review.id)).one()

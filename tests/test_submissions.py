@@ -40,8 +40,10 @@ def test_a_submission_is_recorded_and_submitted(airlock: Airlock, world: World) 
         "https://api.acme.test/v1",
     )
     assert [(a.name, a.sha256) for a in review.artefacts] == [("weights.safetensors", DIGEST)]
-    assert review.has_endpoint_credentials
-    assert review.model_card is None
+    assert {(item.kind, item.bytes) for item in review.content} == {
+        ("model_card", len("Frontier-1 model card")),
+        ("endpoint_credentials", len("sk-test")),
+    }
     assert [(e.kind, e.to_state, e.actor) for e in review.events] == [
         ("created", "draft", "member@acme.test"),
         ("transition", "submitted", "member@acme.test"),
@@ -52,12 +54,15 @@ def test_a_draft_stays_a_draft(airlock: Airlock, world: World) -> None:
     assert airlock.submissions.submit(world.acme_admin, request(airlock, as_draft=True)).state == ReviewState.DRAFT
 
 
-def test_the_model_card_is_shown_only_when_asked_and_permitted(airlock: Airlock, world: World) -> None:
+def test_the_model_card_is_read_from_the_vault_by_those_who_need_to_know(airlock: Airlock, world: World) -> None:
     review = airlock.submissions.submit(world.acme_admin, request(airlock))
-    assert airlock.reviews.show(world.reviewer, review.id, include_content=True).model_card == "Frontier-1 model card"
+    airlock.reviews.accept(world.lead, review.id)
+    airlock.reviews.assign(world.lead, review.id, world.reviewer.email)
+    for reader in (world.acme_member, world.lead, world.reviewer):
+        assert airlock.reviews.read_content(reader, review.id, "model_card", purpose="test") == b"Frontier-1 model card"
     for not_entitled in (world.operator, world.auditor):
         with pytest.raises(PermissionDeniedError):
-            airlock.reviews.show(not_entitled, review.id, include_content=True)
+            airlock.reviews.read_content(not_entitled, review.id, "model_card", purpose="test")
 
 
 @pytest.mark.parametrize("who", ["operator", "lead", "reviewer", "auditor", "partner"])

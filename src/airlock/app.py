@@ -8,12 +8,32 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from airlock.access.gate import ContentGate
+from airlock.audit import AuditLog
 from airlock.clock import Clock, SystemClock
 from airlock.config import Settings, load_settings
 from airlock.review import Directory, Reviews, Submissions
-from airlock.review.directory import not_initialised_error
+from airlock.review.context import ServiceContext
+from airlock.review.directory import DEFAULT_AGENCY_NAME, DEFAULT_OPERATOR_EMAIL, not_initialised_error
 from airlock.review.models import Deployment
+from airlock.review.oversight import Oversight
+from airlock.review.views import DeploymentView
 from airlock.store import Database, open_database
+from airlock.vault import BlobStore, FileKeyProvider, MasterKeyProvider, Vault, environment_provider
+from airlock.vault.keys import new_key, write_key_file
+
+LOCAL_KEY_NOTICE = (
+    "The master key was written to {path} (readable by you only). That suits a laptop or a test "
+    "deployment; in production keep the key in a secret store and pass it as AIRLOCK_MASTER_KEY. Back it "
+    "up: without it, nothing confidential in this deployment can ever be read."
+)
+
+
+def master_key_provider(settings: Settings) -> MasterKeyProvider:
+    """The provider the settings name: ``AIRLOCK_MASTER_KEY`` if set, otherwise the key file."""
+    if settings.master_key is not None:
+        return environment_provider(settings.master_key.get_secret_value())
+    return FileKeyProvider(settings.resolved_master_key_file)
 
 
 @dataclass
@@ -21,14 +41,30 @@ class Airlock:
     settings: Settings
     database: Database
     clock: Clock
+    vault: Vault = field(init=False)
+    audit: AuditLog = field(init=False)
+    context: ServiceContext = field(init=False)
     directory: Directory = field(init=False)
     reviews: Reviews = field(init=False)
     submissions: Submissions = field(init=False)
+    oversight: Oversight = field(init=False)
 
     def __post_init__(self) -> None:
-        self.directory = Directory(self.database, self.clock)
-        self.reviews = Reviews(self.database, self.clock, self.settings)
-        self.submissions = Submissions(self.database, self.clock, self.settings)
+        settings = self.settings
+        self.vault = Vault(lambda: master_key_provider(settings), BlobStore(settings.blob_directory), self.clock)
+        self.audit = AuditLog(self.vault, self.clock)
+        self.context = ServiceContext(
+            database=self.database,
+            clock=self.clock,
+            settings=settings,
+            vault=self.vault,
+            audit=self.audit,
+            gate=ContentGate(self.audit),
+        )
+        self.directory = Directory(self.context)
+        self.reviews = Reviews(self.context)
+        self.submissions = Submissions(self.context)
+        self.oversight = Oversight(self.context)
 
     @classmethod
     def open(
@@ -37,7 +73,8 @@ class Airlock:
         """Open the deployment that ``settings`` name, upgrading its schema if needed.
 
         With ``must_be_initialised`` (the default) a deployment that ``airlock init`` has not set up is
-        refused before anything is created on disk.
+        refused before anything is created on disk, and so is a master key that is missing or not the
+        deployment's own.
         """
         settings = settings or load_settings()
         where = str(settings.sqlite_path.parent) if settings.uses_sqlite else "AIRLOCK_DATABASE_URL"
@@ -45,14 +82,47 @@ class Airlock:
             raise not_initialised_error(where)
         database = open_database(settings.resolved_database_url)
         airlock = cls(settings=settings, database=database, clock=clock or SystemClock())
-        if must_be_initialised and not airlock.is_initialised():
+        try:
+            if must_be_initialised:
+                if not airlock.is_initialised():
+                    raise not_initialised_error(where)
+                with database.transaction(read_only=True) as session:
+                    airlock.vault.check_master_key(session)
+        except BaseException:
             database.dispose()
-            raise not_initialised_error(where)
+            raise
         return airlock
 
     def is_initialised(self) -> bool:
-        with self.database.transaction() as session:
+        with self.database.transaction(read_only=True) as session:
             return session.get(Deployment, 1) is not None
+
+    def initialise(
+        self, *, agency_name: str = DEFAULT_AGENCY_NAME, operator_email: str = DEFAULT_OPERATOR_EMAIL
+    ) -> DeploymentView:
+        """Set up the deployment (master key file if none is configured, vault, audit log, agency, operator).
+
+        On an initialised deployment nothing is created, not even a key file: a lost key must be restored,
+        never silently replaced.
+        """
+        notices: list[str] = []
+        key_file = self.settings.resolved_master_key_file
+        if not self.is_initialised() and self.settings.master_key is None and not key_file.exists():
+            write_key_file(key_file, new_key())
+            notices.append(LOCAL_KEY_NOTICE.format(path=key_file))
+        deployment = self.directory.initialise(agency_name=agency_name, operator_email=operator_email)
+        pinned = self.settings.audit_key_file
+        if not pinned.exists():
+            pinned.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            pinned.write_text(deployment.audit_verifier_key + "\n", encoding="ascii")
+            notices.append(
+                f"The audit log's public key is in {pinned}; give a copy to your auditors, who verify the log with it."
+            )
+        return deployment.model_copy(update={"notices": notices})
+
+    def audit_verifier_key(self) -> str:
+        """The pinned public key of the audit log, as written at initialisation."""
+        return self.settings.audit_key_file.read_text(encoding="ascii")
 
     def close(self) -> None:
         self.database.dispose()

@@ -1,19 +1,23 @@
 """Deployment settings, read from ``AIRLOCK_*`` environment variables.
 
-==============================  ==============================================  ==================
+==============================  ==============================================  ===========================
 variable                        meaning                                         default
-==============================  ==============================================  ==================
-``AIRLOCK_HOME``                data directory (SQLite database, later blobs)   ``./airlock-data``
+==============================  ==============================================  ===========================
+``AIRLOCK_HOME``                data directory (database, blobs, key files)     ``./airlock-data``
 ``AIRLOCK_DATABASE_URL``        database URL; ``postgresql://...`` for Postgres SQLite in the home
 ``AIRLOCK_REVIEW_PERIOD_DAYS``  review period given to each accepted review     ``30`` (14..90)
-==============================  ==============================================  ==================
+``AIRLOCK_RETENTION_DAYS``      days after a review ends before its content     ``180`` (0..3650)
+                                is destroyed
+``AIRLOCK_MASTER_KEY``          master key, base64 of 32 bytes                  unset: the key file is used
+``AIRLOCK_MASTER_KEY_FILE``     master key file                                 ``$AIRLOCK_HOME/keys/master.key``
+==============================  ==============================================  ===========================
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field, ValidationError
+from pydantic import Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from airlock.errors import ConfigurationError
@@ -21,6 +25,8 @@ from airlock.errors import ConfigurationError
 MIN_REVIEW_PERIOD_DAYS = 14
 MAX_REVIEW_PERIOD_DAYS = 90
 DEFAULT_REVIEW_PERIOD_DAYS = 30
+DEFAULT_RETENTION_DAYS = 180
+MAX_RETENTION_DAYS = 3650
 
 
 class Settings(BaseSettings):
@@ -34,15 +40,35 @@ class Settings(BaseSettings):
         default=DEFAULT_REVIEW_PERIOD_DAYS, ge=MIN_REVIEW_PERIOD_DAYS, le=MAX_REVIEW_PERIOD_DAYS
     )
 
+    retention_days: int = Field(default=DEFAULT_RETENTION_DAYS, ge=0, le=MAX_RETENTION_DAYS)
+    master_key: SecretStr | None = None
+    master_key_file: Path | None = None
+
+    @property
+    def resolved_master_key_file(self) -> Path:
+        return self.master_key_file or self.home.resolve() / "keys" / "master.key"
+
+    @property
+    def blob_directory(self) -> Path:
+        return self.home.resolve() / "blobs"
+
+    @property
+    def audit_key_file(self) -> Path:
+        """Where the public key that verifies audit checkpoints is pinned."""
+        return self.home.resolve() / "keys" / "audit.pub"
+
     @property
     def resolved_database_url(self) -> str:
         """The SQLAlchemy URL of the database: the configured one, or SQLite inside the home."""
         if self.database_url:
             return normalise_database_url(self.database_url)
-        return f"sqlite:///{self.sqlite_path}"
+        return f"sqlite:///{self.home.resolve() / 'airlock.db'}"
 
     @property
     def sqlite_path(self) -> Path:
+        """The SQLite database file: the one ``AIRLOCK_DATABASE_URL`` names, or ``airlock.db`` in the home."""
+        if self.database_url and self.uses_sqlite:
+            return Path(self.database_url.split(":///", 1)[1]).resolve()
         return self.home.resolve() / "airlock.db"
 
     @property
@@ -71,5 +97,11 @@ def load_settings(**overrides: object) -> Settings:
                 f"{variable} is {first.get('input')!r}, but the review period must be a whole number of days "
                 f"between {MIN_REVIEW_PERIOD_DAYS} and {MAX_REVIEW_PERIOD_DAYS}.",
                 f"Set {variable} within that range or unset it for the default of {DEFAULT_REVIEW_PERIOD_DAYS}.",
+            ) from None
+        if field == "retention_days":
+            raise ConfigurationError(
+                f"{variable} is {first.get('input')!r}, but the retention period must be a whole number of days "
+                f"between 0 and {MAX_RETENTION_DAYS}.",
+                f"Set {variable} within that range or unset it for the default of {DEFAULT_RETENTION_DAYS}.",
             ) from None
         raise ConfigurationError(f"{variable} is invalid: {first['msg']}.", f"Correct or unset {variable}.") from None

@@ -38,7 +38,7 @@ def run_demo(home: Path, say: Callable[[str], None], start: datetime | None = No
     Simulated day 0 is ``start`` (default: now).
     """
     clock = ManualClock(start or SystemClock().now())
-    settings = Settings(home=home, database_url=None)
+    settings = Settings(home=home, database_url=None, master_key=None, master_key_file=None)
     airlock = Airlock.open(settings, clock, must_be_initialised=False)
     try:
         return _scenario(airlock, clock, home, say)
@@ -49,7 +49,7 @@ def run_demo(home: Path, say: Callable[[str], None], start: datetime | None = No
 def _scenario(airlock: Airlock, clock: ManualClock, home: Path, say: Callable[[str], None]) -> DemoOutcome:
     step = _Stepper(say, clock)
     directory, reviews = airlock.directory, airlock.reviews
-    deployment = directory.initialise(agency_name="Demo Evaluation Lab", operator_email="operator@lab.test")
+    deployment = airlock.initialise(agency_name="Demo Evaluation Lab", operator_email="operator@lab.test")
     step(f"Initialised a deployment in {home} ({deployment.database})", "airlock init")
     operator = directory.principal()
     developer = directory.add_organisation(operator, name="Example AI", kind="developer")
@@ -57,10 +57,11 @@ def _scenario(airlock: Airlock, clock: ManualClock, home: Path, say: Callable[[s
         ("admin@example-ai.test", "Ada Admin", "developer_admin", developer.slug),
         ("lead@lab.test", "Lee Lead", "lead_reviewer", deployment.agency.slug),
         ("reviewer@lab.test", "Rae Reviewer", "reviewer", deployment.agency.slug),
+        ("auditor@lab.test", "Aud Itor", "auditor", deployment.agency.slug),
     ):
         directory.add_user(operator, email=email, name=name, role=role, organisation=organisation)
     step(
-        "Added developer organisation example-ai, its administrator, a lead reviewer and a reviewer",
+        "Added developer organisation example-ai, its administrator, a lead reviewer, a reviewer and an auditor",
         "airlock org add 'Example AI' --kind developer; airlock user add ...",
     )
     admin = directory.principal("admin@example-ai.test")
@@ -88,6 +89,13 @@ def _scenario(airlock: Airlock, clock: ManualClock, home: Path, say: Callable[[s
     step(
         _status("The lead reviewer accepted it; the clock started", first),
         f"airlock review accept {first.id} --as {lead.email}",
+    )
+    reviews.assign(lead, first.id, reviewer.email)
+    card = reviews.read_content(reviewer, first.id, "model_card", purpose="scoping the evaluation")
+    step(
+        f"The lead reviewer assigned a reviewer, who read the {len(card)}-byte model card from the vault (audited)",
+        f"airlock review assign {first.id} --reviewer {reviewer.email}; "
+        f"airlock review show {first.id} --content --as {reviewer.email}",
     )
     for days_later, actor, target, reason in (
         (1, reviewer, ReviewState.EVALUATING, "Smoke suite scheduled"),
@@ -152,8 +160,16 @@ def _scenario(airlock: Airlock, clock: ManualClock, home: Path, say: Callable[[s
     clock.advance(timedelta(days=4))
     second = reviews.withdraw(admin, second.id, reason="Release plans changed")
     step(
-        _status("The developer withdrew the review", second),
+        _status("The developer withdrew the review; its content was crypto-shredded", second),
         f"airlock review withdraw {second.id} --as {admin.email}",
+    )
+    say("")
+    auditor = directory.principal("auditor@lab.test")
+    verification = airlock.oversight.verify_audit(auditor, airlock.audit_verifier_key())
+    step(
+        f"The auditor verified the audit log: {verification.entries} hash-chained entries, "
+        f"{verification.checkpoints} signed checkpoints, {'intact' if verification.ok else 'BROKEN'}",
+        f"airlock audit verify --as {auditor.email}",
     )
     return DemoOutcome(home=home, completed_review=first.id, withdrawn_review=second.id)
 

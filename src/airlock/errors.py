@@ -11,6 +11,9 @@ from __future__ import annotations
 class AirlockError(Exception):
     """An operation Airlock refused or could not complete; nothing was changed."""
 
+    is_refusal = False
+    """Whether the error refuses an operation on policy or lifecycle grounds; refusals are audited."""
+
     def __init__(self, message: str, hint: str | None = None) -> None:
         super().__init__(message)
         self.message = message
@@ -32,6 +35,8 @@ class AirlockError(Exception):
 class NotFoundError(AirlockError):
     """The named thing does not exist, or the actor may not learn that it does."""
 
+    is_refusal = True
+
 
 class InvalidInputError(AirlockError):
     """A value given by the user is malformed or out of range."""
@@ -40,13 +45,19 @@ class InvalidInputError(AirlockError):
 class PermissionDeniedError(AirlockError):
     """The acting user's role or organisation does not allow the operation."""
 
+    is_refusal = True
+
 
 class TransitionError(AirlockError):
     """The review's current state does not allow the requested move."""
 
+    is_refusal = True
+
 
 class ConsentRequiredError(AirlockError):
     """The operation changes the review clock and needs the developer's recorded consent."""
+
+    is_refusal = True
 
 
 class ConflictError(AirlockError):

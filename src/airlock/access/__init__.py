@@ -1,6 +1,6 @@
 """Access: roles, and the one answer to "may this user do this action on this resource"."""
 
-from airlock.access.policy import Action, Principal, Scope, authorize, is_permitted
+from airlock.access.policy import Action, Principal, Scope, authorize, is_permitted, refusal
 from airlock.access.roles import (
     DEVELOPER_ROLES,
     REVIEWER_ROLES,
@@ -20,4 +20,5 @@ __all__ = [
     "Scope",
     "authorize",
     "is_permitted",
+    "refusal",
 ]

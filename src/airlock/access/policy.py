@@ -1,15 +1,22 @@
 """The access policy: the one place that answers "may this user do this action on this resource".
 
-Services describe the actor as a :class:`Principal` and the resource as a :class:`Scope`, and call
-:func:`authorize` before they act. Nothing else in Airlock decides access.
+Services describe the actor as a :class:`Principal` and the resource as a :class:`Scope` (the facts
+about it that matter: whose submission it is, who is assigned to review it, what partners were granted),
+and call :func:`authorize` before they act. Nothing else in Airlock decides access.
 
 The rules, in words:
 
-* a role may take an action only if the action lists it (:data:`ROLES_FOR_ACTION`); a review transition
-  lists its own roles in the review state machine and passes them in;
-* developer roles act only on their own organisation's submissions and users;
-* agency roles act on any review (need-to-know assignment of reviewers comes with the vault);
-* partners and auditors see no submission content.
+* A role may take an action only if the action lists it (:data:`ROLES_FOR_ACTION`); a review transition
+  lists its own roles in the review state machine and passes them in.
+* **Developers** act only on their own organisation's submissions, and read all of their content.
+* **Reviewers** act on, see and read only the reviews they are assigned to (need-to-know).
+  **Lead reviewers** see every review's metadata (they triage submissions and assign reviewers) but read
+  content only of reviews they are assigned to; accepting a review assigns them to it.
+* **Trusted partners** see a review only when the developer granted their organisation something on it,
+  and read exactly the content kinds granted.
+* **Auditors** see review metadata and the audit trail, never content.
+* **Operators** administer; they read content only with a break-glass justification, which is recorded
+  and reported as unusual access.
 """
 
 from __future__ import annotations
@@ -40,6 +47,12 @@ class Scope:
     """The organisation that submitted the model, for anything belonging to a submission."""
     target_organisation_id: int | None = None
     """The organisation being administered, for user management."""
+    assigned_user_ids: frozenset[int] = frozenset()
+    """Reviewers and lead reviewers assigned to the review."""
+    partner_grants: frozenset[tuple[int, str]] = frozenset()
+    """(partner organisation id, content kind) pairs the developer granted on the review."""
+    content_kind: str | None = None
+    """For content actions: which kind of content (``model_card``, ``redacted_report``, ...)."""
 
 
 class Action(StrEnum):
@@ -48,44 +61,69 @@ class Action(StrEnum):
     LIST_DIRECTORY = "list organisations and users"
     SUBMIT = "submit a model"
     VIEW_REVIEW = "view a review"
-    READ_SUBMISSION_CONTENT = "read a submission's confidential content"
+    READ_CONTENT = "read a submission's confidential content"
+    WRITE_CONTENT = "write a submission's confidential content"
     CHANGE_REVIEW_STATE = "change a review's state"
     PAUSE_CLOCK = "pause a review clock"
     RESUME_CLOCK = "resume a review clock"
     EXTEND_CLOCK = "extend a review clock"
     GIVE_CLOCK_CONSENT = "consent to a change of the review clock"
-    EXPIRE_OVERDUE = "expire overdue reviews"
+    ASSIGN_REVIEWER = "assign reviewers to a review"
+    GRANT_PARTNER = "grant a trusted partner access to a review"
+    READ_AUDIT = "read and verify the audit trail"
+    MANAGE_KEYS = "rotate the vault's keys"
 
 
-_AGENCY_STAFF = frozenset({Role.REVIEWER, Role.LEAD_REVIEWER, Role.AUDITOR, Role.OPERATOR})
+_REVIEWERS = frozenset({Role.REVIEWER, Role.LEAD_REVIEWER})
+_AGENCY_STAFF = _REVIEWERS | {Role.AUDITOR, Role.OPERATOR}
 
 ROLES_FOR_ACTION: dict[Action, frozenset[Role]] = {
     Action.ADD_ORGANISATION: frozenset({Role.OPERATOR}),
     Action.ADD_USER: frozenset({Role.OPERATOR, Role.DEVELOPER_ADMIN}),
     Action.LIST_DIRECTORY: _AGENCY_STAFF,
     Action.SUBMIT: DEVELOPER_ROLES,
-    Action.VIEW_REVIEW: DEVELOPER_ROLES | _AGENCY_STAFF,
-    Action.READ_SUBMISSION_CONTENT: DEVELOPER_ROLES | {Role.REVIEWER, Role.LEAD_REVIEWER},
+    Action.VIEW_REVIEW: DEVELOPER_ROLES | _AGENCY_STAFF | {Role.PARTNER},
+    Action.READ_CONTENT: DEVELOPER_ROLES | _REVIEWERS | {Role.PARTNER, Role.OPERATOR},
+    Action.WRITE_CONTENT: DEVELOPER_ROLES | _REVIEWERS,
     # CHANGE_REVIEW_STATE has no default: each transition names its roles.
     Action.CHANGE_REVIEW_STATE: frozenset(),
-    Action.PAUSE_CLOCK: frozenset({Role.REVIEWER, Role.LEAD_REVIEWER, Role.DEVELOPER_ADMIN}),
-    Action.RESUME_CLOCK: frozenset({Role.REVIEWER, Role.LEAD_REVIEWER, Role.DEVELOPER_ADMIN}),
-    Action.EXTEND_CLOCK: frozenset({Role.REVIEWER, Role.LEAD_REVIEWER, Role.DEVELOPER_ADMIN}),
+    Action.PAUSE_CLOCK: _REVIEWERS | {Role.DEVELOPER_ADMIN},
+    Action.RESUME_CLOCK: _REVIEWERS | {Role.DEVELOPER_ADMIN},
+    Action.EXTEND_CLOCK: _REVIEWERS | {Role.DEVELOPER_ADMIN},
     Action.GIVE_CLOCK_CONSENT: frozenset({Role.DEVELOPER_ADMIN}),
-    # Any user may trigger the expiry sweep: it only applies the clock's own rule.
-    Action.EXPIRE_OVERDUE: frozenset(Role),
+    Action.ASSIGN_REVIEWER: frozenset({Role.LEAD_REVIEWER}),
+    Action.GRANT_PARTNER: frozenset({Role.DEVELOPER_ADMIN}),
+    Action.READ_AUDIT: frozenset({Role.AUDITOR, Role.OPERATOR}),
+    Action.MANAGE_KEYS: frozenset({Role.OPERATOR}),
 }
+
+# Actions on a review for which a reviewer (but not a lead reviewer) must be assigned to it.
+_NEED_TO_KNOW_FOR_REVIEWERS = frozenset(
+    {
+        Action.VIEW_REVIEW,
+        Action.WRITE_CONTENT,
+        Action.CHANGE_REVIEW_STATE,
+        Action.PAUSE_CLOCK,
+        Action.RESUME_CLOCK,
+        Action.EXTEND_CLOCK,
+    }
+)
 
 
 def is_permitted(
-    principal: Principal, action: Action, scope: Scope = Scope(), *, roles: frozenset[Role] | None = None
+    principal: Principal,
+    action: Action,
+    scope: Scope = Scope(),
+    *,
+    roles: frozenset[Role] | None = None,
+    justification: str | None = None,
 ) -> bool:
     """Whether ``principal`` may take ``action`` on the resource described by ``scope``.
 
-    ``roles`` replaces the action's default roles; the review state machine uses it to pass the roles
-    that a particular transition names.
+    ``roles`` replaces the action's default roles (the state machine passes a transition's roles);
+    ``justification`` is an operator's break-glass reason for reading content.
     """
-    return _refusal(principal, action, scope, roles) is None
+    return refusal(principal, action, scope, roles=roles, justification=justification) is None
 
 
 def authorize(
@@ -94,28 +132,55 @@ def authorize(
     scope: Scope = Scope(),
     *,
     roles: frozenset[Role] | None = None,
+    justification: str | None = None,
     what: str | None = None,
 ) -> None:
     """Raise :class:`PermissionDeniedError` unless ``principal`` may take ``action``.
 
-    ``what`` names the concrete operation for the message (``"accept review R-7Q2M4K"``).
+    ``what`` names the concrete operation for the message (``"accept review R-7Q2M4KX"``).
     """
-    refusal = _refusal(principal, action, scope, roles)
-    if refusal is not None:
-        raise PermissionDeniedError(f"{principal.email} ({principal.role}) may not {what or action.value}.", refusal)
+    reason = refusal(principal, action, scope, roles=roles, justification=justification)
+    if reason is not None:
+        raise PermissionDeniedError(f"{principal.email} ({principal.role}) may not {what or action.value}.", reason)
 
 
-def _refusal(principal: Principal, action: Action, scope: Scope, roles: frozenset[Role] | None) -> str | None:
+def refusal(
+    principal: Principal,
+    action: Action,
+    scope: Scope,
+    *,
+    roles: frozenset[Role] | None = None,
+    justification: str | None = None,
+) -> str | None:
     """Why the action is refused, as a hint for the person, or None when it is permitted."""
     allowed = ROLES_FOR_ACTION[action] if roles is None else roles
-    if principal.role not in allowed:
-        names = ", ".join(sorted(role.value for role in allowed)) or "none"
+    role = principal.role
+    if role not in allowed:
+        names = ", ".join(sorted(allowed)) or "none"
         return f"It needs one of the roles: {names}; act as such a user with --as EMAIL."
-    if principal.role in DEVELOPER_ROLES:
-        owner = scope.developer_organisation_id
-        if owner is not None and owner != principal.organisation_id:
-            return "Developers act only on their own organisation's submissions."
-        target = scope.target_organisation_id
-        if target is not None and target != principal.organisation_id:
-            return "Developer administrators manage only their own organisation's users."
+    if role in DEVELOPER_ROLES:
+        return _developer_refusal(principal, scope)
+    needs_assignment = (role is Role.REVIEWER and action in _NEED_TO_KNOW_FOR_REVIEWERS) or (
+        role in {Role.REVIEWER, Role.LEAD_REVIEWER} and action is Action.READ_CONTENT
+    )
+    if needs_assignment and principal.user_id not in scope.assigned_user_ids:
+        return "Only reviewers assigned to the review may; a lead reviewer assigns them with `airlock review assign`."
+    if role is Role.PARTNER:
+        granted = {kind for organisation, kind in scope.partner_grants if organisation == principal.organisation_id}
+        if action is Action.VIEW_REVIEW and not granted:
+            return "Partners see only reviews on which the developer granted them access."
+        if action is Action.READ_CONTENT and scope.content_kind not in granted:
+            return f"The developer has not granted {scope.content_kind} to your organisation."
+    if role is Role.OPERATOR and action is Action.READ_CONTENT and not (justification or "").strip():
+        return "Operators read content only in an emergency, with a recorded justification (--break-glass REASON)."
+    return None
+
+
+def _developer_refusal(principal: Principal, scope: Scope) -> str | None:
+    owner = scope.developer_organisation_id
+    if owner is not None and owner != principal.organisation_id:
+        return "Developers act only on their own organisation's submissions."
+    target = scope.target_organisation_id
+    if target is not None and target != principal.organisation_id:
+        return "Developer administrators manage only their own organisation's users."
     return None

@@ -34,7 +34,9 @@ ReasonOption = Annotated[
     str | None, typer.Option("--reason", help="Why; recorded in the review's timeline.", show_default=False)
 ]
 
-console = Console(highlight=False, soft_wrap=True)
+# Piped output has no terminal width to follow; give tables room rather than folding them at 80 columns.
+_WIDTH = None if sys.stdout.isatty() else 160
+console = Console(highlight=False, soft_wrap=True, width=_WIDTH)
 error_console = Console(stderr=True, highlight=False, soft_wrap=True)
 
 

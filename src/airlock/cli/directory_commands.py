@@ -29,7 +29,7 @@ def init(
       AIRLOCK_HOME=/srv/airlock airlock init --agency "Cyber Evaluation Lab"
     """
     with opened(ctx, json_output, must_be_initialised=False) as airlock:
-        deployment = airlock.directory.initialise(agency_name=agency, operator_email=operator)
+        deployment = airlock.initialise(agency_name=agency, operator_email=operator)
     if json_output:
         print_json(deployment)
         return
@@ -39,6 +39,8 @@ def init(
         f"Agency: {deployment.agency.slug}; local operator: {deployment.operator.email} (the default for --as).",
         markup=False,
     )
+    for notice in deployment.notices:
+        console.print(f"Note: {notice}", markup=False)
 
 
 @org_app.command("add")

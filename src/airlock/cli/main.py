@@ -7,6 +7,7 @@ import typer
 from airlock import __version__
 from airlock.cli.demo_command import demo
 from airlock.cli.directory_commands import init, org_app, user_app
+from airlock.cli.oversight_commands import audit_app, vault_app
 from airlock.cli.review_commands import review_app, submit
 
 app = typer.Typer(
@@ -23,6 +24,8 @@ app.command("submit")(submit)
 app.add_typer(org_app, name="org")
 app.add_typer(user_app, name="user")
 app.add_typer(review_app, name="review")
+app.add_typer(audit_app, name="audit")
+app.add_typer(vault_app, name="vault")
 
 
 def _version(value: bool) -> None:

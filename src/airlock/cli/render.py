@@ -44,7 +44,7 @@ def print_review_table(reviews: list[ReviewSummary]) -> None:
         return
     table = Table(show_edge=False, pad_edge=False)
     for column in ("review", "state", "organisation", "model", "release", "deadline", "days left"):
-        table.add_column(column)
+        table.add_column(column, overflow="fold")
     for review in reviews:
         clock = review.clock
         days = "-" if clock.days_left is None or clock.status is ClockStatus.STOPPED else str(clock.days_left)
@@ -75,10 +75,15 @@ def print_review(review: ReviewDetail, headline: str | None = None) -> None:
         ("planned release", str(review.planned_release_date)),
         ("marking", review.confidentiality_marking),
         ("endpoint", review.base_url or "-"),
-        ("credentials", "held" if review.has_endpoint_credentials else "none"),
-        ("model card", f"{review.model_card_characters} characters"),
         ("submitted by", f"{review.submitted_by} on {when(review.created_at)}"),
+        ("assigned", ", ".join(review.assigned) or "nobody yet"),
     ]
+    if review.content_destroyed_at is not None:
+        rows.append(("content", f"DESTROYED on {when(review.content_destroyed_at)}; only the audit record remains"))
+    else:
+        held = ", ".join(f"{item.kind} ({item.bytes} bytes)" for item in review.content) or "none"
+        rows.append(("content (vault)", held))
+    rows += [(f"partner {grant.partner}", "granted " + ", ".join(grant.content)) for grant in review.partner_grants]
     rows += [(f"artefact {artefact.name}", f"sha256 {artefact.sha256}") for artefact in review.artefacts]
     for label, value in rows:
         console.print(f"  {label:<16} {escape(value)}")
@@ -89,10 +94,8 @@ def print_review(review: ReviewDetail, headline: str | None = None) -> None:
     if review.next_moves:
         console.print("Next moves")
         for move in review.next_moves:
-            console.print(f"  {move.target:<19} ({move.verb}; {', '.join(move.roles)})")
-    if review.model_card is not None:
-        console.print("Model card")
-        console.print(review.model_card, markup=False)
+            verb = move.verb.removesuffix(" of")
+            console.print(f"  {move.target:<19} {verb}, by {' or '.join(move.roles)}", markup=False)
 
 
 def describe_event(event: EventView) -> str:
@@ -104,6 +107,8 @@ def describe_event(event: EventView) -> str:
         text = f"clock paused by {event.actor}"
     elif event.kind == "clock_resumed":
         text = f"clock resumed by {event.actor}"
+    elif event.kind == "content_destroyed":
+        text = f"content destroyed (data key shredded) by {event.actor}"
     else:
         text = f"clock extended by {event.days} days by {event.actor}"
     if event.consent_from:
@@ -117,7 +122,7 @@ def describe_event(event: EventView) -> str:
 def print_organisations(organisations: list[OrganisationView]) -> None:
     table = Table(show_edge=False, pad_edge=False)
     for column in ("organisation", "name", "kind"):
-        table.add_column(column)
+        table.add_column(column, overflow="fold")
     for organisation in organisations:
         table.add_row(organisation.slug, escape(organisation.name), organisation.kind)
     console.print(table)
@@ -126,7 +131,7 @@ def print_organisations(organisations: list[OrganisationView]) -> None:
 def print_users(users: list[UserView]) -> None:
     table = Table(show_edge=False, pad_edge=False)
     for column in ("email", "name", "role", "organisation"):
-        table.add_column(column)
+        table.add_column(column, overflow="fold")
     for user in users:
         table.add_row(escape(user.email), escape(user.name), user.role, user.organisation)
     console.print(table)

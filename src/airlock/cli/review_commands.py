@@ -1,4 +1,4 @@
-"""``airlock submit`` and ``airlock review ...``: the lifecycle and the clock."""
+"""``airlock submit`` and ``airlock review ...``: the lifecycle, the clock, the team and the partners."""
 
 from __future__ import annotations
 
@@ -15,9 +15,11 @@ from airlock.cli.render import print_review, print_review_table
 from airlock.errors import InvalidInputError
 from airlock.review import ReviewDetail, SubmissionRequest
 
-review_app = typer.Typer(help="Reviews: their state, their clock and the moves between states.", no_args_is_help=True)
+review_app = typer.Typer(help="Reviews: their state, clock, team and partners.", no_args_is_help=True)
 
-ReviewArgument = Annotated[str, typer.Argument(help="Review identifier, e.g. R-7Q2M4KXA.", show_default=False)]
+ReviewArgument = Annotated[
+    str, typer.Argument(metavar="REVIEW", help="Review identifier, e.g. R-7Q2M4KXA.", show_default=False)
+]
 ConsentFromOption = Annotated[
     str | None,
     typer.Option(
@@ -28,7 +30,11 @@ ConsentFromOption = Annotated[
 ]
 ConsentRefOption = Annotated[
     str | None,
-    typer.Option("--consent-ref", help="Where the consent was given, e.g. 'email of 2026-12-03'.", show_default=False),
+    typer.Option(
+        "--consent-ref",
+        help="Where the consent was given, e.g. 'email of 2026-12-03'; required with --consent-from.",
+        show_default=False,
+    ),
 ]
 
 
@@ -59,12 +65,14 @@ def submit(
     as_: AsOption = None,
     json_output: JsonOption = False,
 ) -> None:
-    """Submit a model for voluntary review (developers only). The review is not a licence or a clearance.
+    """Submit a model for voluntary review (developers only). A review is never a licence or a clearance.
+
+    The model card and API key go straight into the vault, encrypted under the submission's own key.
 
     \b
     Example:
-      ACME_KEY=... airlock submit --model openai-api/acme/frontier-1 --version 2026.11 \\
-        --release-date 2027-01-15 --model-card card.md --base-url https://api.acme.example/v1 \\
+      airlock submit --model openai-api/acme/frontier-1 --version 2.0 \\
+        --release-date 2027-01-15 --model-card card.md \\
         --api-key-env ACME_KEY --as dev@acme.example
     """
     with opened(ctx, json_output) as airlock:
@@ -80,13 +88,12 @@ def submit(
             as_draft=draft,
         )
         detail = airlock.submissions.submit(airlock.directory.principal(as_), request)
-    _show(
-        detail,
-        json_output,
-        f"Submitted {detail.model} for review as {detail.id}."
-        if not draft
-        else f"Saved {detail.model} as draft review {detail.id}.",
+    headline = (
+        f"Saved {detail.model} as draft review {detail.id}."
+        if draft
+        else f"Submitted {detail.model} for review as {detail.id}."
     )
+    _show(detail, json_output, headline)
 
 
 @review_app.command("list")
@@ -114,19 +121,42 @@ def review_list(
 def review_show(
     ctx: typer.Context,
     review: ReviewArgument,
-    content: Annotated[bool, typer.Option("--content", help="Also print the confidential model card.")] = False,
+    content: Annotated[
+        bool, typer.Option("--content", help="Also print the confidential model card (audited).")
+    ] = False,
+    purpose: Annotated[str, typer.Option(help="Why you read the content; recorded in the audit log.")] = "review work",
+    break_glass: Annotated[
+        str | None,
+        typer.Option(help="Operators only: the emergency that justifies reading content (recorded, flagged)."),
+    ] = None,
     as_: AsOption = None,
     json_output: JsonOption = False,
 ) -> None:
-    """Show one review: its state, clock, timeline and the moves open to it.
+    """Show one review: state, clock, timeline, team, partners and the moves open to it.
 
     \b
     Example:
-      airlock review show R-7Q2M4KXA
+      airlock review show R-7Q2M4KXA --content --purpose triage
     """
     with opened(ctx, json_output) as airlock:
-        detail = airlock.reviews.show(airlock.directory.principal(as_), review, include_content=content)
-    _show(detail, json_output)
+        actor = airlock.directory.principal(as_)
+        detail = airlock.reviews.show(actor, review)
+        wanted = content or break_glass is not None
+        has_card = any(item.kind == "model_card" for item in detail.content)
+        card = (
+            airlock.reviews.read_content(actor, review, "model_card", purpose=purpose, break_glass=break_glass)
+            if wanted and (has_card or detail.content_destroyed_at is not None)
+            else None
+        )
+    if json_output:
+        print_json({**detail.model_dump(mode="json"), "model_card": None if card is None else card.decode()})
+        return
+    print_review(detail)
+    if card is not None:
+        console.print("Model card (confidential)")
+        console.print(card.decode(errors="replace"), markup=False)
+    elif wanted:
+        console.print("Model card: none was handed over.")
 
 
 @review_app.command("accept")
@@ -137,7 +167,7 @@ def review_accept(
     as_: AsOption = None,
     json_output: JsonOption = False,
 ) -> None:
-    """Accept a submitted review and start its clock (lead reviewers).
+    """Accept a submitted review, start its clock and join its team (lead reviewers).
 
     \b
     Example:
@@ -160,7 +190,7 @@ def review_decline(
 
     \b
     Example:
-      airlock review decline R-7Q2M4KXA --reason "outside the programme's scope" --as lead@lab.gov
+      airlock review decline R-7Q2M4KXA --reason "out of scope"
     """
     with opened(ctx, json_output) as airlock:
         detail = airlock.reviews.decline(airlock.directory.principal(as_), review, reason=reason)
@@ -175,22 +205,24 @@ def review_withdraw(
     as_: AsOption = None,
     json_output: JsonOption = False,
 ) -> None:
-    """Withdraw a review (the developer's administrators, at any time before it ends).
+    """Withdraw a review (the developer's administrators, at any time). Its content is destroyed at once.
 
     \b
     Example:
-      airlock review withdraw R-7Q2M4KXA --reason "release postponed" --as admin@acme.example
+      airlock review withdraw R-7Q2M4KXA --as admin@acme.example
     """
     with opened(ctx, json_output) as airlock:
         detail = airlock.reviews.withdraw(airlock.directory.principal(as_), review, reason=reason)
-    _show(detail, json_output, f"Withdrew review {detail.id}.")
+    _show(detail, json_output, f"Withdrew review {detail.id}; its confidential content was destroyed.")
 
 
 @review_app.command("transition")
 def review_transition(
     ctx: typer.Context,
     review: ReviewArgument,
-    state: Annotated[str, typer.Argument(help="The state to move to, e.g. evaluating.", show_default=False)],
+    state: Annotated[
+        str, typer.Argument(metavar="STATE", help="The state to move to, e.g. evaluating.", show_default=False)
+    ],
     reason: ReasonOption = None,
     as_: AsOption = None,
     json_output: JsonOption = False,
@@ -201,7 +233,7 @@ def review_transition(
 
     \b
     Example:
-      airlock review transition R-7Q2M4KXA evaluating --as reviewer@lab.gov
+      airlock review transition R-7Q2M4KXA evaluating
     """
     with opened(ctx, json_output) as airlock:
         detail = airlock.reviews.transition(airlock.directory.principal(as_), review, state, reason=reason)
@@ -223,7 +255,7 @@ def review_pause(
     \b
     Example:
       airlock review pause R-7Q2M4KXA --reason "endpoint down" \\
-        --consent-from admin@acme.example --consent-ref "email of 2026-12-03" --as lead@lab.gov
+        --consent-from admin@acme.example --consent-ref "email, 3 Dec"
     """
     with opened(ctx, json_output) as airlock:
         detail = airlock.reviews.pause(
@@ -248,7 +280,7 @@ def review_resume(
 
     \b
     Example:
-      airlock review resume R-7Q2M4KXA --reason "endpoint back" --as lead@lab.gov
+      airlock review resume R-7Q2M4KXA --reason "endpoint back"
     """
     with opened(ctx, json_output) as airlock:
         detail = airlock.reviews.resume(airlock.directory.principal(as_), review, reason=reason)
@@ -271,7 +303,7 @@ def review_extend(
     \b
     Example:
       airlock review extend R-7Q2M4KXA --days 7 --reason "second suite" \\
-        --consent-from admin@acme.example --as lead@lab.gov
+        --consent-from admin@acme.example --consent-ref "letter, 4 Dec"
     """
     with opened(ctx, json_output) as airlock:
         detail = airlock.reviews.extend(
@@ -287,7 +319,7 @@ def review_extend(
 
 @review_app.command("tick")
 def review_tick(ctx: typer.Context, json_output: JsonOption = False) -> None:
-    """Apply the review clock now: expire every review whose deadline passed with no final report.
+    """Apply the review clock now: expire overdue reviews, destroy content whose retention ended.
 
     Every command does this first; `tick` is for cron jobs and scripts that want it explicitly.
 
@@ -296,14 +328,96 @@ def review_tick(ctx: typer.Context, json_output: JsonOption = False) -> None:
       airlock review tick --json
     """
     with opened(ctx, json_output) as airlock:
-        expired = airlock.reviews.expire_overdue()
+        sweep = airlock.reviews.apply_clock()
     if json_output:
-        print_json({"expired": expired})
-    elif not expired:
-        console.print("No review has passed its deadline.")
-    else:
-        for review in expired:
-            console.print(f"Expired review {review.id} ({review.model}): its deadline passed.", markup=False)
+        print_json({"expired": sweep.expired, "content_destroyed": sweep.destroyed})
+        return
+    if not sweep.expired and not sweep.destroyed:
+        console.print("No review has passed its deadline or its retention period.")
+    for summary in sweep.expired:
+        console.print(f"Expired review {summary.id} ({summary.model}): its deadline passed.", markup=False)
+    for summary in sweep.destroyed:
+        console.print(f"Destroyed the content of review {summary.id}: its retention period ended.", markup=False)
+
+
+@review_app.command("assign")
+def review_assign(
+    ctx: typer.Context,
+    review: ReviewArgument,
+    reviewer: Annotated[str, typer.Option(help="Email of the reviewer to assign.", show_default=False)],
+    as_: AsOption = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Assign a reviewer to a review: only assigned reviewers see it and read its content (lead reviewers).
+
+    \b
+    Example:
+      airlock review assign R-7Q2M4KXA --reviewer rae@lab.gov
+    """
+    with opened(ctx, json_output) as airlock:
+        detail = airlock.reviews.assign(airlock.directory.principal(as_), review, reviewer)
+    _show(detail, json_output, f"Assigned {reviewer} to review {detail.id}.")
+
+
+@review_app.command("unassign")
+def review_unassign(
+    ctx: typer.Context,
+    review: ReviewArgument,
+    reviewer: Annotated[str, typer.Option(help="Email of the reviewer to take off.", show_default=False)],
+    as_: AsOption = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Take a reviewer off a review (lead reviewers).
+
+    \b
+    Example:
+      airlock review unassign R-7Q2M4KXA --reviewer rae@lab.gov
+    """
+    with opened(ctx, json_output) as airlock:
+        detail = airlock.reviews.unassign(airlock.directory.principal(as_), review, reviewer)
+    _show(detail, json_output, f"Took {reviewer} off review {detail.id}.")
+
+
+@review_app.command("grant")
+def review_grant(
+    ctx: typer.Context,
+    review: ReviewArgument,
+    partner: Annotated[str, typer.Option(help="Identifier of the partner organisation.", show_default=False)],
+    content: Annotated[
+        list[str],
+        typer.Option(help="What they may read: redacted_report, full_report or model_card; repeatable."),
+    ],
+    as_: AsOption = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Name a trusted partner for a review and what of it they may read (developer administrators).
+
+    \b
+    Example:
+      airlock review grant R-7Q2M4KXA --partner grid-cert --content redacted_report
+    """
+    with opened(ctx, json_output) as airlock:
+        detail = airlock.reviews.grant(airlock.directory.principal(as_), review, partner, content)
+    _show(detail, json_output, f"Granted {partner} {', '.join(content)} of review {detail.id}.")
+
+
+@review_app.command("revoke")
+def review_revoke(
+    ctx: typer.Context,
+    review: ReviewArgument,
+    partner: Annotated[str, typer.Option(help="Identifier of the partner organisation.", show_default=False)],
+    as_: AsOption = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Withdraw a trusted partner's access to a review (developer administrators).
+
+    \b
+    Example:
+      airlock review revoke R-7Q2M4KXA --partner grid-cert
+    """
+    with opened(ctx, json_output) as airlock:
+        detail = airlock.reviews.revoke(airlock.directory.principal(as_), review, partner)
+    _show(detail, json_output, f"Revoked {partner}'s access to review {detail.id}.")
 
 
 def _show(detail: ReviewDetail, json_output: bool, headline: str | None = None) -> None:

@@ -14,12 +14,11 @@ from airlock.access import (
     Scope,
     authorize,
 )
-from airlock.clock import Clock
 from airlock.errors import ConfigurationError, ConflictError, InvalidInputError, NotFoundError
+from airlock.review.context import ServiceContext
 from airlock.review.inputs import check_slug, normalise_email, parse_choice, require_text, slugify
 from airlock.review.models import Deployment, Organisation, User
 from airlock.review.views import DeploymentView, OrganisationView, UserView
-from airlock.store import Database
 
 DEFAULT_OPERATOR_EMAIL = "operator@localhost"
 DEFAULT_AGENCY_NAME = "Evaluation Lab"
@@ -28,9 +27,8 @@ DEFAULT_AGENCY_NAME = "Evaluation Lab"
 class Directory:
     """Who exists in this deployment, and as whom an operation runs."""
 
-    def __init__(self, database: Database, clock: Clock) -> None:
-        self._database = database
-        self._clock = clock
+    def __init__(self, context: ServiceContext) -> None:
+        self._context = context
 
     def initialise(
         self,
@@ -39,19 +37,25 @@ class Directory:
         operator_email: str = DEFAULT_OPERATOR_EMAIL,
         operator_name: str = "Local operator",
     ) -> DeploymentView:
-        """Create the deployment's agency and its local operator; harmless when already done."""
-        url = self._database.engine.url.render_as_string(hide_password=True)
-        with self._database.transaction() as session:
+        """Create the deployment: its vault and audit log, its agency and its local operator.
+
+        Harmless when already done: nothing changes and the existing deployment is described.
+        """
+        context = self._context
+        url = context.database.engine.url.render_as_string(hide_password=True)
+        with context.database.transaction() as session:
             existing = session.get(Deployment, 1)
             if existing is not None:
+                context.vault.check_master_key(session)
                 operator = session.get_one(User, existing.local_operator_id)
                 return DeploymentView(
                     created=False,
                     database=url,
                     agency=_organisation_view(operator.organisation),
                     operator=_user_view(operator),
+                    audit_verifier_key=context.audit.verifier_key(session),
                 )
-            now = self._clock.now()
+            now = context.clock.now()
             agency = Organisation(
                 slug=slugify(require_text(agency_name, "agency name")),
                 name=agency_name.strip(),
@@ -68,46 +72,66 @@ class Directory:
             session.add_all([agency, operator])
             session.flush()
             session.add(Deployment(id=1, initialised_at=now, local_operator_id=operator.id))
+            context.vault.initialise(session)
+            verifier = context.audit.initialise(session, agency.slug)
+            context.audit.append(
+                session,
+                actor=operator.email,
+                action="deployment.initialise",
+                target=f"organisation:{agency.slug}",
+                details={"master_key": context.vault.provider.key_id},
+            )
+            context.audit.checkpoint(session)
             return DeploymentView(
-                created=True, database=url, agency=_organisation_view(agency), operator=_user_view(operator)
+                created=True,
+                database=url,
+                agency=_organisation_view(agency),
+                operator=_user_view(operator),
+                audit_verifier_key=verifier,
             )
 
     def principal(self, email: str | None = None) -> Principal:
         """The user ``email`` as an acting principal; without an email, the local operator."""
-        with self._database.transaction() as session:
-            if email is None:
+        if email is None:
+            with self._context.database.transaction(read_only=True) as session:
                 deployment = session.get(Deployment, 1)
                 if deployment is None:
                     raise not_initialised_error()
-                user = session.get_one(User, deployment.local_operator_id)
-            else:
-                user = find_user(session, email)
-            return principal_of(user)
+                return principal_of(session.get_one(User, deployment.local_operator_id))
+        with self._context.operation(email.strip().lower(), "identity.resolve") as session:
+            return principal_of(find_user(session, email))
 
     def add_organisation(self, actor: Principal, *, name: str, kind: str, slug: str | None = None) -> OrganisationView:
         organisation_kind = parse_choice(OrganisationKind, kind, "organisation kind")
         clean_name = require_text(name, "organisation name")
         clean_slug = check_slug(slug) if slug else slugify(clean_name)
-        authorize(actor, Action.ADD_ORGANISATION, what=f"add the organisation {clean_name!r}")
-        with self._database.transaction() as session:
+        with self._context.operation(actor, "organisation.add", f"organisation:{clean_slug}") as session:
+            authorize(actor, Action.ADD_ORGANISATION, what=f"add the organisation {clean_name!r}")
             if session.scalar(select(Organisation).where(Organisation.slug == clean_slug)) is not None:
                 raise ConflictError(
                     f"An organisation with the identifier {clean_slug!r} already exists.",
                     "Choose another with --slug, or use the existing one.",
                 )
             organisation = Organisation(
-                slug=clean_slug, name=clean_name, kind=organisation_kind, created_at=self._clock.now()
+                slug=clean_slug, name=clean_name, kind=organisation_kind, created_at=self._context.clock.now()
             )
             session.add(organisation)
             session.flush()
+            self._context.audit.append(
+                session,
+                actor=actor.email,
+                action="organisation.add",
+                target=f"organisation:{clean_slug}",
+                details={"kind": organisation_kind.value},
+            )
             return _organisation_view(organisation)
 
     def add_user(self, actor: Principal, *, email: str, name: str, role: str, organisation: str) -> UserView:
         clean_email = normalise_email(email)
         clean_name = require_text(name, "user's name")
         user_role = parse_choice(Role, role, "role")
-        with self._database.transaction() as session:
-            target = _find_organisation(session, organisation)
+        with self._context.operation(actor, "user.add", f"user:{clean_email}") as session:
+            target = find_organisation(session, organisation)
             authorize(
                 actor,
                 Action.ADD_USER,
@@ -131,24 +155,31 @@ class Directory:
                 name=clean_name,
                 role=user_role,
                 organisation=target,
-                created_at=self._clock.now(),
+                created_at=self._context.clock.now(),
             )
             session.add(user)
             session.flush()
+            self._context.audit.append(
+                session,
+                actor=actor.email,
+                action="user.add",
+                target=f"user:{clean_email}",
+                details={"role": user_role.value, "organisation": target.slug},
+            )
             return _user_view(user)
 
     def list_organisations(self, actor: Principal) -> list[OrganisationView]:
-        authorize(actor, Action.LIST_DIRECTORY)
-        with self._database.transaction() as session:
+        with self._context.operation(actor, "directory.list") as session:
+            authorize(actor, Action.LIST_DIRECTORY)
             rows = session.scalars(select(Organisation).order_by(Organisation.slug))
             return [_organisation_view(row) for row in rows]
 
     def list_users(self, actor: Principal, organisation: str | None = None) -> list[UserView]:
-        authorize(actor, Action.LIST_DIRECTORY)
-        with self._database.transaction() as session:
+        with self._context.operation(actor, "directory.list") as session:
+            authorize(actor, Action.LIST_DIRECTORY)
             query = select(User).order_by(User.email)
             if organisation is not None:
-                query = query.where(User.organisation_id == _find_organisation(session, organisation).id)
+                query = query.where(User.organisation_id == find_organisation(session, organisation).id)
             return [_user_view(row) for row in session.scalars(query)]
 
 
@@ -182,7 +213,8 @@ def find_user(session: Session, email: str) -> User:
     return user
 
 
-def _find_organisation(session: Session, slug: str) -> Organisation:
+def find_organisation(session: Session, slug: str) -> Organisation:
+    """The organisation with identifier ``slug``, or :class:`NotFoundError`."""
     clean = slug.strip().lower()
     organisation = session.scalar(select(Organisation).where(Organisation.slug == clean))
     if organisation is None:

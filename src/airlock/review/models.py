@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Date, ForeignKey, Integer, String, Text
+from sqlalchemy import JSON, Date, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from airlock.store import Base, UTCDateTime
@@ -62,11 +62,11 @@ class Submission(Base):
     model_version: Mapped[str] = mapped_column(String(100))
     base_url: Mapped[str | None] = mapped_column(String(500))
     planned_release_date: Mapped[date] = mapped_column(Date())
-    model_card: Mapped[str] = mapped_column(Text())
-    endpoint_credentials: Mapped[str | None] = mapped_column(Text())
     artefact_hashes: Mapped[list[dict[str, Any]]] = mapped_column(JSON())
     confidentiality_marking: Mapped[str] = mapped_column(String(32))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    content_destroyed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    """When the data key was shredded; the content (model card, credentials, ...) lives only in the vault."""
 
     organisation: Mapped[Organisation] = relationship(lazy="joined")
     submitted_by: Mapped[User] = relationship(lazy="joined")
@@ -100,6 +100,43 @@ class Review(Base):
     events: Mapped[list[ReviewEvent]] = relationship(
         back_populates="review", order_by="ReviewEvent.id", cascade="all, delete-orphan"
     )
+    assignments: Mapped[list[ReviewAssignment]] = relationship(
+        order_by="ReviewAssignment.id", cascade="all, delete-orphan", lazy="selectin"
+    )
+    grants: Mapped[list[PartnerGrant]] = relationship(
+        order_by="PartnerGrant.id", cascade="all, delete-orphan", lazy="selectin"
+    )
+
+
+class ReviewAssignment(Base):
+    """A reviewer or lead reviewer assigned to a review: the need-to-know list for its content."""
+
+    __tablename__ = "review_assignments"
+    __table_args__ = (UniqueConstraint("review_id", "user_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    review_id: Mapped[int] = mapped_column(ForeignKey("reviews.id"), index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    assigned_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    user: Mapped[User] = relationship(foreign_keys=[user_id], lazy="joined")
+
+
+class PartnerGrant(Base):
+    """What a developer lets one trusted partner organisation see of a review."""
+
+    __tablename__ = "partner_grants"
+    __table_args__ = (UniqueConstraint("review_id", "organisation_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    review_id: Mapped[int] = mapped_column(ForeignKey("reviews.id"), index=True)
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"))
+    content_kinds: Mapped[list[str]] = mapped_column(JSON())
+    granted_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    organisation: Mapped[Organisation] = relationship(lazy="joined")
 
 
 class ReviewEvent(Base):

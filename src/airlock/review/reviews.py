@@ -1,24 +1,28 @@
-"""Reviews: listing and showing them, moving them through the lifecycle, and running their clocks.
+"""Reviews: listing and showing them, moving them through the lifecycle, running their clocks, deciding
+who works on them and which partners see them, and destroying their content when they end.
 
-Every public method first lets the review clock expire what is overdue, then does its work in one
-transaction: either everything it changes is saved, or nothing is.
+Every public method first applies the review clock (expiry, end of retention), then does its work as one
+audited operation: everything it changes is saved together with its audit entries, or nothing is, and
+a refusal is itself recorded in the audit log.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from airlock.access import Action, Principal, Scope, authorize, is_permitted
-from airlock.clock import Clock
-from airlock.config import Settings
+from airlock.access import Action, Principal, Role, authorize, is_permitted
 from airlock.errors import ConsentRequiredError, InvalidInputError, NotFoundError, TransitionError
+from airlock.review.content import GRANTABLE_TO_PARTNERS, ContentKind, read_content
+from airlock.review.context import CLOCK_ACTOR, ServiceContext
 from airlock.review.deadline import MAX_CLOCK_DAYS, read_clock, release_moment
-from airlock.review.directory import find_user, principal_of
-from airlock.review.inputs import normalise_public_id
+from airlock.review.directory import find_organisation, find_user, principal_of
+from airlock.review.inputs import normalise_public_id, parse_choice
 from airlock.review.lifecycle import (
     CLOCK_RUNNING_STATES,
     TERMINAL_STATES,
@@ -28,19 +32,23 @@ from airlock.review.lifecycle import (
     parse_state,
     transitions_from,
 )
-from airlock.review.models import Review, ReviewEvent, Submission
+from airlock.review.models import PartnerGrant, Review, ReviewAssignment, ReviewEvent, Submission
+from airlock.review.scope import review_scope
 from airlock.review.views import (
     ArtefactHash,
     ClockView,
+    ContentItem,
     EventView,
+    GrantView,
     MoveView,
     ReviewDetail,
     ReviewSummary,
 )
-from airlock.store import Database
+from airlock.vault.models import Blob
 
-CLOCK_ACTOR = "review clock"
 MAX_EXTENSION_DAYS = 30
+ENDED_STATES = frozenset({ReviewState.CLOSED, ReviewState.DECLINED, ReviewState.EXPIRED})
+"""Terminal states after which content is kept for the retention period (withdrawal destroys it at once)."""
 
 
 class EventKind(StrEnum):
@@ -51,46 +59,58 @@ class EventKind(StrEnum):
     CLOCK_PAUSED = "clock_paused"
     CLOCK_RESUMED = "clock_resumed"
     CLOCK_EXTENDED = "clock_extended"
+    CONTENT_DESTROYED = "content_destroyed"
+
+
+@dataclass(frozen=True)
+class ClockSweep:
+    """What applying the review clock did."""
+
+    expired: list[ReviewSummary]
+    destroyed: list[ReviewSummary]
 
 
 class Reviews:
     """The review service: the lifecycle and the clock, applied to stored reviews."""
 
-    def __init__(self, database: Database, clock: Clock, settings: Settings) -> None:
-        self._database = database
-        self._clock = clock
-        self._settings = settings
+    def __init__(self, context: ServiceContext) -> None:
+        self._context = context
 
     # Reading ---------------------------------------------------------------------------------------
 
     def list_visible(self, actor: Principal, *, state: str | None = None) -> list[ReviewSummary]:
         """The reviews ``actor`` may see, newest first, optionally only those in ``state``."""
         wanted = _parse_state_filter(state)
-        self.expire_overdue()
-        now = self._clock.now()
-        with self._database.transaction() as session:
+        self.apply_clock()
+        now = self._context.clock.now()
+        with self._context.database.transaction(read_only=True) as session:
             query = select(Review).order_by(Review.created_at.desc(), Review.id.desc())
             if wanted is not None:
                 query = query.where(Review.state == wanted)
             return [
                 _summary(review, now)
                 for review in session.scalars(query)
-                if is_permitted(actor, Action.VIEW_REVIEW, _scope(review))
+                if is_permitted(actor, Action.VIEW_REVIEW, review_scope(review))
             ]
 
-    def show(self, actor: Principal, review_id: str, *, include_content: bool = False) -> ReviewDetail:
-        """One review with its clock, timeline and next moves; the model card only when asked and permitted."""
-        self.expire_overdue()
-        with self._database.transaction() as session:
+    def show(self, actor: Principal, review_id: str) -> ReviewDetail:
+        """One review with its clock, timeline, team and next moves (metadata only: no content)."""
+        self.apply_clock()
+        with self._context.operation(actor, "review.show", _target(review_id)) as session:
             review = _load_visible(session, actor, review_id)
-            if include_content:
-                authorize(
-                    actor,
-                    Action.READ_SUBMISSION_CONTENT,
-                    _scope(review),
-                    what=f"read the confidential content of review {review.public_id}",
-                )
-            return review_detail(review, self._clock.now(), include_content=include_content)
+            return review_detail(session, review, self._context.clock.now())
+
+    def read_content(
+        self, actor: Principal, review_id: str, kind: str, *, purpose: str, break_glass: str | None = None
+    ) -> bytes:
+        """Decrypt one kind of the review's confidential content, if the policy allows; audited."""
+        content_kind = parse_choice(ContentKind, kind, "content kind")
+        self.apply_clock()
+        with self._context.operation(actor, "content.read", _target(review_id)) as session:
+            review = _load_visible(session, actor, review_id)
+            return read_content(
+                self._context, session, actor, review, content_kind, purpose=purpose, justification=break_glass
+            )
 
     # Lifecycle -------------------------------------------------------------------------------------
 
@@ -102,11 +122,11 @@ class Reviews:
             wanted = target if isinstance(target, ReviewState) else parse_state(target)
         except ValueError as error:
             raise InvalidInputError(str(error)) from None
-        self.expire_overdue()
-        with self._database.transaction() as session:
+        self.apply_clock()
+        with self._context.operation(actor, "review.transition", _target(review_id)) as session:
             review = _load_visible(session, actor, review_id)
-            move_review(session, review, wanted, actor, reason, self._clock.now(), self._settings)
-            return review_detail(review, self._clock.now())
+            move_review(self._context, session, review, wanted, actor, reason)
+            return review_detail(session, review, self._context.clock.now())
 
     def accept(self, actor: Principal, review_id: str, *, reason: str | None = None) -> ReviewDetail:
         return self.transition(actor, review_id, ReviewState.ACCEPTED, reason=reason)
@@ -115,6 +135,7 @@ class Reviews:
         return self.transition(actor, review_id, ReviewState.DECLINED, reason=reason)
 
     def withdraw(self, actor: Principal, review_id: str, *, reason: str | None = None) -> ReviewDetail:
+        """Withdraw the review; its content is destroyed at once (crypto-shredding)."""
         return self.transition(actor, review_id, ReviewState.WITHDRAWN, reason=reason)
 
     # Clock -----------------------------------------------------------------------------------------
@@ -129,9 +150,9 @@ class Reviews:
         consent_reference: str | None = None,
     ) -> ReviewDetail:
         """Stop the clock (model access down, say) with the developer's recorded consent."""
-        self.expire_overdue()
-        now = self._clock.now()
-        with self._database.transaction() as session:
+        self.apply_clock()
+        now = self._context.clock.now()
+        with self._context.operation(actor, "review.clock.pause", _target(review_id)) as session:
             review = _load_visible(session, actor, review_id)
             _require_running_clock(review, "pause")
             if review.paused_since is not None:
@@ -140,35 +161,34 @@ class Reviews:
                     f"{review.paused_since:%Y-%m-%d %H:%M} UTC.",
                     f"Resume it with `airlock review resume {review.public_id}`.",
                 )
-            authorize(actor, Action.PAUSE_CLOCK, _scope(review), what=f"pause the clock of {review.public_id}")
+            authorize(actor, Action.PAUSE_CLOCK, review_scope(review), what=f"pause the clock of {review.public_id}")
             clean_reason = _require_reason(reason, "pausing the clock")
-            consenting = _developer_consent(session, actor, review, consent_from, "Pausing")
+            consenting = _developer_consent(session, actor, review, consent_from, consent_reference, "Pausing")
             review.paused_since = now
-            record_event(
+            self._record(
                 session,
                 review,
-                now,
                 EventKind.CLOCK_PAUSED,
                 actor,
                 clean_reason,
-                consent_from_id=consenting,
+                consent_from=consenting,
                 consent_reference=consent_reference,
             )
-            return review_detail(review, now)
+            return review_detail(session, review, now)
 
     def resume(self, actor: Principal, review_id: str, *, reason: str | None = None) -> ReviewDetail:
         """Restart a paused clock. Resuming gives back the normal clock, so it needs no further consent."""
-        self.expire_overdue()
-        now = self._clock.now()
-        with self._database.transaction() as session:
+        self.apply_clock()
+        now = self._context.clock.now()
+        with self._context.operation(actor, "review.clock.resume", _target(review_id)) as session:
             review = _load_visible(session, actor, review_id)
             _require_running_clock(review, "resume")
             if review.paused_since is None:
                 raise TransitionError(f"The clock of review {review.public_id} is not paused.")
-            authorize(actor, Action.RESUME_CLOCK, _scope(review), what=f"resume the clock of {review.public_id}")
+            authorize(actor, Action.RESUME_CLOCK, review_scope(review), what=f"resume the clock of {review.public_id}")
             _fold_pause(review, now)
-            record_event(session, review, now, EventKind.CLOCK_RESUMED, actor, (reason or "").strip())
-            return review_detail(review, now)
+            self._record(session, review, EventKind.CLOCK_RESUMED, actor, (reason or "").strip())
+            return review_detail(session, review, now)
 
     def extend(
         self,
@@ -181,12 +201,12 @@ class Reviews:
         consent_reference: str | None = None,
     ) -> ReviewDetail:
         """Move the deadline ``days`` later, with the developer's recorded consent."""
-        self.expire_overdue()
-        now = self._clock.now()
-        with self._database.transaction() as session:
+        self.apply_clock()
+        now = self._context.clock.now()
+        with self._context.operation(actor, "review.clock.extend", _target(review_id)) as session:
             review = _load_visible(session, actor, review_id)
             _require_running_clock(review, "extend")
-            authorize(actor, Action.EXTEND_CLOCK, _scope(review), what=f"extend the clock of {review.public_id}")
+            authorize(actor, Action.EXTEND_CLOCK, review_scope(review), what=f"extend the clock of {review.public_id}")
             if not 1 <= days <= MAX_EXTENSION_DAYS:
                 raise InvalidInputError(
                     f"An extension of {days} days is out of range; extend by 1 to {MAX_EXTENSION_DAYS} days at a time."
@@ -200,61 +220,218 @@ class Reviews:
                     f"Extend by at most {MAX_CLOCK_DAYS - review.period_days - review.extension_days} days.",
                 )
             clean_reason = _require_reason(reason, "extending the clock")
-            consenting = _developer_consent(session, actor, review, consent_from, "Extending")
+            consenting = _developer_consent(session, actor, review, consent_from, consent_reference, "Extending")
             review.extension_days += days
-            record_event(
+            self._record(
                 session,
                 review,
-                now,
                 EventKind.CLOCK_EXTENDED,
                 actor,
                 clean_reason,
-                consent_from_id=consenting,
+                consent_from=consenting,
                 consent_reference=consent_reference,
                 days=days,
             )
-            return review_detail(review, now)
+            return review_detail(session, review, now)
 
-    def expire_overdue(self) -> list[ReviewSummary]:
-        """Expire every review whose running clock has passed its deadline; returns those it expired.
-
-        Nothing needs to run in the background: every service call and ``airlock review tick`` sweep first.
+    def apply_clock(self) -> ClockSweep:
+        """Expire every review whose running clock passed its deadline, and destroy the content of reviews
+        that ended longer ago than the retention period. Nothing runs in the background: every service
+        call and ``airlock review tick`` sweep first.
         """
-        now = self._clock.now()
-        with self._database.transaction() as session:
-            candidates = session.scalars(
-                select(Review).where(
-                    Review.state.in_([state.value for state in CLOCK_RUNNING_STATES]),
-                    Review.paused_since.is_(None),
-                )
-            ).all()
+        context = self._context
+        now = context.clock.now()
+        with context.database.transaction(read_only=True) as session:
+            due = self._due_for_expiry(session, now) or self._due_for_destruction(session, now)
+        if not due:
+            return ClockSweep([], [])
+        with context.operation(CLOCK_ACTOR, "review.clock.sweep") as session:
             expired: list[ReviewSummary] = []
-            for review in candidates:
+            for review in self._due_for_expiry(session, now):
                 reading = read_clock(review, review.submission.planned_release_date, now)
-                if reading.overdue:
-                    assert reading.deadline is not None
-                    _apply(
-                        session,
-                        review,
-                        _transition_to(review, ReviewState.EXPIRED),
-                        None,
-                        f"The deadline of {reading.deadline:%Y-%m-%d %H:%M} UTC passed with no final report.",
-                        now,
-                    )
-                    expired.append(_summary(review, now))
-            return expired
+                assert reading.deadline is not None
+                _apply(
+                    context,
+                    session,
+                    review,
+                    _transition_to(review, ReviewState.EXPIRED),
+                    None,
+                    f"The deadline of {reading.deadline:%Y-%m-%d %H:%M} UTC passed with no final report.",
+                )
+                expired.append(_summary(review, now))
+            destroyed: list[ReviewSummary] = []
+            for review in self._due_for_destruction(session, now):
+                destroy_content(
+                    context,
+                    session,
+                    review,
+                    None,
+                    f"The retention period of {context.settings.retention_days} days after the review ended is over.",
+                )
+                destroyed.append(_summary(review, now))
+            return ClockSweep(expired, destroyed)
+
+    def _due_for_expiry(self, session: Session, now: datetime) -> list[Review]:
+        running = session.scalars(
+            select(Review).where(
+                Review.state.in_([state.value for state in CLOCK_RUNNING_STATES]), Review.paused_since.is_(None)
+            )
+        )
+        return [review for review in running if read_clock(review, review.submission.planned_release_date, now).overdue]
+
+    def _due_for_destruction(self, session: Session, now: datetime) -> list[Review]:
+        ended_before = now - timedelta(days=self._context.settings.retention_days)
+        return list(
+            session.scalars(
+                select(Review)
+                .join(Review.submission)
+                .where(
+                    Review.state.in_([state.value for state in ENDED_STATES]),
+                    Review.state_changed_at <= ended_before,
+                    Submission.content_destroyed_at.is_(None),
+                )
+            )
+        )
+
+    # Team and partners -----------------------------------------------------------------------------
+
+    def assign(self, actor: Principal, review_id: str, reviewer: str) -> ReviewDetail:
+        """Put a reviewer on the review's need-to-know list (lead reviewers)."""
+        self.apply_clock()
+        with self._context.operation(actor, "review.assign", _target(review_id)) as session:
+            review = _load_visible(session, actor, review_id)
+            authorize(
+                actor, Action.ASSIGN_REVIEWER, review_scope(review), what=f"assign reviewers to {review.public_id}"
+            )
+            user = principal_of(find_user(session, reviewer))
+            if user.role not in {Role.REVIEWER, Role.LEAD_REVIEWER}:
+                raise InvalidInputError(
+                    f"{user.email} is a {user.role}, not a reviewer; only reviewers and lead reviewers are assigned."
+                )
+            if ReviewState(review.state) in TERMINAL_STATES:
+                raise TransitionError(f"Review {review.public_id} is {review.state}; its team can no longer change.")
+            _assign(self._context, session, review, user, actor)
+            return review_detail(session, review, self._context.clock.now())
+
+    def unassign(self, actor: Principal, review_id: str, reviewer: str) -> ReviewDetail:
+        self.apply_clock()
+        with self._context.operation(actor, "review.unassign", _target(review_id)) as session:
+            review = _load_visible(session, actor, review_id)
+            authorize(
+                actor, Action.ASSIGN_REVIEWER, review_scope(review), what=f"unassign reviewers of {review.public_id}"
+            )
+            user = find_user(session, reviewer)
+            assignment = next((a for a in review.assignments if a.user_id == user.id), None)
+            if assignment is None:
+                raise InvalidInputError(f"{user.email} is not assigned to review {review.public_id}.")
+            review.assignments.remove(assignment)
+            self._context.audit.append(
+                session,
+                actor=actor.email,
+                action="review.unassign",
+                target=f"review:{review.public_id}",
+                details={"user": user.email},
+            )
+            return review_detail(session, review, self._context.clock.now())
+
+    def grant(self, actor: Principal, review_id: str, partner: str, kinds: Iterable[str]) -> ReviewDetail:
+        """Let a trusted partner organisation read exactly ``kinds`` of the review's content (developer admins)."""
+        wanted = sorted({parse_choice(ContentKind, kind, "content kind") for kind in kinds})
+        if not wanted:
+            raise InvalidInputError("Name at least one content kind to grant with --content.")
+        for kind in wanted:
+            if kind not in GRANTABLE_TO_PARTNERS:
+                allowed = ", ".join(sorted(GRANTABLE_TO_PARTNERS))
+                raise InvalidInputError(f"{kind} cannot be granted to partners; grant one of: {allowed}.")
+        self.apply_clock()
+        with self._context.operation(actor, "review.grant", _target(review_id)) as session:
+            review = _load_visible(session, actor, review_id)
+            authorize(
+                actor, Action.GRANT_PARTNER, review_scope(review), what=f"grant partners access to {review.public_id}"
+            )
+            organisation = find_organisation(session, partner)
+            if organisation.kind != "partner":
+                raise InvalidInputError(
+                    f"{organisation.slug} is a {organisation.kind} organisation; grants go to partner organisations."
+                )
+            grant = next((g for g in review.grants if g.organisation_id == organisation.id), None)
+            if grant is None:
+                grant = PartnerGrant(
+                    organisation=organisation,
+                    content_kinds=[],
+                    granted_by_id=actor.user_id,
+                    at=self._context.clock.now(),
+                )
+                review.grants.append(grant)
+            grant.content_kinds = [str(kind) for kind in wanted]
+            grant.granted_by_id = actor.user_id
+            grant.at = self._context.clock.now()
+            session.flush()
+            self._context.audit.append(
+                session,
+                actor=actor.email,
+                action="review.grant",
+                target=f"review:{review.public_id}",
+                details={"partner": organisation.slug, "content": grant.content_kinds},
+            )
+            return review_detail(session, review, self._context.clock.now())
+
+    def revoke(self, actor: Principal, review_id: str, partner: str) -> ReviewDetail:
+        self.apply_clock()
+        with self._context.operation(actor, "review.revoke", _target(review_id)) as session:
+            review = _load_visible(session, actor, review_id)
+            authorize(
+                actor, Action.GRANT_PARTNER, review_scope(review), what=f"revoke partner access to {review.public_id}"
+            )
+            organisation = find_organisation(session, partner)
+            grant = next((g for g in review.grants if g.organisation_id == organisation.id), None)
+            if grant is None:
+                raise InvalidInputError(f"{organisation.slug} holds no grant on review {review.public_id}.")
+            review.grants.remove(grant)
+            self._context.audit.append(
+                session,
+                actor=actor.email,
+                action="review.revoke",
+                target=f"review:{review.public_id}",
+                details={"partner": organisation.slug},
+            )
+            return review_detail(session, review, self._context.clock.now())
+
+    def _record(
+        self,
+        session: Session,
+        review: Review,
+        kind: EventKind,
+        actor: Principal,
+        reason: str,
+        *,
+        consent_from: int | None = None,
+        consent_reference: str | None = None,
+        days: int | None = None,
+    ) -> None:
+        record_event(
+            self._context,
+            session,
+            review,
+            kind,
+            actor,
+            reason,
+            consent_from_id=consent_from,
+            consent_reference=consent_reference,
+            days=days,
+        )
 
 
 def move_review(
+    context: ServiceContext,
     session: Session,
     review: Review,
     target: ReviewState,
     actor: Principal,
     reason: str | None,
-    now: datetime,
-    settings: Settings,
 ) -> None:
     """Apply the state machine's move of ``review`` to ``target`` on behalf of ``actor``, or refuse it."""
+    now = context.clock.now()
     transition = _transition_to(review, target)
     if transition.by_clock_only:
         raise TransitionError(
@@ -264,7 +441,7 @@ def move_review(
     authorize(
         actor,
         Action.CHANGE_REVIEW_STATE,
-        _scope(review),
+        review_scope(review),
         roles=transition.roles,
         what=f"{transition.verb} review {review.public_id}",
     )
@@ -279,14 +456,46 @@ def move_review(
                 f"{review.submission.planned_release_date} has already arrived, so no review window is left.",
                 "Decline it, or ask the developer to withdraw and resubmit with the new release date.",
             )
-        review.period_days = settings.review_period_days
+        review.period_days = context.settings.review_period_days
         review.clock_started_at = now
-    _apply(session, review, transition, actor, clean_reason, now)
+        _assign(context, session, review, actor, actor)
+    _apply(context, session, review, transition, actor, clean_reason)
+    if target is ReviewState.WITHDRAWN:
+        destroy_content(context, session, review, actor, "The developer withdrew the review.")
 
 
-def review_detail(review: Review, now: datetime, *, include_content: bool = False) -> ReviewDetail:
+def destroy_content(
+    context: ServiceContext, session: Session, review: Review, actor: Principal | None, reason: str
+) -> None:
+    """Crypto-shred the submission's content: destroy its data key, then (after commit) its blob files."""
+    submission = review.submission
+    if submission.content_destroyed_at is not None:
+        return
+    now = context.clock.now()
+    addresses = context.vault.destroy_data_key(session, submission.id)
+    submission.content_destroyed_at = now
+    record_event(context, session, review, EventKind.CONTENT_DESTROYED, actor, reason)
+    context.audit.append(
+        session,
+        actor=CLOCK_ACTOR if actor is None else actor.email,
+        action="key.data.destroy",
+        target=f"submission:{submission.public_id}",
+        details={"reason": reason, "blobs": len(addresses)},
+    )
+
+    def remove_remains() -> None:
+        for address in addresses:
+            context.vault.blobs.delete(address)
+        context.database.purge_freed_pages()
+
+    session.info["after_commit"].append(remove_remains)
+
+
+def review_detail(session: Session, review: Review, now: datetime) -> ReviewDetail:
     submission = review.submission
     summary = _summary(review, now)
+    blobs = session.scalars(select(Blob).where(Blob.submission_id == submission.id).order_by(Blob.created_at))
+    latest = {blob.kind: blob.plaintext_bytes for blob in blobs}
     return ReviewDetail(
         **summary.model_dump(),
         base_url=submission.base_url,
@@ -294,9 +503,12 @@ def review_detail(review: Review, now: datetime, *, include_content: bool = Fals
         submitted_by=submission.submitted_by.email,
         created_at=review.created_at,
         artefacts=[ArtefactHash(**artefact) for artefact in submission.artefact_hashes],
-        model_card_characters=len(submission.model_card),
-        has_endpoint_credentials=bool(submission.endpoint_credentials),
-        model_card=submission.model_card if include_content else None,
+        content=[ContentItem(kind=kind, bytes=size) for kind, size in sorted(latest.items())],
+        content_destroyed_at=submission.content_destroyed_at,
+        assigned=[assignment.user.email for assignment in review.assignments],
+        partner_grants=[
+            GrantView(partner=grant.organisation.slug, content=list(grant.content_kinds)) for grant in review.grants
+        ],
         next_moves=[
             MoveView(
                 target=transition.target,
@@ -309,32 +521,93 @@ def review_detail(review: Review, now: datetime, *, include_content: bool = Fals
     )
 
 
+def record_event(
+    context: ServiceContext,
+    session: Session,
+    review: Review,
+    kind: EventKind,
+    actor: Principal | None,
+    reason: str,
+    *,
+    from_state: str | None = None,
+    to_state: str | None = None,
+    consent_from_id: int | None = None,
+    consent_reference: str | None = None,
+    days: int | None = None,
+) -> None:
+    """Add an event to the review's timeline, and the matching entry to the audit log."""
+    clean_reference = (consent_reference or "").strip() or None
+    review.events.append(
+        ReviewEvent(
+            at=context.clock.now(),
+            kind=kind,
+            from_state=from_state,
+            to_state=to_state,
+            actor_id=None if actor is None else actor.user_id,
+            reason=reason,
+            consent_from_id=consent_from_id,
+            consent_reference=clean_reference,
+            days=days,
+        )
+    )
+    session.flush()
+    details: dict[str, str | int | None] = {"event": kind.value}
+    if from_state is not None or to_state is not None:
+        details |= {"from": from_state, "to": to_state}
+    if consent_from_id is not None:
+        details["consent_from"] = review.events[-1].consent_from.email if review.events[-1].consent_from else None
+        details["consent_reference"] = clean_reference
+    if days is not None:
+        details["days"] = days
+    context.audit.append(
+        session,
+        actor=CLOCK_ACTOR if actor is None else actor.email,
+        action="review.event" if kind is not EventKind.TRANSITION else "review.transition",
+        target=f"review:{review.public_id}",
+        details=details,
+    )
+
+
 def _apply(
+    context: ServiceContext,
     session: Session,
     review: Review,
     transition: Transition,
     actor: Principal | None,
     reason: str,
-    now: datetime,
 ) -> None:
-    if (
-        (transition.target is ReviewState.FINAL_REPORT or transition.target in TERMINAL_STATES)
-        and review.clock_started_at is not None
-        and review.clock_stopped_at is None
-    ):
+    now = context.clock.now()
+    stops_clock = transition.target is ReviewState.FINAL_REPORT or transition.target in TERMINAL_STATES
+    if stops_clock and review.clock_started_at is not None and review.clock_stopped_at is None:
         _fold_pause(review, now)
         review.clock_stopped_at = now
     review.state = transition.target
     review.state_changed_at = now
     record_event(
+        context,
         session,
         review,
-        now,
         EventKind.TRANSITION,
         actor,
         reason,
         from_state=transition.source,
         to_state=transition.target,
+    )
+
+
+def _assign(context: ServiceContext, session: Session, review: Review, user: Principal, actor: Principal) -> None:
+    if any(assignment.user_id == user.user_id for assignment in review.assignments):
+        return
+    review.assignments.append(
+        ReviewAssignment(user_id=user.user_id, assigned_by_id=actor.user_id, at=context.clock.now())
+    )
+    session.flush()
+    context.audit.append(
+        session,
+        actor=actor.email,
+        action="review.assign",
+        target=f"review:{review.public_id}",
+        details={"user": user.email},
     )
 
 
@@ -356,49 +629,31 @@ def _transition_to(review: Review, target: ReviewState) -> Transition:
     )
 
 
-def record_event(
+def _developer_consent(
     session: Session,
+    actor: Principal,
     review: Review,
-    now: datetime,
-    kind: EventKind,
-    actor: Principal | None,
-    reason: str,
-    *,
-    from_state: str | None = None,
-    to_state: str | None = None,
-    consent_from_id: int | None = None,
-    consent_reference: str | None = None,
-    days: int | None = None,
-) -> None:
-    review.events.append(
-        ReviewEvent(
-            at=now,
-            kind=kind,
-            from_state=from_state,
-            to_state=to_state,
-            actor_id=None if actor is None else actor.user_id,
-            reason=reason,
-            consent_from_id=consent_from_id,
-            consent_reference=(consent_reference or "").strip() or None,
-            days=days,
-        )
-    )
-    session.flush()
-
-
-def _developer_consent(session: Session, actor: Principal, review: Review, consent_from: str | None, doing: str) -> int:
+    consent_from: str | None,
+    consent_reference: str | None,
+    doing: str,
+) -> int:
     """The id of the developer administrator whose consent covers this clock change, or refuse."""
     organisation = review.submission.organisation
+    scope = review_scope(review)
     if consent_from is None:
-        if is_permitted(actor, Action.GIVE_CLOCK_CONSENT, _scope(review)):
+        if is_permitted(actor, Action.GIVE_CLOCK_CONSENT, scope):
             return actor.user_id
         raise ConsentRequiredError(
             f"{doing} the clock of review {review.public_id} needs the developer's recorded consent.",
             f"Pass --consent-from EMAIL naming a developer_admin of {organisation.slug} "
             "(and --consent-ref saying where they gave it), or let them make the change themselves.",
         )
+    if not (consent_reference or "").strip():
+        raise InvalidInputError(
+            "Say where the developer gave their consent with --consent-ref (an email, a letter, a meeting)."
+        )
     consenting = principal_of(find_user(session, consent_from))
-    if not is_permitted(consenting, Action.GIVE_CLOCK_CONSENT, _scope(review)):
+    if not is_permitted(consenting, Action.GIVE_CLOCK_CONSENT, scope):
         raise ConsentRequiredError(
             f"{consenting.email} cannot consent for {organisation.slug}: only a developer_admin of the "
             "submitting organisation can.",
@@ -433,7 +688,7 @@ def _load_visible(session: Session, actor: Principal, review_id: str) -> Review:
     """The review ``review_id`` if ``actor`` may see it; otherwise the same answer as for no review at all."""
     public_id = normalise_public_id(review_id)
     review = session.scalar(select(Review).where(Review.public_id == public_id))
-    if review is None or not is_permitted(actor, Action.VIEW_REVIEW, _scope(review)):
+    if review is None or not is_permitted(actor, Action.VIEW_REVIEW, review_scope(review)):
         raise NotFoundError(
             f"There is no review {public_id} that {actor.email} can see.",
             "List the reviews you can see with `airlock review list`.",
@@ -441,8 +696,8 @@ def _load_visible(session: Session, actor: Principal, review_id: str) -> Review:
     return review
 
 
-def _scope(review: Review) -> Scope:
-    return Scope(developer_organisation_id=review.submission.organisation_id)
+def _target(review_id: str) -> str:
+    return f"review:{normalise_public_id(review_id)}"
 
 
 def _parse_state_filter(state: str | None) -> ReviewState | None:

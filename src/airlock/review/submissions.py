@@ -12,9 +12,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from airlock.access import Action, Principal, Scope, authorize
-from airlock.clock import Clock
-from airlock.config import Settings
 from airlock.errors import InvalidInputError
+from airlock.review.content import ContentKind, write_content
+from airlock.review.context import ServiceContext
 from airlock.review.inputs import (
     check_model_name,
     new_public_id,
@@ -26,8 +26,8 @@ from airlock.review.inputs import (
 from airlock.review.lifecycle import ReviewState
 from airlock.review.models import Review, Submission
 from airlock.review.reviews import EventKind, Reviews, move_review, record_event, review_detail
+from airlock.review.scope import submission_ref
 from airlock.review.views import ReviewDetail
-from airlock.store import Database
 
 
 class ConfidentialityMarking(StrEnum):
@@ -58,15 +58,17 @@ class SubmissionRequest:
 
 
 class Submissions:
-    def __init__(self, database: Database, clock: Clock, settings: Settings) -> None:
-        self._database = database
-        self._clock = clock
-        self._settings = settings
+    def __init__(self, context: ServiceContext) -> None:
+        self._context = context
 
     def submit(self, actor: Principal, request: SubmissionRequest) -> ReviewDetail:
-        """Record the submission and its review, submitted at once unless ``as_draft``."""
-        authorize(actor, Action.SUBMIT, Scope(developer_organisation_id=actor.organisation_id))
-        now = self._clock.now()
+        """Record the submission and its review, submitted at once unless ``as_draft``.
+
+        The model card and the endpoint credentials go straight into the vault, encrypted under the new
+        submission's own data key; the database holds only their encrypted blobs' names.
+        """
+        context = self._context
+        now = context.clock.now()
         model = check_model_name(request.model)
         version = require_text(request.model_version, "model version", max_length=100)
         release = (
@@ -82,8 +84,9 @@ class Submissions:
         marking = parse_choice(ConfidentialityMarking, request.confidentiality_marking, "confidentiality marking")
         artefacts = [parse_artefact_hash(text) for text in request.artefacts]
         base_url = _check_base_url(request.base_url)
-        Reviews(self._database, self._clock, self._settings).expire_overdue()
-        with self._database.transaction() as session:
+        Reviews(context).apply_clock()
+        with context.operation(actor, "submission.create") as session:
+            authorize(actor, Action.SUBMIT, Scope(developer_organisation_id=actor.organisation_id))
             submission = Submission(
                 public_id=_unused_id(session, "S", Submission),
                 organisation_id=actor.organisation_id,
@@ -92,8 +95,6 @@ class Submissions:
                 model_version=version,
                 base_url=base_url,
                 planned_release_date=release,
-                model_card=request.model_card,
-                endpoint_credentials=request.endpoint_credentials or None,
                 artefact_hashes=artefacts,
                 confidentiality_marking=marking,
                 created_at=now,
@@ -108,10 +109,36 @@ class Submissions:
                 extension_days=0,
             )
             session.add_all([submission, review])
-            record_event(session, review, now, EventKind.CREATED, actor, "", to_state=ReviewState.DRAFT)
+            session.flush()
+            created_version = context.vault.create_data_key(session, submission_ref(submission))
+            if created_version is not None:
+                context.audit.append(
+                    session,
+                    actor=actor.email,
+                    action="key.organisation.create",
+                    target=f"organisation:{submission.organisation.slug}",
+                    details={"version": created_version},
+                )
+            context.audit.append(
+                session, actor=actor.email, action="key.data.create", target=f"submission:{submission.public_id}"
+            )
+            context.audit.append(
+                session,
+                actor=actor.email,
+                action="submission.create",
+                target=f"submission:{submission.public_id}",
+                details={"review": review.public_id, "model": model, "version": version},
+            )
+            record_event(context, session, review, EventKind.CREATED, actor, "", to_state=ReviewState.DRAFT)
+            for kind, data in (
+                (ContentKind.MODEL_CARD, request.model_card),
+                (ContentKind.ENDPOINT_CREDENTIALS, request.endpoint_credentials),
+            ):
+                if data:
+                    write_content(context, session, actor, review, kind, data.encode(), purpose="submission")
             if not request.as_draft:
-                move_review(session, review, ReviewState.SUBMITTED, actor, None, now, self._settings)
-            return review_detail(review, now)
+                move_review(context, session, review, ReviewState.SUBMITTED, actor, None)
+            return review_detail(session, review, now)
 
 
 def _check_base_url(url: str | None) -> str | None:

@@ -29,6 +29,10 @@ class DeploymentView(BaseModel):
     database: str
     agency: OrganisationView
     operator: UserView
+    audit_verifier_key: str
+    """The public key that verifies the audit log's checkpoints."""
+    notices: list[str] = []
+    """Things the person who initialised should know (a master key kept in a local file, say)."""
 
 
 class ClockView(BaseModel):
@@ -96,15 +100,26 @@ class ArtefactHash(BaseModel):
     sha256: str
 
 
+class ContentItem(BaseModel):
+    kind: str
+    bytes: int
+
+
+class GrantView(BaseModel):
+    partner: str
+    content: list[str]
+
+
 class ReviewDetail(ReviewSummary):
     base_url: str | None
     confidentiality_marking: str
     submitted_by: str
     created_at: datetime
     artefacts: list[ArtefactHash]
-    model_card_characters: int
-    has_endpoint_credentials: bool
-    model_card: str | None
-    """The model card text, only when asked for and permitted."""
+    content: list[ContentItem]
+    """The confidential content held in the vault (kinds and sizes only; reading it is audited)."""
+    content_destroyed_at: datetime | None
+    assigned: list[str]
+    partner_grants: list[GrantView]
     next_moves: list[MoveView]
     events: list[EventView]

@@ -7,7 +7,7 @@ upgraded Airlock never runs against an old schema.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -16,7 +16,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
@@ -33,22 +33,36 @@ class Database:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self._sessions = sessionmaker(engine, expire_on_commit=False)
+        self._read_sessions = sessionmaker(engine.execution_options(airlock_read_only=True), expire_on_commit=False)
 
     @property
     def is_sqlite(self) -> bool:
         return self.engine.dialect.name == "sqlite"
 
     @contextmanager
-    def transaction(self) -> Iterator[Session]:
+    def transaction(self, *, read_only: bool = False) -> Iterator[Session]:
         """A session whose work is committed on success and rolled back entirely on any error.
 
+        On SQLite, writing transactions take the database's write lock when they begin (``BEGIN
+        IMMEDIATE``), so concurrent writers queue instead of failing half-way; ``read_only`` ones do not.
+        Callables appended to ``session.info["after_commit"]`` run once the transaction has committed, those
+        in ``session.info["on_rollback"]`` if it rolls back (to remove files written for it, say).
         A concurrent change of the same review (detected by its version counter) becomes a
         :class:`ConflictError`, so the person can simply run the command again.
         """
-        session = self._sessions()
+        session = (self._read_sessions if read_only else self._sessions)()
+        after_commit: list[Callable[[], None]] = []
+        on_rollback: list[Callable[[], None]] = []
+        session.info["after_commit"] = after_commit
+        session.info["on_rollback"] = on_rollback
         try:
-            with session.begin():
-                yield session
+            try:
+                with session.begin():
+                    yield session
+            except BaseException:
+                for action in on_rollback:
+                    action()
+                raise
         except StaleDataError as error:
             raise ConflictError(
                 "The record changed while this operation was running, so nothing was saved.",
@@ -61,6 +75,26 @@ class Database:
             ) from error
         finally:
             session.close()
+        for action in after_commit:
+            action()
+
+    def purge_freed_pages(self) -> None:
+        """Make deleted rows unrecoverable from the database files, as far as the backend allows.
+
+        SQLite overwrites deleted content (``secure_delete``) and this truncates the write-ahead log,
+        which may still hold old page images. PostgreSQL's VACUUM makes the space of deleted rows
+        reusable; until it is reused the old bytes may remain on disk (see docs/confidentiality.md).
+        """
+        if self.is_sqlite:
+            # Outside any transaction: SQLite refuses to checkpoint inside one.
+            raw = self.engine.raw_connection()
+            try:
+                raw.cursor().execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            finally:
+                raw.close()
+        else:
+            with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+                connection.exec_driver_sql("VACUUM vault_data_keys, vault_blobs, vault_organisation_keys")
 
     def schema_revision(self) -> str | None:
         """The Alembic revision the database is at, or None for an empty database."""
@@ -104,15 +138,25 @@ def create_database_engine(url: str) -> Engine:
     engine = create_engine(url, **engine_options)
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _configure_sqlite_connection)
+        event.listen(engine, "begin", _begin_sqlite_transaction)
     return engine
 
 
 def _configure_sqlite_connection(dbapi_connection: Any, _record: Any) -> None:
+    # Let SQLAlchemy, not the sqlite3 module, decide when and how transactions begin.
+    dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys = ON")
     cursor.execute("PRAGMA journal_mode = WAL")
     cursor.execute("PRAGMA busy_timeout = 30000")
+    # Deleted content (shredded keys) is overwritten with zeros instead of lingering in free pages.
+    cursor.execute("PRAGMA secure_delete = ON")
     cursor.close()
+
+
+def _begin_sqlite_transaction(connection: Connection) -> None:
+    read_only = connection.get_execution_options().get("airlock_read_only", False)
+    connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
 
 def open_database(url: str, *, upgrade: bool = True) -> Database:

@@ -8,12 +8,13 @@ database that the ``AIRLOCK_*`` settings name.
 from __future__ import annotations
 
 import importlib
+from typing import Any, Literal
 
 from alembic import context
 from sqlalchemy import Connection, text
 
 from airlock.config import load_settings
-from airlock.store.base import Base
+from airlock.store.base import Base, UTCDateTime
 from airlock.store.database import create_database_engine
 
 
@@ -26,9 +27,17 @@ def run_migrations(connection: Connection) -> None:
         target_metadata=Base.metadata,
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
+        render_item=_render_item,
     )
     with context.begin_transaction():
         context.run_migrations()
+
+
+def _render_item(kind: str, item: Any, autogen_context: Any) -> str | Literal[False]:
+    """Write Airlock's own column types as the script template imports them."""
+    if kind == "type" and isinstance(item, UTCDateTime):
+        return "UTCDateTime()"
+    return False
 
 
 def main() -> None:

@@ -1,0 +1,343 @@
+"""The audit log: append-only, hash-chained, with signed checkpoints.
+
+Each entry's hash is SHA-256 over a domain tag, the previous entry's hash and the canonical JSON of the
+entry (:mod:`airlock.audit.canonical`), so changing, removing, inserting or reordering any entry breaks
+every hash after it. After each operation a checkpoint (log size, head hash, time) is signed with the
+deployment's Ed25519 audit key (:mod:`airlock.audit.note`); the private key is wrapped by the vault's
+master key, the public key is pinned in a file that auditors keep. An auditor who also keeps a copy of a
+recent checkpoint can prove that the log has not been cut short since (``airlock audit verify --checkpoint``).
+
+Entries carry who, what, on what, why and the outcome, never confidential content.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from airlock.audit.canonical import canonical_json
+from airlock.audit.models import AuditCheckpoint, AuditEntry, AuditHead
+from airlock.audit.note import Checkpoint, NoteError, open_note, parse_verifier_key, sign_note, verifier_key
+from airlock.clock import Clock
+from airlock.errors import ConfigurationError
+from airlock.vault import Vault
+
+GENESIS = bytes(32)
+ENTRY_DOMAIN = b"airlock-audit-entry-v1\n"
+SIGNING_SECRET = "audit-signing-key"  # noqa: S105 (the name of a vault secret, not a secret)
+
+
+class Outcome(StrEnum):
+    DONE = "done"
+    """Something happened (a transition, a key operation)."""
+    ALLOWED = "allowed"
+    """An access to confidential content that the policy allowed."""
+    REFUSED = "refused"
+    """An operation that was refused; nothing else changed."""
+
+
+def entry_record(entry: AuditEntry) -> dict[str, Any]:
+    """The fields an entry's hash covers, in the form that is hashed."""
+    return {
+        "seq": entry.seq,
+        "at": entry.at.astimezone(UTC).isoformat(timespec="microseconds"),
+        "actor": entry.actor,
+        "action": entry.action,
+        "target": entry.target,
+        "outcome": entry.outcome,
+        "purpose": entry.purpose,
+        "details": entry.details,
+    }
+
+
+def chain_hash(previous: bytes, record: dict[str, Any]) -> bytes:
+    return hashlib.sha256(ENTRY_DOMAIN + previous + canonical_json(record)).digest()
+
+
+@dataclass(frozen=True)
+class Verification:
+    """What ``airlock audit verify`` found."""
+
+    entries: int
+    checkpoints: int
+    problems: list[str] = field(default_factory=list)
+    first_bad_entry: int | None = None
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+class AuditLog:
+    def __init__(self, vault: Vault, clock: Clock) -> None:
+        self._vault = vault
+        self._clock = clock
+        self._signing_key: Ed25519PrivateKey | None = None
+
+    def initialise(self, session: Session, deployment_name: str) -> str:
+        """Create the signing key and the empty chain; returns the verifier key to pin. Idempotent."""
+        head = session.get(AuditHead, 1)
+        if head is not None:
+            return head.verifier_key
+        key = Ed25519PrivateKey.generate()
+        origin = f"airlock/{deployment_name}/audit-{secrets.token_hex(4)}"
+        self._vault.put_secret(session, SIGNING_SECRET, key.private_bytes_raw())
+        public = verifier_key(origin, key)
+        session.add(AuditHead(id=1, size=0, head_hash=GENESIS.hex(), origin=origin, verifier_key=public))
+        session.flush()
+        self._signing_key = key
+        return public
+
+    def verifier_key(self, session: Session) -> str:
+        return self._head(session).verifier_key
+
+    def append(
+        self,
+        session: Session,
+        *,
+        actor: str,
+        action: str,
+        target: str = "",
+        outcome: Outcome = Outcome.DONE,
+        purpose: str = "",
+        details: dict[str, Any] | None = None,
+    ) -> int:
+        """Add one entry to the chain, inside the caller's transaction; returns its sequence number."""
+        # Incrementing the head row first takes its lock, so concurrent appenders queue here.
+        size, head_hash = session.execute(
+            update(AuditHead)
+            .where(AuditHead.id == 1)
+            .values(size=AuditHead.size + 1)
+            .returning(AuditHead.size, AuditHead.head_hash)
+        ).one()
+        entry = AuditEntry(
+            seq=size,
+            at=self._clock.now(),
+            actor=actor,
+            action=action,
+            target=target,
+            outcome=outcome,
+            purpose=purpose,
+            details=details or {},
+        )
+        new_hash = chain_hash(bytes.fromhex(head_hash), entry_record(entry)).hex()
+        entry.entry_hash = new_hash
+        session.add(entry)
+        session.execute(update(AuditHead).where(AuditHead.id == 1).values(head_hash=new_hash))
+        session.flush()
+        return int(size)
+
+    def checkpoint(self, session: Session) -> str | None:
+        """Sign the current head unless the latest checkpoint already covers it; returns the note."""
+        head = self._head(session)
+        latest = session.scalar(select(func.max(AuditCheckpoint.size)))
+        if head.size == 0 or latest == head.size:
+            return None
+        now = self._clock.now()
+        checkpoint = Checkpoint(
+            origin=head.origin,
+            size=head.size,
+            head=bytes.fromhex(head.head_hash),
+            time=now.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+        )
+        note = sign_note(checkpoint.text(), head.origin, self._key(session))
+        session.add(AuditCheckpoint(size=head.size, at=now, note=note))
+        session.flush()
+        return note
+
+    def latest_checkpoint(self, session: Session) -> str | None:
+        return session.scalar(select(AuditCheckpoint.note).order_by(AuditCheckpoint.size.desc()).limit(1))
+
+    def verify(self, session: Session, trusted_key: str, extra_checkpoints: list[str] | None = None) -> Verification:
+        """Recompute the chain and check every checkpoint against ``trusted_key``; fails closed."""
+        try:
+            verifier = parse_verifier_key(trusted_key)
+        except NoteError as error:
+            return Verification(0, 0, [f"The trusted audit key is unusable: {error}."])
+        head = session.get(AuditHead, 1)
+        if head is None:
+            return Verification(0, 0, ["The audit log has no head: it was never initialised or was removed."])
+        stored_checkpoints = [(f"checkpoint {row.id}", row.note) for row in session.scalars(select(AuditCheckpoint))]
+        supplied = [(f"supplied checkpoint {i + 1}", note) for i, note in enumerate(extra_checkpoints or [])]
+        claims: dict[int, list[tuple[str, bytes]]] = {}
+        problems: list[str] = []
+        for label, note in stored_checkpoints + supplied:
+            try:
+                checkpoint = Checkpoint.parse(open_note(note, verifier))
+            except NoteError as error:
+                problems.append(
+                    f"{label} is not a valid checkpoint signed by the trusted key ({error}): it was forged or altered."
+                )
+                continue
+            if checkpoint.origin != head.origin:
+                problems.append(f"{label} belongs to another log ({checkpoint.origin}).")
+                continue
+            claims.setdefault(checkpoint.size, []).append((label, checkpoint.head))
+        covered_sizes = set(claims)
+
+        first_bad: int | None = None
+        previous = GENESIS
+        count = 0
+        last_good_checkpoint = 0
+        for entry in self._all_entries(session):
+            expected = count + 1
+            if entry.seq != expected:
+                first_bad = expected
+                problems.append(
+                    f"Entry {expected} is missing: the log jumps from entry {expected - 1} to {entry.seq} "
+                    "(entries were deleted)."
+                )
+                break
+            computed = chain_hash(previous, entry_record(entry))
+            if computed.hex() != entry.entry_hash:
+                first_bad = entry.seq
+                problems.append(
+                    f"Entry {entry.seq} ({entry.action} by {entry.actor} at {entry.at:%Y-%m-%d %H:%M:%S} UTC) does not "
+                    "match its hash chain: it, or its place in the log, was modified."
+                )
+                break
+            for label, claimed in claims.pop(entry.seq, []):
+                if claimed != computed:
+                    first_bad = last_good_checkpoint + 1 if first_bad is None else first_bad
+                    problems.append(
+                        f"{label} records a different head at entry {entry.seq}: entries "
+                        f"{last_good_checkpoint + 1} to {entry.seq} were rewritten since it was signed."
+                    )
+            if first_bad is not None:
+                break
+            if entry.seq in covered_sizes:
+                last_good_checkpoint = entry.seq
+            previous = computed
+            count = entry.seq
+        if first_bad is None:
+            for size, labelled in sorted(claims.items()):
+                for label, _ in labelled:
+                    problems.append(
+                        f"{label} covers {size} entries but the log holds only {count}: "
+                        "entries were deleted from the end."
+                    )
+                    first_bad = count + 1 if first_bad is None else first_bad
+            if head.size != count or head.head_hash != previous.hex():
+                problems.append(
+                    f"The log's head records {head.size} entries but the chain holds {count}: entries were deleted "
+                    "or added outside Airlock."
+                )
+                first_bad = min(head.size, count) + 1 if first_bad is None else first_bad
+            elif count > last_good_checkpoint and first_bad is None:
+                first_bad = last_good_checkpoint + 1
+                problems.append(
+                    f"Entries {last_good_checkpoint + 1} to {count} are covered by no signed checkpoint: "
+                    "Airlock signs one after every operation, so they were added outside Airlock."
+                )
+        return Verification(count, len(stored_checkpoints), problems, first_bad)
+
+    def entries(
+        self, session: Session, *, since: datetime | None = None, actions: tuple[str, ...] | None = None
+    ) -> list[AuditEntry]:
+        query = select(AuditEntry).order_by(AuditEntry.seq)
+        if since is not None:
+            query = query.where(AuditEntry.at >= since)
+        if actions is not None:
+            query = query.where(AuditEntry.action.in_(actions))
+        return list(session.scalars(query))
+
+    def size(self, session: Session) -> int:
+        return self._head(session).size
+
+    def _all_entries(self, session: Session) -> Iterator[AuditEntry]:
+        yield from session.scalars(select(AuditEntry).order_by(AuditEntry.seq).execution_options(yield_per=2000))
+
+    def _head(self, session: Session) -> AuditHead:
+        head = session.get(AuditHead, 1, populate_existing=True)
+        if head is None:
+            raise ConfigurationError(
+                "The audit log of this deployment is not initialised.", "Run `airlock init` to set it up."
+            )
+        return head
+
+    def _key(self, session: Session) -> Ed25519PrivateKey:
+        if self._signing_key is None:
+            raw = self._vault.get_secret(session, SIGNING_SECRET)
+            if raw is None:
+                raise ConfigurationError(
+                    "The audit signing key is missing from the vault.", "Restore the database from a backup."
+                )
+            self._signing_key = Ed25519PrivateKey.from_private_bytes(raw)
+        return self._signing_key
+
+
+@dataclass(frozen=True)
+class UnusualAccess:
+    actor: str
+    signal: str
+    detail: str
+    first_at: datetime
+    last_at: datetime
+
+
+def unusual_access(
+    entries: list[AuditEntry], *, window: timedelta, distinct_submissions: int, refusals: int
+) -> list[UnusualAccess]:
+    """Insider-risk signals in ``entries`` (in log order).
+
+    * a user reading the content of ``distinct_submissions`` or more submissions within ``window``;
+    * every break-glass read by an operator;
+    * a user refused ``refusals`` or more times within ``window``.
+    """
+    findings: list[UnusualAccess] = []
+    reads: dict[str, list[AuditEntry]] = {}
+    refused: dict[str, list[AuditEntry]] = {}
+    for entry in entries:
+        if entry.action == "content.read" and entry.outcome == Outcome.ALLOWED:
+            reads.setdefault(entry.actor, []).append(entry)
+            if entry.details.get("break_glass"):
+                findings.append(
+                    UnusualAccess(
+                        entry.actor,
+                        "break-glass",
+                        f"read {entry.target} ({entry.details.get('kind')}): {entry.purpose}",
+                        entry.at,
+                        entry.at,
+                    )
+                )
+        elif entry.outcome == Outcome.REFUSED:
+            refused.setdefault(entry.actor, []).append(entry)
+    for actor, actor_reads in reads.items():
+        burst = _densest_burst(actor_reads, window, key=lambda entry: entry.details.get("submission", entry.target))
+        if burst is not None and burst[0] >= distinct_submissions:
+            count, first, last = burst
+            findings.append(
+                UnusualAccess(
+                    actor, "many submissions", f"read content of {count} submissions within {window}", first, last
+                )
+            )
+    for actor, actor_refusals in refused.items():
+        burst = _densest_burst(actor_refusals, window, key=lambda entry: str(entry.seq))
+        if burst is not None and burst[0] >= refusals:
+            count, first, last = burst
+            findings.append(
+                UnusualAccess(actor, "many refusals", f"{count} refused operations within {window}", first, last)
+            )
+    return sorted(findings, key=lambda finding: (finding.first_at, finding.actor))
+
+
+def _densest_burst(entries: list[AuditEntry], window: timedelta, key: Any) -> tuple[int, datetime, datetime] | None:
+    """The largest number of distinct ``key`` values inside any time window of length ``window``."""
+    best: tuple[int, datetime, datetime] | None = None
+    start = 0
+    for end, entry in enumerate(entries):
+        while entry.at - entries[start].at > window:
+            start += 1
+        distinct = {key(item) for item in entries[start : end + 1]}
+        if best is None or len(distinct) > best[0]:
+            best = (len(distinct), entries[start].at, entry.at)
+    return best
