@@ -161,7 +161,11 @@ def _check(airlock: Airlock, plan: Plan) -> None:
     for index in range(plan.partners):
         directory.add_organisation(operator, name=f"partner {index}", kind="partner")
     for person in plan.people:
-        directory.add_user(operator, email=person.email, name="N", role=person.role, organisation=person.organisation)
+        # A developer organisation's administrator adds its other people; the operator only its first.
+        adder = operator
+        if person.role is Role.DEVELOPER_MEMBER:
+            adder = directory.principal(f"admin{person.organisation[4:]}@dev{person.organisation[4:]}.test")
+        directory.add_user(adder, email=person.email, name="N", role=person.role, organisation=person.organisation)
     principals = [directory.principal(person.email) for person in plan.people]
     lead = next(p for p in principals if p.role is Role.LEAD_REVIEWER)
     release = airlock.clock.now().date() + timedelta(days=60)

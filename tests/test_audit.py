@@ -14,7 +14,7 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
 from airlock.app import Airlock
-from airlock.audit.log import chain_hash, entry_record
+from airlock.audit.log import AuditIntegrityError, chain_hash, entry_record
 from airlock.audit.models import AuditCheckpoint, AuditEntry, AuditHead
 from airlock.audit.note import Checkpoint, sign_note
 from airlock.clock import ManualClock
@@ -205,25 +205,76 @@ def test_a_checkpoint_signed_by_another_key_is_detected(busy: Airlock) -> None:
     assert "forged or altered" in problems[0]
 
 
-def test_a_checkpoint_kept_by_the_auditor_catches_a_log_cut_short_with_its_checkpoints(
+def cut_back_to_an_earlier_checkpoint(session: Session) -> None:
+    """What an insider with database access does to erase recent history: go back to an earlier
+    checkpoint, deleting every entry and checkpoint after it."""
+    sizes = sorted(session.scalars(select(AuditCheckpoint.size)))
+    earlier = sizes[-3]
+    session.execute(delete(AuditEntry).where(AuditEntry.seq > earlier))
+    session.execute(delete(AuditCheckpoint).where(AuditCheckpoint.size > earlier))
+    last = session.get_one(AuditEntry, earlier)
+    session.execute(update(AuditHead).values(size=earlier, head_hash=last.entry_hash))
+
+
+def test_a_log_cut_back_with_its_checkpoints_is_caught_by_the_checkpoint_kept_outside_the_database(
     busy: Airlock, world: World
 ) -> None:
+    tamper(busy, cut_back_to_an_earlier_checkpoint)
+    ok, _, problems = verify(busy)
+    assert not ok
+    assert "deleted from the end" in problems[0]
+    with pytest.raises(AuditIntegrityError, match="kept outside the database"):
+        busy.directory.add_organisation(world.operator, name="X", kind="partner")
+
+
+def test_without_that_file_only_a_checkpoint_kept_by_the_auditor_catches_the_cut(busy: Airlock, world: World) -> None:
     kept = busy.oversight.latest_checkpoint(world.auditor)
-
-    def cut(session: Session) -> None:
-        """Go back to an earlier checkpoint, deleting every entry and checkpoint after it."""
-        sizes = sorted(session.scalars(select(AuditCheckpoint.size)))
-        earlier = sizes[-3]
-        session.execute(delete(AuditEntry).where(AuditEntry.seq > earlier))
-        session.execute(delete(AuditCheckpoint).where(AuditCheckpoint.size > earlier))
-        last = session.get_one(AuditEntry, earlier)
-        session.execute(update(AuditHead).values(size=earlier, head_hash=last.entry_hash))
-
-    tamper(busy, cut)
+    tamper(busy, cut_back_to_an_earlier_checkpoint)
+    busy.settings.audit_witness_file.unlink()
     assert busy.oversight.verify_audit(world.auditor, busy.audit_verifier_key()).ok, "undetectable without a witness"
     result = busy.oversight.verify_audit(world.auditor, busy.audit_verifier_key(), [kept])
     assert not result.ok
     assert "deleted from the end" in result.problems[0]
+
+
+def test_airlock_refuses_to_sign_over_a_log_changed_behind_its_back(busy: Airlock, world: World) -> None:
+    """The laundering attack: rewrite history, delete the checkpoints, let the next operation re-sign it."""
+
+    def rewrite(session: Session) -> None:
+        session.execute(delete(AuditEntry).where(AuditEntry.seq == 12))
+        for entry in session.scalars(select(AuditEntry).where(AuditEntry.seq > 12).order_by(AuditEntry.seq)):
+            entry.seq -= 1
+            session.flush()
+        previous = bytes(32)
+        for entry in session.scalars(select(AuditEntry).order_by(AuditEntry.seq)):
+            previous = chain_hash(previous, entry_record(entry))
+            entry.entry_hash = previous.hex()
+        session.execute(delete(AuditCheckpoint))
+        size = session.scalar(select(func.count()).select_from(AuditEntry))
+        session.execute(update(AuditHead).values(size=size, head_hash=previous.hex()))
+
+    tamper(busy, rewrite)
+    busy.settings.audit_witness_file.unlink()
+    before = log_size(busy)
+    with pytest.raises(AuditIntegrityError, match="will not sign over it"):
+        busy.directory.add_organisation(world.operator, name="Launder", kind="partner")
+    assert log_size(busy) == before
+    result = busy.oversight.verify_audit(world.auditor, busy.audit_verifier_key())
+    assert not result.ok
+    assert log_size(busy) == before, "a broken log is reported, not extended"
+
+
+def test_an_emptied_log_does_not_verify(busy: Airlock, world: World) -> None:
+    def empty(session: Session) -> None:
+        session.execute(delete(AuditEntry))
+        session.execute(delete(AuditCheckpoint))
+        session.execute(update(AuditHead).values(size=0, head_hash=bytes(32).hex()))
+
+    tamper(busy, empty)
+    busy.settings.audit_witness_file.unlink()
+    ok, first_bad, problems = verify(busy)
+    assert (ok, first_bad) == (False, 1)
+    assert "emptied" in problems[0]
 
 
 def test_only_auditors_and_operators_read_the_audit_trail(busy: Airlock, world: World) -> None:

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from airlock.app import Airlock
 from airlock.clock import ManualClock
 from airlock.config import Settings
+from airlock.errors import AirlockError
 from airlock.review import ReviewState, SubmissionRequest
 from airlock.review.models import Review, Submission
 from airlock.vault import ContentDestroyedError, CorruptBlobError, MasterKeyError
@@ -288,25 +289,58 @@ def test_rotating_the_master_key_rewraps_keys_and_leaves_every_blob_untouched(
         Airlock.open(settings, clock)
 
 
-def test_an_interrupted_master_key_rotation_is_completed_at_the_next_start(
-    airlock: Airlock, world: World, settings: Settings, clock: ManualClock
+def test_a_master_key_rotation_interrupted_after_its_commit_is_completed_at_the_next_start(
+    airlock: Airlock, world: World, settings: Settings, clock: ManualClock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     review_id = submit_with(airlock, world, "card", "key")
-    from airlock.vault.vault import Vault
+    import airlock.vault.vault as vault_module
 
-    original = Vault.complete_file_rotation
-    Vault.complete_file_rotation = lambda self: None  # type: ignore[method-assign]  # the crash
-    try:
-        airlock.oversight.rotate_master_key(world.operator)
-    finally:
-        Vault.complete_file_rotation = original  # type: ignore[method-assign]
-    assert settings.resolved_master_key_file.with_name("master.key.next").exists()
+    def crash(source: Path, target: Path) -> None:
+        raise OSError("disk went away")
+
+    monkeypatch.setattr(vault_module, "_replace_durably", crash)
+    rotation = airlock.oversight.rotate_master_key(world.operator)
+    monkeypatch.undo()
+    assert rotation.notice is not None
+    assert "moved into place at the next start" in rotation.notice
+    staged = list(settings.resolved_master_key_file.parent.glob("master.key.next-*"))
+    assert len(staged) == 1
     reopened = Airlock.open(settings, clock)
     try:
         assert reopened.reviews.read_content(world.acme_admin, review_id, "model_card", purpose="x") == b"card"
+        with reopened.database.transaction(read_only=True) as session:
+            actions = [entry.action for entry in reopened.audit.entries(session)]
+        assert actions[-2:] == ["key.master.rotation_completed", "content.read"]
     finally:
         reopened.close()
-    assert not settings.resolved_master_key_file.with_name("master.key.next").exists()
+    assert not list(settings.resolved_master_key_file.parent.glob("master.key.next-*"))
+
+
+def test_rotating_the_master_key_works_from_a_freshly_opened_deployment(
+    airlock: Airlock, world: World, settings: Settings, clock: ManualClock
+) -> None:
+    review_id = submit_with(airlock, world, "card", "key")
+    fresh = Airlock.open(settings, clock)
+    try:
+        fresh.oversight.rotate_master_key(fresh.directory.principal())
+    finally:
+        fresh.close()
+    again = Airlock.open(settings, clock)
+    try:
+        assert again.reviews.read_content(world.acme_admin, review_id, "model_card", purpose="x") == b"card"
+        assert again.oversight.verify_audit(world.auditor, again.audit_verifier_key()).ok
+    finally:
+        again.close()
+
+
+def test_a_refused_rotation_touches_no_key_file(airlock: Airlock, world: World, settings: Settings) -> None:
+    from airlock.errors import PermissionDeniedError
+
+    keys = settings.resolved_master_key_file.parent
+    before = sorted(path.name for path in keys.iterdir())
+    with pytest.raises(PermissionDeniedError):
+        airlock.oversight.rotate_master_key(world.partner)
+    assert sorted(path.name for path in keys.iterdir()) == before
 
 
 def test_rotating_an_organisation_key_rewraps_data_keys_and_destroys_the_old_version(
@@ -329,3 +363,128 @@ def test_only_operators_rotate_keys(airlock: Airlock, world: World) -> None:
     for who in (world.lead, world.auditor, world.acme_admin):
         with pytest.raises(PermissionDeniedError):
             airlock.oversight.rotate_organisation_key(who, "acme-ai")
+
+
+def test_a_base_url_carrying_a_secret_is_refused_without_echoing_it(airlock: Airlock, world: World) -> None:
+    release = airlock.clock.now().date() + timedelta(days=60)
+    for url in ("https://sk-LIVE-123@api.acme.test/v1", "https://api.acme.test/v1?key=AIzaSECRET"):
+        with pytest.raises(AirlockError, match="--api-key-env") as refused:
+            airlock.submissions.submit(
+                world.acme_admin,
+                SubmissionRequest(model="openai/x", model_version="1", planned_release_date=release, base_url=url),
+            )
+        assert "SECRET" not in refused.value.diagnostics()
+        assert "LIVE" not in refused.value.diagnostics()
+
+
+def test_a_partner_sees_only_the_state_clock_and_what_was_granted(airlock: Airlock, world: World) -> None:
+    review_id = submit_with(airlock, world, "card", "sk-key")
+    airlock.reviews.accept(world.lead, review_id, reason="internal triage note")
+    airlock.reviews.grant(world.acme_admin, review_id, "grid-cert", ["model_card"])
+    seen = airlock.reviews.show(world.partner, review_id)
+    assert seen.limited_view
+    assert [item.kind for item in seen.content] == ["model_card"]
+    assert (seen.base_url, seen.assigned, seen.next_moves, seen.artefacts) == (None, [], [], [])
+    assert all(event.reason == "" and event.actor == "" for event in seen.events)
+    assert seen.submitted_by == "acme-ai"
+    full = airlock.reviews.show(world.lead, review_id)
+    assert not full.limited_view
+    assert {item.kind for item in full.content} == {"model_card", "endpoint_credentials"}
+
+
+def test_a_corrupted_blob_is_recorded_in_the_audit_log_as_a_failure(airlock: Airlock, world: World) -> None:
+    review_id = submit_with(airlock, world, "card", "key")
+    for path in blob_files(airlock):
+        path.write_bytes(b"garbage")
+    with pytest.raises(CorruptBlobError):
+        airlock.reviews.read_content(world.acme_admin, review_id, "model_card", purpose="check the card")
+    with airlock.database.transaction(read_only=True) as session:
+        last = airlock.audit.entries(session)[-1]
+    assert (last.action, last.outcome, last.purpose) == ("content.read", "failed", "check the card")
+    assert last.details["error"] == "corrupt_content"
+
+
+def test_a_shredding_clean_up_that_failed_is_finished_by_the_next_sweep(
+    airlock: Airlock, world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    review_id = submit_with(airlock, world, "card", "key")
+    files = blob_files(airlock)
+    monkeypatch.setattr(type(airlock.vault.blobs), "delete", lambda self, address: (_ for _ in ()).throw(OSError()))
+    airlock.reviews.withdraw(world.acme_admin, review_id)
+    assert all(path.exists() for path in files), "the clean-up failed, but the key is gone"
+    with pytest.raises(ContentDestroyedError):
+        airlock.reviews.read_content(world.acme_admin, review_id, "model_card", purpose="x")
+    monkeypatch.undo()
+    airlock.reviews.apply_clock()
+    assert not any(path.exists() for path in files)
+    with airlock.database.transaction(read_only=True) as session:
+        assert not airlock.vault.shredding_pending(session)
+
+
+def test_the_database_and_the_data_directory_are_private_to_their_owner(tmp_path: Path, clock: ManualClock) -> None:
+    home = tmp_path / "home"
+    deployment = Airlock.open(Settings(home=home), clock, must_be_initialised=False)
+    try:
+        deployment.initialise()
+    finally:
+        deployment.close()
+    assert home.stat().st_mode & 0o077 == 0
+    for name in ("airlock.db", "keys", "keys/master.key"):
+        assert (home / name).stat().st_mode & 0o077 == 0, name
+
+
+def test_a_deployment_from_before_the_vault_is_upgraded_by_init_and_its_plaintext_goes(
+    tmp_path: Path, clock: ManualClock
+) -> None:
+    from alembic import command
+
+    from airlock.store.database import alembic_config, create_database_engine
+
+    home = tmp_path / "home"
+    url = f"sqlite:///{home}/airlock.db"
+    engine = create_database_engine(url)
+    with engine.begin() as connection:
+        config = alembic_config()
+        config.attributes["connection"] = connection
+        command.upgrade(config, "0001_foundation")
+        marker_card, marker_key = f"OLD-CARD-{uuid.uuid4().hex}", f"OLD-KEY-{uuid.uuid4().hex}"
+        now = "2026-11-01 09:00:00.000000"
+        for statement, values in (
+            ("INSERT INTO organisations VALUES (1, 'lab', 'Lab', 'agency', :now)", {}),
+            ("INSERT INTO organisations VALUES (2, 'acme', 'Acme', 'developer', :now)", {}),
+            ("INSERT INTO users VALUES (1, 'op@lab.test', 'Op', 'operator', 1, :now)", {}),
+            ("INSERT INTO users VALUES (2, 'dev@acme.test', 'Dev', 'developer_admin', 2, :now)", {}),
+            ("INSERT INTO deployment VALUES (1, :now, 1)", {}),
+            (
+                "INSERT INTO submissions VALUES (1, 'S-OLD00000', 2, 2, 'openai/x', '1', NULL, '2027-03-01', "
+                ":card, :key, '[]', 'confidential', :now)",
+                {"card": marker_card, "key": marker_key},
+            ),
+            (
+                "INSERT INTO reviews VALUES "
+                "(1, 'R-OLD00000', 1, 'submitted', :now, :now, NULL, NULL, NULL, NULL, 0, 0, 1)",
+                {},
+            ),
+        ):
+            connection.execute(text(statement), {"now": now, **values})
+    engine.dispose()
+
+    settings = Settings(home=home)
+    with pytest.raises(AirlockError, match="earlier version of Airlock") as refused:
+        Airlock.open(settings, clock)
+    assert "airlock init" in refused.value.diagnostics()
+    upgrading = Airlock.open(settings, clock, must_be_initialised=False)
+    try:
+        view = upgrading.initialise()
+        assert any("Encrypted into the vault the content of 1 submissions" in notice for notice in view.notices)
+    finally:
+        upgrading.close()
+    upgraded = Airlock.open(settings, clock)
+    try:
+        developer = upgraded.directory.principal("dev@acme.test")
+        assert upgraded.reviews.read_content(developer, "R-OLD00000", "model_card", purpose="x") == marker_card.encode()
+        assert upgraded.oversight.verify_audit(upgraded.directory.principal(), upgraded.audit_verifier_key()).ok
+    finally:
+        upgraded.close()
+    for marker in (marker_card, marker_key):
+        assert files_containing(home, marker.encode()) == []

@@ -62,8 +62,9 @@ def test_a_role_must_belong_to_the_organisation_kind(
     airlock: Airlock, world: World, role: str, organisation: str
 ) -> None:
     before = database_snapshot(airlock.database)
+    adder = world.acme_admin if organisation == "acme-ai" else world.operator
     with pytest.raises(InvalidInputError, match=f"role {role} does not exist"):
-        airlock.directory.add_user(world.operator, email="x@x.test", name="X", role=role, organisation=organisation)
+        airlock.directory.add_user(adder, email="x@x.test", name="X", role=role, organisation=organisation)
     assert database_snapshot(airlock.database) == before
 
 
@@ -80,7 +81,7 @@ def test_duplicates_are_refused(airlock: Airlock, world: World) -> None:
         airlock.directory.add_organisation(world.operator, name="ACME  AI", kind="developer")
     with pytest.raises(ConflictError, match="already exists"):
         airlock.directory.add_user(
-            world.operator, email="ADMIN@acme.test", name="Twin", role="developer_member", organisation="acme-ai"
+            world.acme_admin, email="ADMIN@acme.test", name="Twin", role="developer_member", organisation="acme-ai"
         )
     assert database_snapshot(airlock.database) == before
 
@@ -115,3 +116,22 @@ def test_the_directory_is_visible_to_agency_staff_only(airlock: Airlock, world: 
     assert [u.email for u in airlock.directory.list_users(world.lead, organisation="globex")] == ["admin@globex.test"]
     with pytest.raises(PermissionDeniedError):
         airlock.directory.list_users(world.acme_admin)
+
+
+def test_the_operator_adds_only_the_first_user_of_a_developer_who_must_be_its_administrator(
+    airlock: Airlock, world: World
+) -> None:
+    """Otherwise an operator could make themselves a developer account and read content unseen."""
+    operator = world.operator
+    airlock.directory.add_organisation(operator, name="Initech", kind="developer")
+    with pytest.raises(InvalidInputError, match="first user of initech must be its developer_admin"):
+        airlock.directory.add_user(
+            operator, email="m@initech.test", name="M", role="developer_member", organisation="initech"
+        )
+    airlock.directory.add_user(
+        operator, email="a@initech.test", name="A", role="developer_admin", organisation="initech"
+    )
+    with pytest.raises(PermissionDeniedError, match="manages its own users"):
+        airlock.directory.add_user(
+            operator, email="ghost@initech.test", name="G", role="developer_member", organisation="initech"
+        )

@@ -60,8 +60,10 @@ def test_every_move_the_lifecycle_lacks_is_refused_and_changes_nothing(
         transition = find_transition(source, target)
         if transition is not None and not transition.by_clock_only:
             continue
-        # Act as a role that would be allowed the move if it existed, so only the state machine refuses.
-        for actor in (world.lead, world.acme_admin):
+        # Act as a role that would be allowed the move if it existed, so only the state machine refuses
+        # (drafts are invisible to the agency until submitted).
+        actors = (world.acme_admin,) if source is ReviewState.DRAFT else (world.lead, world.acme_admin)
+        for actor in actors:
             with pytest.raises(TransitionError) as refused:
                 airlock.reviews.transition(actor, review.id, target, reason="trying")
             assert review.id in refused.value.message
@@ -124,3 +126,20 @@ def test_reviews_are_listed_for_those_who_may_see_them(airlock: Airlock, world: 
     airlock.reviews.assign(world.lead, review.id, world.reviewer.email)
     assert [r.id for r in airlock.reviews.list_visible(world.reviewer)] == [review.id]
     assert airlock.reviews.list_visible(world.lead, state="accepted") == []
+
+
+def test_a_draft_is_invisible_to_everyone_but_its_developer(airlock: Airlock, world: World) -> None:
+    draft = review_in_state(airlock, world, ReviewState.DRAFT)
+    for who in (world.lead, world.reviewer, world.operator, world.auditor, world.partner, world.globex_admin):
+        assert airlock.reviews.list_visible(who) == []
+        with pytest.raises(NotFoundError):
+            airlock.reviews.show(who, draft.id)
+    with pytest.raises(NotFoundError):
+        airlock.reviews.assign(world.lead, draft.id, world.lead.email)
+    assert [r.id for r in airlock.reviews.list_visible(world.acme_member)] == [draft.id]
+
+
+def test_an_identifier_that_cannot_exist_is_refused_with_a_bounded_message(airlock: Airlock, world: World) -> None:
+    with pytest.raises(NotFoundError) as missing:
+        airlock.reviews.show(world.lead, "R-" + "X" * 300)
+    assert len(missing.value.message) < 120

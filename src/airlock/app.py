@@ -10,17 +10,21 @@ from dataclasses import dataclass, field
 
 from airlock.access.gate import ContentGate
 from airlock.audit import AuditLog
+from airlock.audit.models import AuditHead
 from airlock.clock import Clock, SystemClock
 from airlock.config import Settings, load_settings
+from airlock.errors import ConfigurationError
 from airlock.review import Directory, Reviews, Submissions
 from airlock.review.context import ServiceContext
 from airlock.review.directory import DEFAULT_AGENCY_NAME, DEFAULT_OPERATOR_EMAIL, not_initialised_error
 from airlock.review.models import Deployment
 from airlock.review.oversight import Oversight
+from airlock.review.upgrade import legacy_content_waiting
 from airlock.review.views import DeploymentView
 from airlock.store import Database, open_database
 from airlock.vault import BlobStore, FileKeyProvider, MasterKeyProvider, Vault, environment_provider
 from airlock.vault.keys import new_key, write_key_file
+from airlock.vault.models import VaultState
 
 LOCAL_KEY_NOTICE = (
     "The master key was written to {path} (readable by you only). That suits a laptop or a test "
@@ -52,7 +56,7 @@ class Airlock:
     def __post_init__(self) -> None:
         settings = self.settings
         self.vault = Vault(lambda: master_key_provider(settings), BlobStore(settings.blob_directory), self.clock)
-        self.audit = AuditLog(self.vault, self.clock)
+        self.audit = AuditLog(self.vault, self.clock, witness=settings.audit_witness_file)
         self.context = ServiceContext(
             database=self.database,
             clock=self.clock,
@@ -86,12 +90,36 @@ class Airlock:
             if must_be_initialised:
                 if not airlock.is_initialised():
                     raise not_initialised_error(where)
-                with database.transaction(read_only=True) as session:
-                    airlock.vault.check_master_key(session)
+                airlock._require_current_setup()
         except BaseException:
             database.dispose()
             raise
         return airlock
+
+    def _require_current_setup(self) -> None:
+        """Refuse a deployment an earlier Airlock made until ``airlock init`` has finished upgrading it, and a
+        master key that is not the deployment's. Completing an interrupted key rotation is audited."""
+        with self.database.transaction(read_only=True) as session:
+            outdated = (
+                session.get(VaultState, 1) is None
+                or session.get(AuditHead, 1) is None
+                or legacy_content_waiting(session)
+            )
+        if outdated:
+            raise ConfigurationError(
+                "This deployment was made by an earlier version of Airlock and still needs upgrading.",
+                "Run `airlock init` once: it sets up the vault and audit log and encrypts what was kept in plaintext.",
+            )
+        with self.database.transaction(read_only=True) as session:
+            completed_rotation = self.vault.check_master_key(session)
+        if completed_rotation:
+            with self.context.operation("airlock", "key.master.rotate") as session:
+                self.audit.append(
+                    session,
+                    actor="airlock",
+                    action="key.master.rotation_completed",
+                    details={"master_key": self.vault.provider.key_id},
+                )
 
     def is_initialised(self) -> bool:
         with self.database.transaction(read_only=True) as session:
@@ -107,10 +135,13 @@ class Airlock:
         """
         notices: list[str] = []
         key_file = self.settings.resolved_master_key_file
-        if not self.is_initialised() and self.settings.master_key is None and not key_file.exists():
+        with self.database.transaction(read_only=True) as session:
+            has_vault = session.get(VaultState, 1) is not None
+        if not has_vault and self.settings.master_key is None and not key_file.exists():
             write_key_file(key_file, new_key())
             notices.append(LOCAL_KEY_NOTICE.format(path=key_file))
         deployment = self.directory.initialise(agency_name=agency_name, operator_email=operator_email)
+        notices += deployment.notices
         pinned = self.settings.audit_key_file
         if not pinned.exists():
             pinned.parent.mkdir(parents=True, exist_ok=True, mode=0o700)

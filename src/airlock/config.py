@@ -43,6 +43,8 @@ class Settings(BaseSettings):
     retention_days: int = Field(default=DEFAULT_RETENTION_DAYS, ge=0, le=MAX_RETENTION_DAYS)
     master_key: SecretStr | None = None
     master_key_file: Path | None = None
+    new_master_key: SecretStr | None = None
+    """Only for rotating a master key given by ``AIRLOCK_MASTER_KEY``: the key to rotate to."""
 
     @property
     def resolved_master_key_file(self) -> Path:
@@ -51,6 +53,11 @@ class Settings(BaseSettings):
     @property
     def blob_directory(self) -> Path:
         return self.home.resolve() / "blobs"
+
+    @property
+    def audit_witness_file(self) -> Path:
+        """Where the newest signed audit checkpoint is also kept, outside the database."""
+        return self.home.resolve() / "audit" / "latest-checkpoint"
 
     @property
     def audit_key_file(self) -> Path:

@@ -11,8 +11,12 @@ from __future__ import annotations
 class AirlockError(Exception):
     """An operation Airlock refused or could not complete; nothing was changed."""
 
+    kind = "error"
+    """A stable machine-readable name for the kind of error (``not_found``, ``invalid_input``, ...)."""
     is_refusal = False
     """Whether the error refuses an operation on policy or lifecycle grounds; refusals are audited."""
+    is_integrity_failure = False
+    """Whether the error reveals damaged or tampered data; such failures are audited too."""
 
     def __init__(self, message: str, hint: str | None = None) -> None:
         super().__init__(message)
@@ -26,59 +30,54 @@ class AirlockError(Exception):
         """What happened and what to do, ready to show to a person."""
         return self.message if self.hint is None else f"{self.message} {self.hint}"
 
-    @property
-    def kind(self) -> str:
-        """A stable machine-readable name for the kind of error (``not_found``, ``invalid_input``, ...)."""
-        return _KIND_NAMES.get(type(self), "error")
-
 
 class NotFoundError(AirlockError):
     """The named thing does not exist, or the actor may not learn that it does."""
 
+    kind = "not_found"
     is_refusal = True
 
 
 class InvalidInputError(AirlockError):
     """A value given by the user is malformed or out of range."""
 
+    kind = "invalid_input"
+
 
 class PermissionDeniedError(AirlockError):
     """The acting user's role or organisation does not allow the operation."""
 
+    kind = "permission_denied"
     is_refusal = True
 
 
 class TransitionError(AirlockError):
     """The review's current state does not allow the requested move."""
 
+    kind = "invalid_transition"
     is_refusal = True
 
 
 class ConsentRequiredError(AirlockError):
     """The operation changes the review clock and needs the developer's recorded consent."""
 
+    kind = "consent_required"
     is_refusal = True
 
 
 class ConflictError(AirlockError):
     """Someone else changed the same record at the same time, or it already exists."""
 
+    kind = "conflict"
+
 
 class ConfigurationError(AirlockError):
     """The deployment's settings are invalid or the deployment is not initialised."""
+
+    kind = "configuration"
 
 
 class StoreError(AirlockError):
     """The database cannot be reached or its schema cannot be brought up to date."""
 
-
-_KIND_NAMES: dict[type[AirlockError], str] = {
-    NotFoundError: "not_found",
-    InvalidInputError: "invalid_input",
-    PermissionDeniedError: "permission_denied",
-    TransitionError: "invalid_transition",
-    ConsentRequiredError: "consent_required",
-    ConflictError: "conflict",
-    ConfigurationError: "configuration",
-    StoreError: "store",
-}
+    kind = "store"

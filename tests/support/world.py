@@ -51,13 +51,20 @@ def build_world(airlock: Airlock) -> World:
         ("reviewer@lab.test", "reviewer", AGENCY),
         ("auditor@lab.test", "auditor", AGENCY),
         ("admin@acme.test", "developer_admin", "acme-ai"),
-        ("member@acme.test", "developer_member", "acme-ai"),
         ("admin@globex.test", "developer_admin", "globex"),
         ("analyst@gridcert.test", "partner", "grid-cert"),
     ):
         directory.add_user(
             operator, email=email, name=email.split("@")[0].title(), role=role, organisation=organisation
         )
+    # After its first administrator, a developer organisation adds its own people.
+    directory.add_user(
+        directory.principal("admin@acme.test"),
+        email="member@acme.test",
+        name="Member",
+        role="developer_member",
+        organisation="acme-ai",
+    )
     return World(
         operator=operator,
         lead=directory.principal("lead@lab.test"),

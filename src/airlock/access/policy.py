@@ -8,15 +8,19 @@ The rules, in words:
 
 * A role may take an action only if the action lists it (:data:`ROLES_FOR_ACTION`); a review transition
   lists its own roles in the review state machine and passes them in.
-* **Developers** act only on their own organisation's submissions, and read all of their content.
+* **Developers** act only on their own organisation's submissions, and read all of their content. A
+  draft is theirs alone: nobody else sees it until it is submitted.
 * **Reviewers** act on, see and read only the reviews they are assigned to (need-to-know).
   **Lead reviewers** see every review's metadata (they triage submissions and assign reviewers) but read
   content only of reviews they are assigned to; accepting a review assigns them to it.
 * **Trusted partners** see a review only when the developer granted their organisation something on it,
-  and read exactly the content kinds granted.
+  and then only its state and clock (not its team, timeline or endpoint), and read exactly the content
+  kinds granted.
 * **Auditors** see review metadata and the audit trail, never content.
 * **Operators** administer; they read content only with a break-glass justification, which is recorded
-  and reported as unusual access.
+  and reported as unusual access. They add the agency's and partners' users, but only the first user of a
+  developer organisation (its administrator): after that, the developer manages its own people, so an
+  operator cannot make themselves a developer account to read content unseen.
 """
 
 from __future__ import annotations
@@ -53,6 +57,12 @@ class Scope:
     """(partner organisation id, content kind) pairs the developer granted on the review."""
     content_kind: str | None = None
     """For content actions: which kind of content (``model_card``, ``redacted_report``, ...)."""
+    is_draft: bool = False
+    """The review has not been submitted yet."""
+    target_organisation_kind: OrganisationKind | None = None
+    """For user management: the kind of organisation being administered."""
+    target_organisation_has_users: bool = False
+    """For user management: whether that organisation already has users."""
 
 
 class Action(StrEnum):
@@ -61,6 +71,7 @@ class Action(StrEnum):
     LIST_DIRECTORY = "list organisations and users"
     SUBMIT = "submit a model"
     VIEW_REVIEW = "view a review"
+    VIEW_REVIEW_DETAILS = "view a review's team, timeline and endpoint"
     READ_CONTENT = "read a submission's confidential content"
     WRITE_CONTENT = "write a submission's confidential content"
     CHANGE_REVIEW_STATE = "change a review's state"
@@ -83,6 +94,7 @@ ROLES_FOR_ACTION: dict[Action, frozenset[Role]] = {
     Action.LIST_DIRECTORY: _AGENCY_STAFF,
     Action.SUBMIT: DEVELOPER_ROLES,
     Action.VIEW_REVIEW: DEVELOPER_ROLES | _AGENCY_STAFF | {Role.PARTNER},
+    Action.VIEW_REVIEW_DETAILS: DEVELOPER_ROLES | _AGENCY_STAFF,
     Action.READ_CONTENT: DEVELOPER_ROLES | _REVIEWERS | {Role.PARTNER, Role.OPERATOR},
     Action.WRITE_CONTENT: DEVELOPER_ROLES | _REVIEWERS,
     # CHANGE_REVIEW_STATE has no default: each transition names its roles.
@@ -101,6 +113,7 @@ ROLES_FOR_ACTION: dict[Action, frozenset[Role]] = {
 _NEED_TO_KNOW_FOR_REVIEWERS = frozenset(
     {
         Action.VIEW_REVIEW,
+        Action.VIEW_REVIEW_DETAILS,
         Action.WRITE_CONTENT,
         Action.CHANGE_REVIEW_STATE,
         Action.PAUSE_CLOCK,
@@ -160,6 +173,14 @@ def refusal(
         return f"It needs one of the roles: {names}; act as such a user with --as EMAIL."
     if role in DEVELOPER_ROLES:
         return _developer_refusal(principal, scope)
+    if scope.is_draft:
+        return "A draft is visible to its developer only, until it is submitted."
+    if (
+        action is Action.ADD_USER
+        and scope.target_organisation_kind is OrganisationKind.DEVELOPER
+        and scope.target_organisation_has_users
+    ):
+        return "A developer organisation manages its own users; its developer_admin adds them."
     needs_assignment = (role is Role.REVIEWER and action in _NEED_TO_KNOW_FOR_REVIEWERS) or (
         role in {Role.REVIEWER, Role.LEAD_REVIEWER} and action is Action.READ_CONTENT
     )

@@ -13,22 +13,32 @@ Entries carry who, what, on what, why and the outcome, never confidential conten
 from __future__ import annotations
 
 import hashlib
+import os
 import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
+from pathlib import Path
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from sqlalchemy import func, select, update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from airlock.audit.canonical import canonical_json
 from airlock.audit.models import AuditCheckpoint, AuditEntry, AuditHead
-from airlock.audit.note import Checkpoint, NoteError, open_note, parse_verifier_key, sign_note, verifier_key
+from airlock.audit.note import (
+    Checkpoint,
+    NoteError,
+    Verifier,
+    open_note,
+    parse_verifier_key,
+    sign_note,
+    verifier_key,
+)
 from airlock.clock import Clock
-from airlock.errors import ConfigurationError
+from airlock.errors import AirlockError, ConfigurationError
 from airlock.vault import Vault
 
 GENESIS = bytes(32)
@@ -43,6 +53,8 @@ class Outcome(StrEnum):
     """An access to confidential content that the policy allowed."""
     REFUSED = "refused"
     """An operation that was refused; nothing else changed."""
+    FAILED = "failed"
+    """An operation that found damaged or tampered data (a corrupted blob, say); nothing was returned."""
 
 
 def entry_record(entry: AuditEntry) -> dict[str, Any]:
@@ -78,9 +90,11 @@ class Verification:
 
 
 class AuditLog:
-    def __init__(self, vault: Vault, clock: Clock) -> None:
+    def __init__(self, vault: Vault, clock: Clock, witness: Path | None = None) -> None:
+        """``witness`` is a file outside the database where the newest signed checkpoint is also kept."""
         self._vault = vault
         self._clock = clock
+        self._witness = witness
         self._signing_key: Ed25519PrivateKey | None = None
 
     def initialise(self, session: Session, deployment_name: str) -> str:
@@ -122,9 +136,9 @@ class AuditLog:
         entry = AuditEntry(
             seq=size,
             at=self._clock.now(),
-            actor=actor,
-            action=action,
-            target=target,
+            actor=_fit(actor, 254),
+            action=_fit(action, 64),
+            target=_fit(target, 200),
             outcome=outcome,
             purpose=purpose,
             details=details or {},
@@ -134,14 +148,20 @@ class AuditLog:
         session.add(entry)
         session.execute(update(AuditHead).where(AuditHead.id == 1).values(head_hash=new_hash))
         session.flush()
+        session.info[_APPENDED] = session.info.get(_APPENDED, 0) + 1
         return int(size)
 
     def checkpoint(self, session: Session) -> str | None:
-        """Sign the current head unless the latest checkpoint already covers it; returns the note."""
-        head = self._head(session)
-        latest = session.scalar(select(func.max(AuditCheckpoint.size)))
-        if head.size == 0 or latest == head.size:
+        """Sign the head after the entries this transaction appended; returns the note (None if it appended none).
+
+        Fails closed: Airlock signs only a head that extends its last signed checkpoint by exactly the
+        entries appended in this transaction, so a log changed behind its back is never signed over.
+        """
+        appended = session.info.get(_APPENDED, 0)
+        if appended == 0:
             return None
+        head = self._head(session)
+        self._require_untouched_since_last_checkpoint(session, head, appended)
         now = self._clock.now()
         checkpoint = Checkpoint(
             origin=head.origin,
@@ -152,7 +172,39 @@ class AuditLog:
         note = sign_note(checkpoint.text(), head.origin, self._key(session))
         session.add(AuditCheckpoint(size=head.size, at=now, note=note))
         session.flush()
+        session.info[_APPENDED] = 0
+        if self._witness is not None:
+            session.info.setdefault("after_commit", []).append(lambda: _write_witness(self._witness, note))
         return note
+
+    def _require_untouched_since_last_checkpoint(self, session: Session, head: AuditHead, appended: int) -> None:
+        verifier = parse_verifier_key(head.verifier_key)
+        latest = session.scalar(select(AuditCheckpoint).order_by(AuditCheckpoint.size.desc()).limit(1))
+        start_size, start_hash = 0, GENESIS
+        if latest is not None:
+            try:
+                signed = Checkpoint.parse(open_note(latest.note, verifier))
+            except NoteError as error:
+                raise _tampered(f"its newest checkpoint does not verify ({error})") from None
+            start_size, start_hash = signed.size, signed.head
+        if head.size - start_size != appended:
+            raise _tampered(
+                f"it holds {head.size} entries, but the last signed checkpoint covers {start_size} and this "
+                f"operation added {appended}"
+            )
+        previous = start_hash
+        for entry in session.scalars(select(AuditEntry).where(AuditEntry.seq > start_size).order_by(AuditEntry.seq)):
+            previous = chain_hash(previous, entry_record(entry))
+            if previous.hex() != entry.entry_hash:
+                raise _tampered(f"entry {entry.seq} does not extend the last signed checkpoint")
+        if previous.hex() != head.head_hash:
+            raise _tampered("its head does not extend the last signed checkpoint")
+        witnessed = _read_witness(self._witness, verifier)
+        if witnessed is not None and witnessed.size > start_size:
+            raise _tampered(
+                f"the checkpoint kept outside the database ({self._witness}) covers {witnessed.size} entries, "
+                f"more than the newest one in the database ({start_size})"
+            )
 
     def latest_checkpoint(self, session: Session) -> str | None:
         return session.scalar(select(AuditCheckpoint.note).order_by(AuditCheckpoint.size.desc()).limit(1))
@@ -163,11 +215,14 @@ class AuditLog:
             verifier = parse_verifier_key(trusted_key)
         except NoteError as error:
             return Verification(0, 0, [f"The trusted audit key is unusable: {error}."])
-        head = session.get(AuditHead, 1)
+        # Lock the head first: appenders update it first, so the log cannot move while it is read.
+        head = session.scalar(select(AuditHead).where(AuditHead.id == 1).with_for_update())
         if head is None:
             return Verification(0, 0, ["The audit log has no head: it was never initialised or was removed."])
         stored_checkpoints = [(f"checkpoint {row.id}", row.note) for row in session.scalars(select(AuditCheckpoint))]
         supplied = [(f"supplied checkpoint {i + 1}", note) for i, note in enumerate(extra_checkpoints or [])]
+        if self._witness is not None and self._witness.exists():
+            supplied.append((f"the checkpoint kept in {self._witness}", self._witness.read_text(encoding="utf-8")))
         claims: dict[int, list[tuple[str, bytes]]] = {}
         problems: list[str] = []
         for label, note in stored_checkpoints + supplied:
@@ -238,6 +293,12 @@ class AuditLog:
                     f"Entries {last_good_checkpoint + 1} to {count} are covered by no signed checkpoint: "
                     "Airlock signs one after every operation, so they were added outside Airlock."
                 )
+        if first_bad is None and (count == 0 or not stored_checkpoints):
+            first_bad = 1
+            problems.append(
+                "The log holds no entries or no signed checkpoint, yet every deployment's log starts with its "
+                "initialisation: it was emptied or its checkpoints were deleted."
+            )
         return Verification(count, len(stored_checkpoints), problems, first_bad)
 
     def entries(
@@ -264,6 +325,10 @@ class AuditLog:
             )
         return head
 
+    def load_signing_key(self, session: Session) -> None:
+        """Unwrap the signing key now (before a master key rotation rewraps it)."""
+        self._key(session)
+
     def _key(self, session: Session) -> Ed25519PrivateKey:
         if self._signing_key is None:
             raw = self._vault.get_secret(session, SIGNING_SECRET)
@@ -273,6 +338,48 @@ class AuditLog:
                 )
             self._signing_key = Ed25519PrivateKey.from_private_bytes(raw)
         return self._signing_key
+
+
+_APPENDED = "audit_entries_appended"
+"""Key in ``session.info``: entries this transaction appended and has not yet covered by a checkpoint."""
+
+
+class AuditIntegrityError(AirlockError):
+    """The audit log was changed outside Airlock; Airlock refuses to extend or sign it."""
+
+    kind = "audit_integrity"
+
+
+def _tampered(how: str) -> AuditIntegrityError:
+    return AuditIntegrityError(
+        f"The audit log was changed outside Airlock since its last signed checkpoint: {how}. "
+        "Airlock will not sign over it, so nothing was done.",
+        "Run `airlock audit verify` to locate the change, and restore the database from a backup.",
+    )
+
+
+def _fit(text: str, limit: int) -> str:
+    """``text`` cut to ``limit`` characters (audit columns are bounded; identifiers typed by people are not)."""
+    return text if len(text) <= limit else text[: limit - 1] + "\u2026"
+
+
+def _write_witness(path: Path | None, note: str) -> None:
+    """Keep the newest checkpoint in a file too, replacing the old one atomically."""
+    if path is None:
+        return
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    temporary = path.with_name(path.name + f".{os.getpid()}.tmp")
+    temporary.write_text(note, encoding="utf-8")
+    os.replace(temporary, path)
+
+
+def _read_witness(path: Path | None, verifier: Verifier) -> Checkpoint | None:
+    if path is None or not path.exists():
+        return None
+    try:
+        return Checkpoint.parse(open_note(path.read_text(encoding="utf-8"), verifier))
+    except NoteError as error:
+        raise _tampered(f"the checkpoint kept in {path} does not verify ({error})") from None
 
 
 @dataclass(frozen=True)
@@ -317,7 +424,11 @@ def unusual_access(
             count, first, last = burst
             findings.append(
                 UnusualAccess(
-                    actor, "many submissions", f"read content of {count} submissions within {window}", first, last
+                    actor,
+                    "many submissions",
+                    f"read content of {count} submissions within {_span(window)}",
+                    first,
+                    last,
                 )
             )
     for actor, actor_refusals in refused.items():
@@ -325,9 +436,14 @@ def unusual_access(
         if burst is not None and burst[0] >= refusals:
             count, first, last = burst
             findings.append(
-                UnusualAccess(actor, "many refusals", f"{count} refused operations within {window}", first, last)
+                UnusualAccess(actor, "many refusals", f"{count} refused operations within {_span(window)}", first, last)
             )
     return sorted(findings, key=lambda finding: (finding.first_at, finding.actor))
+
+
+def _span(window: timedelta) -> str:
+    hours = window.total_seconds() / 3600
+    return "1 hour" if hours == 1 else f"{hours:g} hours"
 
 
 def _densest_burst(entries: list[AuditEntry], window: timedelta, key: Any) -> tuple[int, datetime, datetime] | None:

@@ -14,6 +14,7 @@ from typing import Annotated, Any
 import typer
 from pydantic import BaseModel
 from rich.console import Console
+from rich.markup import escape
 
 from airlock.app import Airlock
 from airlock.clock import Clock
@@ -24,6 +25,7 @@ AsOption = Annotated[
     str | None,
     typer.Option(
         "--as",
+        metavar="EMAIL",
         envvar="AIRLOCK_AS",
         help="Act as the user with this email (default: the local operator set up by `airlock init`).",
         show_default=False,
@@ -31,7 +33,8 @@ AsOption = Annotated[
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print the result as JSON for machines.")]
 ReasonOption = Annotated[
-    str | None, typer.Option("--reason", help="Why; recorded in the review's timeline.", show_default=False)
+    str | None,
+    typer.Option("--reason", metavar="TEXT", help="Why; recorded in the review's timeline.", show_default=False),
 ]
 
 # Piped output has no terminal width to follow; give tables room rather than folding them at 80 columns.
@@ -65,7 +68,7 @@ def reporting_errors(json_output: bool) -> Iterator[None]:
     except AirlockError as error:
         if json_output:
             print(json.dumps({"error": {"kind": error.kind, "message": error.message, "hint": error.hint}}))
-        error_console.print(f"[bold red]Error:[/] {error.diagnostics()}", markup=True)
+        error_console.print(f"[bold red]Error:[/] {escape(error.diagnostics())}")
         raise typer.Exit(1) from None
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shutil
+import sys
 import tempfile
 from pathlib import Path
 from typing import Annotated
@@ -34,12 +36,13 @@ def demo(
         elif home.exists() and any(home.iterdir()):
             raise InvalidInputError(f"{home} is not empty; give a new or empty directory for the demo.")
         overrides = ctx.find_object(Overrides)
-        start = overrides.clock.now() if overrides and overrides.clock else None
-        outcome = run_demo(home, lambda line: console.print(line, markup=False), start)
+        end = overrides.clock.now() if overrides and overrides.clock else None
+        outcome = run_demo(home, lambda line: console.print(line, markup=False), end)
+    command = shutil.which("airlock") or str(Path(sys.argv[0]).resolve())
     console.print("")
     console.print(
         f"Demo complete. Review {outcome.completed_review} reached its final report and closed; "
-        f"review {outcome.withdrawn_review} was withdrawn. The demo deployment is in {outcome.home}; "
-        f"look around with: AIRLOCK_HOME={outcome.home} airlock review list --as lead@lab.test",
+        f"review {outcome.withdrawn_review} was withdrawn and its content destroyed. The demo deployment is in "
+        f"{outcome.home}; look around with:\n  AIRLOCK_HOME={outcome.home} {command} review list --as lead@lab.test",
         markup=False,
     )

@@ -10,8 +10,10 @@ from airlock.cli._common import AsOption, JsonOption, console, opened, print_jso
 from airlock.cli.render import print_organisations, print_users
 from airlock.review.directory import DEFAULT_AGENCY_NAME, DEFAULT_OPERATOR_EMAIL
 
-org_app = typer.Typer(help="Organisations: developers, the agency, trusted partners.", no_args_is_help=True)
-user_app = typer.Typer(help="Users and their roles.", no_args_is_help=True)
+org_app = typer.Typer(
+    help="Organisations: developers, the agency, trusted partners.", no_args_is_help=True, rich_markup_mode=None
+)
+user_app = typer.Typer(help="Users and their roles.", no_args_is_help=True, rich_markup_mode=None)
 
 
 def init(
@@ -46,7 +48,7 @@ def init(
 @org_app.command("add")
 def org_add(
     ctx: typer.Context,
-    name: Annotated[str, typer.Argument(help="Display name, e.g. 'Acme AI'.")],
+    name: Annotated[str, typer.Argument(metavar="NAME", help="Display name, e.g. 'Acme AI'.")],
     kind: Annotated[str, typer.Option(help="developer, agency or partner.")],
     slug: Annotated[str | None, typer.Option(help="Short identifier (default: derived from the name).")] = None,
     as_: AsOption = None,
@@ -88,7 +90,7 @@ def org_list(ctx: typer.Context, as_: AsOption = None, json_output: JsonOption =
 @user_app.command("add")
 def user_add(
     ctx: typer.Context,
-    email: Annotated[str, typer.Argument(help="The user's email; it is their identity in Airlock.")],
+    email: Annotated[str, typer.Argument(metavar="EMAIL", help="The user's email; it is their identity in Airlock.")],
     name: Annotated[str, typer.Option(help="Full name.")],
     role: Annotated[
         str,
@@ -104,7 +106,8 @@ def user_add(
 
     \b
     Example:
-      airlock user add lead@lab.gov --name "Lee Lead" --role lead_reviewer --org evaluation-lab
+      airlock user add lee@lab.gov --name "Lee" --role lead_reviewer \\
+        --org evaluation-lab
     """
     with opened(ctx, json_output) as airlock:
         actor = airlock.directory.principal(as_)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import signal
+
 import typer
 
 from airlock import __version__
@@ -16,6 +18,7 @@ app = typer.Typer(
     "A review is advisory: never a licence or a clearance.",
     no_args_is_help=True,
     add_completion=False,
+    rich_markup_mode=None,
     pretty_exceptions_enable=False,
 )
 app.command("init")(init)
@@ -42,4 +45,7 @@ def _root(
 
 
 def main() -> None:
+    # `airlock review list | head` should end quietly like any Unix tool, not report a failure: the
+    # command itself succeeded, and an exit status of 1 would claim that nothing was done.
+    signal.signal(signal.SIGPIPE, signal.SIG_DFL)
     app()

@@ -18,7 +18,9 @@ from airlock.review.oversight import UnusualAccessThresholds
 audit_app = typer.Typer(
     help="The tamper-evident audit log: verify it, read it, spot unusual access.", no_args_is_help=True
 )
-vault_app = typer.Typer(help="The vault's keys: rotation without re-encrypting content.", no_args_is_help=True)
+vault_app = typer.Typer(
+    help="The vault's keys: rotation without re-encrypting content.", no_args_is_help=True, rich_markup_mode=None
+)
 
 
 @audit_app.command("verify")
@@ -28,7 +30,8 @@ def audit_verify(
         Path | None, typer.Option(help="The trusted audit public key (default: $AIRLOCK_HOME/keys/audit.pub).")
     ] = None,
     checkpoint: Annotated[
-        list[Path] | None, typer.Option(help="A checkpoint you kept earlier; proves nothing was cut off since.")
+        list[Path] | None,
+        typer.Option(metavar="FILE", help="A checkpoint you kept earlier; proves nothing was cut off since."),
     ] = None,
     as_: AsOption = None,
     json_output: JsonOption = False,
@@ -39,7 +42,7 @@ def audit_verify(
 
     \b
     Example:
-      airlock audit verify --key auditor-copy-of-audit.pub --as auditor@lab.gov
+      airlock audit verify --key my-copy-of-audit.pub --as aud@lab.gov
     """
     with opened(ctx, json_output) as airlock:
         key_file = key or airlock.settings.audit_key_file
@@ -53,11 +56,12 @@ def audit_verify(
         print_json(result)
     elif result.ok:
         console.print(
-            f"The audit log is intact: {result.entries} entries, {result.checkpoints} signed checkpoints verified."
+            f"The audit log is intact: {plural(result.entries, 'entry', 'entries')} in one hash chain, "
+            f"{plural(result.checkpoints, 'signed checkpoint', 'signed checkpoints')} verified."
         )
     else:
-        for problem in result.problems:
-            console.print(f"- {problem}", markup=False)
+        for problem in result.problems[1:]:
+            console.print(f"Also: {problem}", markup=False)
     if not result.ok:
         first = f" at entry {result.first_bad_entry}" if result.first_bad_entry else ""
         error_console.print(
@@ -198,6 +202,10 @@ def vault_rotate_org_key(
         f"Rotated the key of {rotation.key} to version {rotation.new_id}; rewrapped {rotation.rewrapped} data keys.",
         markup=False,
     )
+
+
+def plural(count: int, one: str, many: str) -> str:
+    return f"{count} {one if count == 1 else many}"
 
 
 def _read_text(path: Path, what: str, hint: str) -> str:

@@ -66,15 +66,17 @@ def print_review_table(reviews: list[ReviewSummary]) -> None:
 
 def print_review(review: ReviewDetail, headline: str | None = None) -> None:
     if headline:
-        console.print(f"[bold]{headline}[/]")
+        console.print(headline, style="bold", markup=False)
     console.print(f"Review [bold]{review.id}[/] (submission {review.submission_id}): [bold]{review.state}[/]")
+    if review.limited_view:
+        console.print("  (the view granted to a trusted partner: state, clock and granted content only)")
     clock_line = describe_clock(review.clock, review.state)
     rows = [
         ("model", f"{review.model}, version {review.model_version}"),
         ("organisation", review.organisation),
         ("planned release", str(review.planned_release_date)),
         ("marking", review.confidentiality_marking),
-        ("endpoint", review.base_url or "-"),
+        ("endpoint", review.base_url or "the provider's default"),
         ("submitted by", f"{review.submitted_by} on {when(review.created_at)}"),
         ("assigned", ", ".join(review.assigned) or "nobody yet"),
     ]
@@ -111,9 +113,9 @@ def describe_event(event: EventView) -> str:
         text = f"content destroyed (data key shredded) by {event.actor}"
     else:
         text = f"clock extended by {event.days} days by {event.actor}"
-    if event.consent_from:
+    if event.consent_from and event.consent_from != event.actor:
         reference = f", {event.consent_reference}" if event.consent_reference else ""
-        text += f" with consent of {event.consent_from}{reference}"
+        text += f" (consent: {event.consent_from}{reference})"
     if event.reason:
         text += f": {event.reason}"
     return text

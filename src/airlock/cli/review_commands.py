@@ -15,7 +15,9 @@ from airlock.cli.render import print_review, print_review_table
 from airlock.errors import InvalidInputError
 from airlock.review import ReviewDetail, SubmissionRequest
 
-review_app = typer.Typer(help="Reviews: their state, clock, team and partners.", no_args_is_help=True)
+review_app = typer.Typer(
+    help="Reviews: their state, clock, team and partners.", no_args_is_help=True, rich_markup_mode=None
+)
 
 ReviewArgument = Annotated[
     str, typer.Argument(metavar="REVIEW", help="Review identifier, e.g. R-7Q2M4KXA.", show_default=False)
@@ -55,10 +57,11 @@ def submit(
         ),
     ] = None,
     artefact: Annotated[
-        list[str] | None, typer.Option(help="NAME=SHA256 of an artefact handed over; repeatable.")
+        list[str] | None,
+        typer.Option(metavar="NAME=SHA256", help="An artefact handed over, by its SHA-256; repeatable."),
     ] = None,
     artefact_file: Annotated[
-        list[Path] | None, typer.Option(help="A file whose SHA-256 to record; repeatable.")
+        list[Path] | None, typer.Option(metavar="FILE", help="A file whose SHA-256 to record; repeatable.")
     ] = None,
     marking: Annotated[str, typer.Option(help="confidential or highly_confidential.")] = "confidential",
     draft: Annotated[bool, typer.Option("--draft", help="Keep the review in draft instead of submitting.")] = False,
@@ -385,7 +388,9 @@ def review_grant(
     partner: Annotated[str, typer.Option(help="Identifier of the partner organisation.", show_default=False)],
     content: Annotated[
         list[str],
-        typer.Option(help="What they may read: redacted_report, full_report or model_card; repeatable."),
+        typer.Option(
+            metavar="KIND", help="What they may read: redacted_report, full_report or model_card; repeatable."
+        ),
     ],
     as_: AsOption = None,
     json_output: JsonOption = False,
@@ -394,7 +399,8 @@ def review_grant(
 
     \b
     Example:
-      airlock review grant R-7Q2M4KXA --partner grid-cert --content redacted_report
+      airlock review grant R-7Q2M4KXA --partner grid-cert \\
+        --content redacted_report
     """
     with opened(ctx, json_output) as airlock:
         detail = airlock.reviews.grant(airlock.directory.principal(as_), review, partner, content)

@@ -28,7 +28,9 @@ class ServiceContext:
     audit: AuditLog
     gate: ContentGate
 
-    def operation(self, actor: Principal | str, action: str, target: str = "") -> AbstractContextManager[Session]:
+    def operation(
+        self, actor: Principal | str, action: str, target: str = "", *, purpose: str = ""
+    ) -> AbstractContextManager[Session]:
         """The transaction of one audited operation (see :func:`airlock.audit.audited_operation`)."""
         label = actor if isinstance(actor, str) else actor.email
-        return audited_operation(self.database, self.audit, actor=label, action=action, target=target)
+        return audited_operation(self.database, self.audit, actor=label, action=action, target=target, purpose=purpose)

@@ -16,8 +16,9 @@ from airlock.access import (
 )
 from airlock.errors import ConfigurationError, ConflictError, InvalidInputError, NotFoundError
 from airlock.review.context import ServiceContext
-from airlock.review.inputs import check_slug, normalise_email, parse_choice, require_text, slugify
+from airlock.review.inputs import check_slug, normalise_email, parse_choice, require_text, shorten, slugify
 from airlock.review.models import Deployment, Organisation, User
+from airlock.review.upgrade import encrypt_legacy_content
 from airlock.review.views import DeploymentView, OrganisationView, UserView
 
 DEFAULT_OPERATOR_EMAIL = "operator@localhost"
@@ -46,15 +47,7 @@ class Directory:
         with context.database.transaction() as session:
             existing = session.get(Deployment, 1)
             if existing is not None:
-                context.vault.check_master_key(session)
-                operator = session.get_one(User, existing.local_operator_id)
-                return DeploymentView(
-                    created=False,
-                    database=url,
-                    agency=_organisation_view(operator.organisation),
-                    operator=_user_view(operator),
-                    audit_verifier_key=context.audit.verifier_key(session),
-                )
+                return self._complete(session, existing, url)
             now = context.clock.now()
             agency = Organisation(
                 slug=slugify(require_text(agency_name, "agency name")),
@@ -90,6 +83,34 @@ class Directory:
                 audit_verifier_key=verifier,
             )
 
+    def _complete(self, session: Session, deployment: Deployment, url: str) -> DeploymentView:
+        """An initialised deployment: finish setting up what an earlier Airlock did not have, if anything."""
+        context = self._context
+        operator = session.get_one(User, deployment.local_operator_id)
+        notices: list[str] = []
+        if context.vault.initialise(session):
+            notices.append("Set up the vault for this deployment, made by an earlier version of Airlock.")
+        else:
+            context.vault.check_master_key(session)
+        verifier = context.audit.initialise(session, operator.organisation.slug)
+        moved = encrypt_legacy_content(context, session, operator.email)
+        if moved:
+            notices.append(f"Encrypted into the vault the content of {moved} submissions kept in plaintext until now.")
+        if notices:
+            context.audit.append(
+                session, actor=operator.email, action="deployment.upgrade", details={"submissions_encrypted": moved}
+            )
+            context.audit.checkpoint(session)
+            session.info["after_commit"].append(lambda: context.vault.finish_shredding(context.database))
+        return DeploymentView(
+            created=False,
+            database=url,
+            agency=_organisation_view(operator.organisation),
+            operator=_user_view(operator),
+            audit_verifier_key=verifier,
+            notices=notices,
+        )
+
     def principal(self, email: str | None = None) -> Principal:
         """The user ``email`` as an acting principal; without an email, the local operator."""
         if email is None:
@@ -124,6 +145,15 @@ class Directory:
                 target=f"organisation:{clean_slug}",
                 details={"kind": organisation_kind.value},
             )
+            if organisation_kind is OrganisationKind.DEVELOPER:
+                version = self._context.vault.ensure_organisation_key(session, organisation.id)
+                self._context.audit.append(
+                    session,
+                    actor=actor.email,
+                    action="key.organisation.create",
+                    target=f"organisation:{clean_slug}",
+                    details={"version": version},
+                )
             return _organisation_view(organisation)
 
     def add_user(self, actor: Principal, *, email: str, name: str, role: str, organisation: str) -> UserView:
@@ -132,18 +162,27 @@ class Directory:
         user_role = parse_choice(Role, role, "role")
         with self._context.operation(actor, "user.add", f"user:{clean_email}") as session:
             target = find_organisation(session, organisation)
+            kind = OrganisationKind(target.kind)
+            has_users = session.scalar(select(User.id).where(User.organisation_id == target.id).limit(1)) is not None
             authorize(
                 actor,
                 Action.ADD_USER,
-                Scope(target_organisation_id=target.id),
+                Scope(
+                    target_organisation_id=target.id,
+                    target_organisation_kind=kind,
+                    target_organisation_has_users=has_users,
+                ),
                 what=f"add users to {target.slug}",
             )
-            kind = OrganisationKind(target.kind)
             if user_role not in ROLES_BY_ORGANISATION_KIND[kind]:
                 allowed = ", ".join(sorted(ROLES_BY_ORGANISATION_KIND[kind]))
                 raise InvalidInputError(
                     f"The role {user_role} does not exist in {kind} organisations such as {target.slug}; "
                     f"choose one of: {allowed}."
+                )
+            if kind is OrganisationKind.DEVELOPER and not has_users and user_role is not Role.DEVELOPER_ADMIN:
+                raise InvalidInputError(
+                    f"The first user of {target.slug} must be its developer_admin, who then adds the others."
                 )
             if session.scalar(select(User).where(User.email == clean_email)) is not None:
                 raise ConflictError(
@@ -207,7 +246,7 @@ def find_user(session: Session, email: str) -> User:
     user = session.scalar(select(User).where(User.email == clean))
     if user is None:
         raise NotFoundError(
-            f"There is no user {clean}.",
+            f"There is no user {shorten(clean)}.",
             "Check the email, or ask an operator to add it with `airlock user add`.",
         )
     return user
@@ -219,7 +258,7 @@ def find_organisation(session: Session, slug: str) -> Organisation:
     organisation = session.scalar(select(Organisation).where(Organisation.slug == clean))
     if organisation is None:
         raise NotFoundError(
-            f"There is no organisation {clean!r}.",
+            f"There is no organisation {shorten(clean)!r}.",
             "List them with `airlock org list` or add it with `airlock org add`.",
         )
     return organisation

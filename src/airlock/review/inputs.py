@@ -106,5 +106,16 @@ def new_public_id(prefix: str) -> str:
     return prefix + "-" + "".join(secrets.choice(_ID_ALPHABET) for _ in range(8))
 
 
+_PUBLIC_ID = re.compile(r"^[A-Z]-[0-9A-Z]{8}$")
+
+
 def normalise_public_id(text: str) -> str:
-    return text.strip().upper()
+    """An identifier such as ``r-7q2m4kxa`` as Airlock writes it (``R-7Q2M4KXA``); anything that cannot be
+    one comes back shortened, so that messages and audit entries about it stay bounded."""
+    candidate = text.strip().upper()
+    return candidate if _PUBLIC_ID.match(candidate) else shorten(candidate)
+
+
+def shorten(text: str, limit: int = 40) -> str:
+    """``text`` cut to ``limit`` characters for a message, marked with an ellipsis when cut."""
+    return text if len(text) <= limit else text[: limit - 1] + "\u2026"

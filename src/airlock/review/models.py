@@ -72,6 +72,17 @@ class Submission(Base):
     submitted_by: Mapped[User] = relationship(lazy="joined")
 
 
+class LegacySubmissionContent(Base):
+    """Plaintext content of submissions made before the vault existed, waiting for ``airlock init`` to
+    encrypt it into the vault and delete it (see migration 0002)."""
+
+    __tablename__ = "legacy_submission_content"
+
+    submission_id: Mapped[int] = mapped_column(ForeignKey("submissions.id"), primary_key=True)
+    model_card: Mapped[str] = mapped_column(Text())
+    endpoint_credentials: Mapped[str | None] = mapped_column(Text())
+
+
 class Review(Base):
     """One review of one submission: its lifecycle state and its clock."""
 

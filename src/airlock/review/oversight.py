@@ -5,7 +5,6 @@ Auditors and operators use these; everything here is gated by the access policy 
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -16,9 +15,7 @@ from airlock.audit import Outcome, UnusualAccess, Verification, unusual_access
 from airlock.errors import ConfigurationError
 from airlock.review.context import ServiceContext
 from airlock.review.directory import find_organisation
-from airlock.vault import FileKeyProvider, MasterKeyProvider
-from airlock.vault.keys import environment_provider, new_key, write_key_file
-from airlock.vault.vault import ROTATION_SUFFIX
+from airlock.vault import FileKeyProvider, environment_provider
 
 
 class AuditEntryView(BaseModel):
@@ -95,12 +92,11 @@ class Oversight:
         with context.operation(actor, "audit.verify") as session:
             authorize(actor, Action.READ_AUDIT, what="verify the audit trail")
             result = VerificationView.of(context.audit.verify(session, trusted_key, extra_checkpoints))
-            context.audit.append(
-                session,
-                actor=actor.email,
-                action="audit.verify",
-                details={"ok": result.ok, "entries": result.entries, "first_bad_entry": result.first_bad_entry},
-            )
+            # A broken log is reported, not extended: Airlock never signs a checkpoint over it.
+            if result.ok:
+                context.audit.append(
+                    session, actor=actor.email, action="audit.verify", details={"ok": True, "entries": result.entries}
+                )
             return result
 
     def latest_checkpoint(self, actor: Principal) -> str:
@@ -147,47 +143,43 @@ class Oversight:
     def rotate_master_key(self, actor: Principal) -> KeyRotationView:
         """Rewrap the organisation keys and vault secrets under a new master key; no blob is re-encrypted.
 
-        With a key file, the new key is generated, written beside the old one and moved into its place
-        once the database has committed. With ``AIRLOCK_MASTER_KEY``, the new key is read from
-        ``AIRLOCK_NEW_MASTER_KEY`` and the operator replaces the variable afterwards.
+        With a key file, the new key is generated beside the old one and moved into its place once the
+        database has committed. With ``AIRLOCK_MASTER_KEY``, the new key comes from
+        ``AIRLOCK_NEW_MASTER_KEY``, and the operator replaces the variable afterwards.
         """
         context = self._context
-        current = context.vault.provider
-        staged: os.PathLike[str] | None = None
-        notice: str | None = None
-        new: MasterKeyProvider
-        if isinstance(current, FileKeyProvider):
-            staged_path = current.path.with_name(current.path.name + ROTATION_SUFFIX)
-            staged_path.unlink(missing_ok=True)
-            write_key_file(staged_path, new_key())
-            staged = staged_path
-            new = FileKeyProvider(staged_path)
-        else:
-            value = os.environ.get("AIRLOCK_NEW_MASTER_KEY")
-            if not value:
-                raise ConfigurationError(
-                    "The master key comes from AIRLOCK_MASTER_KEY, so the new one must be given too.",
-                    "Put the new key (base64 of 32 random bytes) in AIRLOCK_NEW_MASTER_KEY and run this again.",
-                )
-            new = environment_provider(value)
-            notice = "Now replace AIRLOCK_MASTER_KEY with the value of AIRLOCK_NEW_MASTER_KEY everywhere it is set."
-        old_id = current.key_id
-        try:
-            with context.operation(actor, "key.master.rotate") as session:
-                authorize(actor, Action.MANAGE_KEYS, what="rotate the master key")
-                count = context.vault.rotate_master_key(session, new)
-                context.audit.append(
-                    session,
-                    actor=actor.email,
-                    action="key.master.rotate",
-                    details={"from": old_id, "to": new.key_id, "rewrapped": count},
-                )
-                if staged is not None:
-                    session.info["after_commit"].append(lambda: context.vault.complete_file_rotation())
-        except BaseException:
-            if staged is not None:
-                os.unlink(staged)
-            raise
+        vault = context.vault
+        old_id = vault.provider.key_id
+        with context.operation(actor, "key.master.rotate") as session:
+            authorize(actor, Action.MANAGE_KEYS, what="rotate the master key")
+            # The audit log signs this operation's checkpoint after the rewrap: load its key while the
+            # old master key still unwraps it.
+            context.audit.load_signing_key(session)
+            notice = "Back up the new master key now: the old one no longer opens this deployment."
+            if isinstance(vault.provider, FileKeyProvider):
+                new = vault.stage_file_rotation(session)
+            else:
+                given = context.settings.new_master_key
+                if given is None:
+                    raise ConfigurationError(
+                        "The master key comes from AIRLOCK_MASTER_KEY, so the new one must be given too.",
+                        "Put the new key (base64 of 32 random bytes) in AIRLOCK_NEW_MASTER_KEY and run this again.",
+                    )
+                new = environment_provider(given.get_secret_value())
+                notice = "Now replace AIRLOCK_MASTER_KEY with the value of AIRLOCK_NEW_MASTER_KEY everywhere it is set."
+            count = vault.rotate_master_key(session, new)
+            context.audit.append(
+                session,
+                actor=actor.email,
+                action="key.master.rotate",
+                details={"from": old_id, "to": new.key_id, "rewrapped": count},
+            )
+        if vault.staged_rotation is not None:
+            notice = (
+                f"The new master key could not yet replace the old file; it is kept in {vault.staged_rotation} and "
+                "is moved into place at the next start. Back it up now."
+            )
+        vault.finish_shredding(context.database)
         return KeyRotationView(key="master", old_id=old_id, new_id=new.key_id, rewrapped=count, notice=notice)
 
     def rotate_organisation_key(self, actor: Principal, organisation: str) -> KeyRotationView:
@@ -204,6 +196,7 @@ class Oversight:
                 target=f"organisation:{target.slug}",
                 details={"version": version, "rewrapped": rewrapped},
             )
-            return KeyRotationView(
-                key=f"organisation {target.slug}", old_id=str(version - 1), new_id=str(version), rewrapped=rewrapped
-            )
+        context.vault.finish_shredding(context.database)
+        return KeyRotationView(
+            key=f"organisation {target.slug}", old_id=str(version - 1), new_id=str(version), rewrapped=rewrapped
+        )

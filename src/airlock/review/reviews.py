@@ -8,6 +8,7 @@ a refusal is itself recorded in the audit log.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -17,7 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from airlock.access import Action, Principal, Role, authorize, is_permitted
-from airlock.errors import ConsentRequiredError, InvalidInputError, NotFoundError, TransitionError
+from airlock.errors import AirlockError, ConsentRequiredError, InvalidInputError, NotFoundError, TransitionError
 from airlock.review.content import GRANTABLE_TO_PARTNERS, ContentKind, read_content
 from airlock.review.context import CLOCK_ACTOR, ServiceContext
 from airlock.review.deadline import MAX_CLOCK_DAYS, read_clock, release_moment
@@ -44,7 +45,6 @@ from airlock.review.views import (
     ReviewDetail,
     ReviewSummary,
 )
-from airlock.vault.models import Blob
 
 MAX_EXTENSION_DAYS = 30
 ENDED_STATES = frozenset({ReviewState.CLOSED, ReviewState.DECLINED, ReviewState.EXPIRED})
@@ -98,7 +98,7 @@ class Reviews:
         self.apply_clock()
         with self._context.operation(actor, "review.show", _target(review_id)) as session:
             review = _load_visible(session, actor, review_id)
-            return review_detail(session, review, self._context.clock.now())
+            return review_detail(self._context, session, review, actor)
 
     def read_content(
         self, actor: Principal, review_id: str, kind: str, *, purpose: str, break_glass: str | None = None
@@ -106,7 +106,8 @@ class Reviews:
         """Decrypt one kind of the review's confidential content, if the policy allows; audited."""
         content_kind = parse_choice(ContentKind, kind, "content kind")
         self.apply_clock()
-        with self._context.operation(actor, "content.read", _target(review_id)) as session:
+        stated = f"break-glass: {break_glass}" if break_glass else purpose
+        with self._context.operation(actor, "content.read", _target(review_id), purpose=stated) as session:
             review = _load_visible(session, actor, review_id)
             return read_content(
                 self._context, session, actor, review, content_kind, purpose=purpose, justification=break_glass
@@ -126,7 +127,7 @@ class Reviews:
         with self._context.operation(actor, "review.transition", _target(review_id)) as session:
             review = _load_visible(session, actor, review_id)
             move_review(self._context, session, review, wanted, actor, reason)
-            return review_detail(session, review, self._context.clock.now())
+            return review_detail(self._context, session, review, actor)
 
     def accept(self, actor: Principal, review_id: str, *, reason: str | None = None) -> ReviewDetail:
         return self.transition(actor, review_id, ReviewState.ACCEPTED, reason=reason)
@@ -174,7 +175,7 @@ class Reviews:
                 consent_from=consenting,
                 consent_reference=consent_reference,
             )
-            return review_detail(session, review, now)
+            return review_detail(self._context, session, review, actor)
 
     def resume(self, actor: Principal, review_id: str, *, reason: str | None = None) -> ReviewDetail:
         """Restart a paused clock. Resuming gives back the normal clock, so it needs no further consent."""
@@ -188,7 +189,7 @@ class Reviews:
             authorize(actor, Action.RESUME_CLOCK, review_scope(review), what=f"resume the clock of {review.public_id}")
             _fold_pause(review, now)
             self._record(session, review, EventKind.CLOCK_RESUMED, actor, (reason or "").strip())
-            return review_detail(session, review, now)
+            return review_detail(self._context, session, review, actor)
 
     def extend(
         self,
@@ -202,7 +203,6 @@ class Reviews:
     ) -> ReviewDetail:
         """Move the deadline ``days`` later, with the developer's recorded consent."""
         self.apply_clock()
-        now = self._context.clock.now()
         with self._context.operation(actor, "review.clock.extend", _target(review_id)) as session:
             review = _load_visible(session, actor, review_id)
             _require_running_clock(review, "extend")
@@ -232,7 +232,7 @@ class Reviews:
                 consent_reference=consent_reference,
                 days=days,
             )
-            return review_detail(session, review, now)
+            return review_detail(self._context, session, review, actor)
 
     def apply_clock(self) -> ClockSweep:
         """Expire every review whose running clock passed its deadline, and destroy the content of reviews
@@ -243,6 +243,9 @@ class Reviews:
         now = context.clock.now()
         with context.database.transaction(read_only=True) as session:
             due = self._due_for_expiry(session, now) or self._due_for_destruction(session, now)
+            cleanup_pending = context.vault.shredding_pending(session)
+        if cleanup_pending:
+            finish_shredding(context)
         if not due:
             return ClockSweep([], [])
         with context.operation(CLOCK_ACTOR, "review.clock.sweep") as session:
@@ -311,7 +314,7 @@ class Reviews:
             if ReviewState(review.state) in TERMINAL_STATES:
                 raise TransitionError(f"Review {review.public_id} is {review.state}; its team can no longer change.")
             _assign(self._context, session, review, user, actor)
-            return review_detail(session, review, self._context.clock.now())
+            return review_detail(self._context, session, review, actor)
 
     def unassign(self, actor: Principal, review_id: str, reviewer: str) -> ReviewDetail:
         self.apply_clock()
@@ -332,7 +335,7 @@ class Reviews:
                 target=f"review:{review.public_id}",
                 details={"user": user.email},
             )
-            return review_detail(session, review, self._context.clock.now())
+            return review_detail(self._context, session, review, actor)
 
     def grant(self, actor: Principal, review_id: str, partner: str, kinds: Iterable[str]) -> ReviewDetail:
         """Let a trusted partner organisation read exactly ``kinds`` of the review's content (developer admins)."""
@@ -374,7 +377,7 @@ class Reviews:
                 target=f"review:{review.public_id}",
                 details={"partner": organisation.slug, "content": grant.content_kinds},
             )
-            return review_detail(session, review, self._context.clock.now())
+            return review_detail(self._context, session, review, actor)
 
     def revoke(self, actor: Principal, review_id: str, partner: str) -> ReviewDetail:
         self.apply_clock()
@@ -395,7 +398,7 @@ class Reviews:
                 target=f"review:{review.public_id}",
                 details={"partner": organisation.slug},
             )
-            return review_detail(session, review, self._context.clock.now())
+            return review_detail(self._context, session, review, actor)
 
     def _record(
         self,
@@ -472,7 +475,7 @@ def destroy_content(
     if submission.content_destroyed_at is not None:
         return
     now = context.clock.now()
-    addresses = context.vault.destroy_data_key(session, submission.id)
+    blobs = context.vault.destroy_data_key(session, submission.id)
     submission.content_destroyed_at = now
     record_event(context, session, review, EventKind.CONTENT_DESTROYED, actor, reason)
     context.audit.append(
@@ -480,34 +483,50 @@ def destroy_content(
         actor=CLOCK_ACTOR if actor is None else actor.email,
         action="key.data.destroy",
         target=f"submission:{submission.public_id}",
-        details={"reason": reason, "blobs": len(addresses)},
+        details={"reason": reason, "blobs": blobs},
     )
-
-    def remove_remains() -> None:
-        for address in addresses:
-            context.vault.blobs.delete(address)
-        context.database.purge_freed_pages()
-
-    session.info["after_commit"].append(remove_remains)
+    session.info["after_commit"].append(lambda: finish_shredding(context))
 
 
-def review_detail(session: Session, review: Review, now: datetime) -> ReviewDetail:
+def finish_shredding(context: ServiceContext) -> None:
+    """Delete shredded blobs' files and purge the database; what cannot be done now, the next sweep retries."""
+    # The data key is already gone, so the content is unreadable whatever happens here; a clean-up that
+    # fails now stays pending in the vault and is retried by the next clock sweep.
+    with contextlib.suppress(OSError, AirlockError):
+        context.vault.finish_shredding(context.database)
+
+
+def review_detail(context: ServiceContext, session: Session, review: Review, viewer: Principal) -> ReviewDetail:
+    """The review as ``viewer`` may see it: everything for its developer and the agency; for a trusted
+    partner, only its state, clock and the content kinds granted to them (see the access policy)."""
     submission = review.submission
-    summary = _summary(review, now)
-    blobs = session.scalars(select(Blob).where(Blob.submission_id == submission.id).order_by(Blob.created_at))
-    latest = {blob.kind: blob.plaintext_bytes for blob in blobs}
+    scope = review_scope(review)
+    full = is_permitted(viewer, Action.VIEW_REVIEW_DETAILS, scope)
+    stored = context.vault.contents(session, submission.id)
+    grants = list(review.grants)
+    events = [_event_view(event) for event in review.events]
+    if not full:
+        granted = {kind for organisation, kind in scope.partner_grants if organisation == viewer.organisation_id}
+        stored = [item for item in stored if item.kind in granted]
+        grants = [grant for grant in grants if grant.organisation_id == viewer.organisation_id]
+        events = [
+            event.model_copy(update={"actor": "", "reason": "", "consent_from": None, "consent_reference": None})
+            for event in events
+            if event.kind == EventKind.TRANSITION
+        ]
     return ReviewDetail(
-        **summary.model_dump(),
-        base_url=submission.base_url,
+        **_summary(review, context.clock.now()).model_dump(),
+        limited_view=not full,
+        base_url=submission.base_url if full else None,
         confidentiality_marking=submission.confidentiality_marking,
-        submitted_by=submission.submitted_by.email,
+        submitted_by=submission.submitted_by.email if full else submission.organisation.slug,
         created_at=review.created_at,
-        artefacts=[ArtefactHash(**artefact) for artefact in submission.artefact_hashes],
-        content=[ContentItem(kind=kind, bytes=size) for kind, size in sorted(latest.items())],
+        artefacts=[ArtefactHash(**artefact) for artefact in submission.artefact_hashes] if full else [],
+        content=[ContentItem(kind=item.kind, bytes=item.plaintext_bytes) for item in stored],
         content_destroyed_at=submission.content_destroyed_at,
-        assigned=[assignment.user.email for assignment in review.assignments],
+        assigned=[assignment.user.email for assignment in review.assignments] if full else [],
         partner_grants=[
-            GrantView(partner=grant.organisation.slug, content=list(grant.content_kinds)) for grant in review.grants
+            GrantView(partner=grant.organisation.slug, content=list(grant.content_kinds)) for grant in grants
         ],
         next_moves=[
             MoveView(
@@ -516,8 +535,10 @@ def review_detail(session: Session, review: Review, now: datetime) -> ReviewDeta
                 roles=sorted(role.value for role in transition.roles) or [CLOCK_ACTOR],
             )
             for transition in transitions_from(ReviewState(review.state))
-        ],
-        events=[_event_view(event) for event in review.events],
+        ]
+        if full
+        else [],
+        events=events,
     )
 
 

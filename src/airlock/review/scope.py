@@ -15,6 +15,7 @@ def review_scope(review: Review, *, content_kind: str | None = None) -> Scope:
             (grant.organisation_id, kind) for grant in review.grants for kind in grant.content_kinds
         ),
         content_kind=content_kind,
+        is_draft=review.state == "draft",
     )
 
 

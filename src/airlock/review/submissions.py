@@ -138,16 +138,21 @@ class Submissions:
                     write_content(context, session, actor, review, kind, data.encode(), purpose="submission")
             if not request.as_draft:
                 move_review(context, session, review, ReviewState.SUBMITTED, actor, None)
-            return review_detail(session, review, now)
+            return review_detail(context, session, review, actor)
 
 
 def _check_base_url(url: str | None) -> str | None:
+    """The endpoint's base URL, which is metadata: it must not carry a secret (and, in case it does, the
+    URL is not echoed back in the errors)."""
     if not url:
         return None
     parsed = urlparse(url.strip())
-    if parsed.scheme not in ("http", "https") or not parsed.netloc:
+    if parsed.scheme not in ("http", "https") or not parsed.hostname:
+        raise InvalidInputError("The base URL is not an http(s) URL; give one like https://api.example.com/v1.")
+    if parsed.username or parsed.password or parsed.query or parsed.fragment:
         raise InvalidInputError(
-            f"The base URL {url!r} is not an http(s) URL; give one like https://api.example.com/v1."
+            "The base URL carries credentials or parameters (user@ or ?key=...), which would be stored "
+            "unencrypted; give the bare endpoint URL and pass the key with --api-key-env."
         )
     return url.strip()
 

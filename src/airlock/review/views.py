@@ -111,6 +111,8 @@ class GrantView(BaseModel):
 
 
 class ReviewDetail(ReviewSummary):
+    limited_view: bool
+    """True for a trusted partner, who sees only the state, the clock and what was granted to them."""
     base_url: str | None
     confidentiality_marking: str
     submitted_by: str

@@ -7,6 +7,7 @@ upgraded Airlock never runs against an old schema.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -18,7 +19,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import OperationalError, SQLAlchemyError
+from sqlalchemy.exc import DataError, IntegrityError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -68,7 +69,12 @@ class Database:
                 "The record changed while this operation was running, so nothing was saved.",
                 "Run the command again.",
             ) from error
-        except OperationalError as error:
+        except IntegrityError as error:
+            raise ConflictError(
+                "Another operation created the same record at the same moment, so nothing was saved.",
+                "Run the command again.",
+            ) from error
+        except (OperationalError, DataError) as error:
             raise StoreError(
                 f"The database failed during the operation ({_first_line(error)}); nothing was saved.",
                 "Check that the database is reachable and not full, then run the command again.",
@@ -78,23 +84,26 @@ class Database:
         for action in after_commit:
             action()
 
-    def purge_freed_pages(self) -> None:
+    def purge_freed_pages(self) -> bool:
         """Make deleted rows unrecoverable from the database files, as far as the backend allows.
 
         SQLite overwrites deleted content (``secure_delete``) and this truncates the write-ahead log,
         which may still hold old page images. PostgreSQL's VACUUM makes the space of deleted rows
         reusable; until it is reused the old bytes may remain on disk (see docs/confidentiality.md).
+        Returns False when the purge could not finish (another process was reading); try again later.
         """
         if self.is_sqlite:
-            # Outside any transaction: SQLite refuses to checkpoint inside one.
+            # Outside any transaction: SQLite refuses to checkpoint inside one. The first column of the
+            # result says whether a reader kept the log from being truncated completely.
             raw = self.engine.raw_connection()
             try:
-                raw.cursor().execute("PRAGMA wal_checkpoint(TRUNCATE)")
+                busy = raw.cursor().execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0]
             finally:
                 raw.close()
-        else:
-            with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
-                connection.exec_driver_sql("VACUUM vault_data_keys, vault_blobs, vault_organisation_keys")
+            return not busy
+        with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+            connection.exec_driver_sql("VACUUM vault_data_keys, vault_blobs, vault_organisation_keys, vault_secrets")
+        return True
 
     def schema_revision(self) -> str | None:
         """The Alembic revision the database is at, or None for an empty database."""
@@ -105,10 +114,27 @@ class Database:
         """Bring the schema to the newest revision; a no-op when it is already there."""
         if self.schema_revision() == head_revision():
             return
-        with self.engine.begin() as connection:
-            config = alembic_config()
-            config.attributes["connection"] = connection
-            command.upgrade(config, "head")
+        with self.engine.connect() as connection:
+            # SQLite rebuilds a table to alter it; with foreign keys enforced, dropping the old copy would
+            # fail. They are switched off for the migration (only possible outside a transaction) and
+            # every reference is checked before it commits.
+            driver = connection.connection.driver_connection if self.is_sqlite else None
+            if driver is not None:
+                driver.execute("PRAGMA foreign_keys = OFF")
+            try:
+                with connection.begin():
+                    config = alembic_config()
+                    config.attributes["connection"] = connection
+                    command.upgrade(config, "head")
+                    if driver is not None and connection.exec_driver_sql("PRAGMA foreign_key_check").first():
+                        raise StoreError(
+                            "Upgrading the database schema would break references between records; "
+                            "nothing was changed.",
+                            "Restore the database from a backup and report this.",
+                        )
+            finally:
+                if driver is not None:
+                    driver.execute("PRAGMA foreign_keys = ON")
 
     def dispose(self) -> None:
         self.engine.dispose()
@@ -131,7 +157,7 @@ def create_database_engine(url: str) -> Engine:
     engine_options: dict[str, Any] = {}
     if parsed.get_backend_name() == "sqlite":
         if parsed.database:
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+            _create_private_file(Path(parsed.database))
         engine_options["connect_args"] = {"timeout": 30}
     else:
         engine_options["pool_pre_ping"] = True
@@ -140,6 +166,16 @@ def create_database_engine(url: str) -> Engine:
         event.listen(engine, "connect", _configure_sqlite_connection)
         event.listen(engine, "begin", _begin_sqlite_transaction)
     return engine
+
+
+def _create_private_file(path: Path) -> None:
+    """Create the SQLite file readable by its owner only (its journal files inherit the mode), in a
+    directory of the same kind: review metadata (unreleased model names, dates) is not for other users."""
+    if path.exists():
+        return
+    if not path.parent.exists():
+        path.parent.mkdir(parents=True, mode=0o700)
+    os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
 
 
 def _configure_sqlite_connection(dbapi_connection: Any, _record: Any) -> None:

@@ -60,11 +60,3 @@ class BlobStore:
 
     def delete(self, address: str) -> None:
         self.path(address).unlink(missing_ok=True)
-
-    def matches_address(self, address: str) -> bool:
-        """Whether the stored bytes still hash to their name (a cheap integrity check without keys)."""
-        digest = hashlib.sha256()
-        with self.path(address).open("rb") as stream:
-            while chunk := stream.read(1 << 20):
-                digest.update(chunk)
-        return digest.hexdigest() == address

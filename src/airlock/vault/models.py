@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Integer, LargeBinary, String, UniqueConstraint
+from sqlalchemy import Boolean, ForeignKey, Integer, LargeBinary, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from airlock.store import Base, UTCDateTime
@@ -19,6 +19,8 @@ class VaultState(Base):
     master_key_id: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     rotated_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    purge_pending: Mapped[bool] = mapped_column(Boolean(), default=False)
+    """Set when keys were destroyed and the database files may still hold their old bytes."""
 
 
 class OrganisationKey(Base):
@@ -51,11 +53,15 @@ class Blob(Base):
 
     __tablename__ = "vault_blobs"
 
-    address: Mapped[str] = mapped_column(String(64), primary_key=True)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    """Order of storage: the newest blob of a kind is the current one."""
+    address: Mapped[str] = mapped_column(String(64), unique=True)
     submission_id: Mapped[int] = mapped_column(ForeignKey("submissions.id"), index=True)
     kind: Mapped[str] = mapped_column(String(64))
     plaintext_bytes: Mapped[int] = mapped_column(Integer())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    shredded_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    """Set when the submission's data key was destroyed; the file is then deleted and the row with it."""
 
 
 class VaultSecret(Base):

@@ -55,11 +55,12 @@ def _nonce(prefix: bytes, index: int, last: bool) -> bytes:
     return prefix + struct.pack(">I", index) + (b"\x01" if last else b"\x00")
 
 
-def encrypt_stream(data_key: bytes, context: bytes, segments: Iterable[bytes]) -> Iterator[bytes]:
-    """The encrypted stream of the plaintext ``segments`` (each at most :data:`SEGMENT_SIZE` bytes).
+def encrypt_stream(data_key: bytes, context: bytes, chunks: Iterable[bytes]) -> Iterator[bytes]:
+    """The encrypted stream of the plaintext ``chunks``, which may have any sizes.
 
-    Yields the header, then one sealed segment per plaintext segment; an empty input gives one empty
-    final segment.
+    Yields the header, then one sealed segment per :data:`SEGMENT_SIZE` bytes of plaintext: every
+    segment but the last is exactly that long, which is what :func:`decrypt_stream` reads. An empty
+    input gives one empty final segment.
     """
     salt, prefix = secrets.token_bytes(SALT_BYTES), secrets.token_bytes(PREFIX_BYTES)
     header = MAGIC + salt + prefix
@@ -67,15 +68,28 @@ def encrypt_stream(data_key: bytes, context: bytes, segments: Iterable[bytes]) -
     associated = header + context
     yield header
     index = 0
-    pending: bytes | None = None
-    for segment in segments:
-        if len(segment) > SEGMENT_SIZE:
-            raise ValueError(f"segment of {len(segment)} bytes exceeds {SEGMENT_SIZE}")
-        if pending is not None:
+    pending = b""
+    for segment in _exact_segments(chunks):
+        if pending:
             yield aead.encrypt(_nonce(prefix, index, last=False), pending, associated)
             index += 1
         pending = segment
-    yield aead.encrypt(_nonce(prefix, index, last=True), pending or b"", associated)
+    yield aead.encrypt(_nonce(prefix, index, last=True), pending, associated)
+
+
+def _exact_segments(chunks: Iterable[bytes]) -> Iterator[bytes]:
+    """Re-cut ``chunks`` into pieces of exactly :data:`SEGMENT_SIZE` bytes, the last one possibly shorter."""
+    buffer = bytearray()
+    for chunk in chunks:
+        if len(chunk) == SEGMENT_SIZE and not buffer:
+            yield chunk
+            continue
+        buffer += chunk
+        while len(buffer) >= SEGMENT_SIZE:
+            yield bytes(buffer[:SEGMENT_SIZE])
+            del buffer[:SEGMENT_SIZE]
+    if buffer:
+        yield bytes(buffer)
 
 
 def decrypt_stream(data_key: bytes, context: bytes, source: BinaryIO) -> Iterator[bytes]:

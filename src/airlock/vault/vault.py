@@ -18,6 +18,7 @@ read what and record it. It never writes plaintext to disk.
 from __future__ import annotations
 
 import os
+import secrets
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,9 +29,10 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from airlock.clock import Clock
+from airlock.store import Database
 from airlock.vault.blobs import BlobStore
 from airlock.vault.errors import ContentDestroyedError, CorruptBlobError, MasterKeyError
-from airlock.vault.keys import FileKeyProvider, MasterKeyProvider, new_key, open_sealed, seal
+from airlock.vault.keys import FileKeyProvider, MasterKeyProvider, new_key, open_sealed, seal, write_key_file
 from airlock.vault.models import Blob, DataKey, OrganisationKey, VaultSecret, VaultState
 from airlock.vault.stream import StreamAuthenticationError, decrypt_stream, encrypt_stream, read_segments, split
 
@@ -59,6 +61,8 @@ class Vault:
         self._provider: MasterKeyProvider | None = None
         self.blobs = blobs
         self._clock = clock
+        self.staged_rotation: Path | None = None
+        """A new master key file that could not yet be moved into place after a rotation committed."""
 
     @property
     def provider(self) -> MasterKeyProvider:
@@ -77,37 +81,58 @@ class Vault:
         session.flush()
         return True
 
-    def check_master_key(self, session: Session) -> None:
-        """Refuse to go on with a master key that is not the deployment's.
+    def check_master_key(self, session: Session) -> bool:
+        """Refuse to go on with a master key that is not the deployment's; True if a rotation was completed.
 
-        A master key rotation that was interrupted after the database recorded the new key, but before
-        the new key file replaced the old one, is completed here.
+        A master key rotation interrupted after the database recorded the new key, but before the new key
+        file replaced the old one, is completed here: the staged file whose key the database names is moved
+        into place. Other staged files are left alone (another rotation may be under way).
         """
         state = session.get(VaultState, 1)
         if state is None:
-            return
+            return False
         provider = self.provider
         if provider.key_id == state.master_key_id:
-            return
+            return False
         if isinstance(provider, FileKeyProvider):
-            staged = provider.path.with_name(provider.path.name + ROTATION_SUFFIX)
-            if staged.exists() and FileKeyProvider(staged).key_id == state.master_key_id:
-                os.replace(staged, provider.path)
-                self._provider = FileKeyProvider(provider.path)
-                return
+            for staged in sorted(provider.path.parent.glob(provider.path.name + ROTATION_SUFFIX + "*")):
+                if FileKeyProvider(staged).key_id == state.master_key_id:
+                    _replace_durably(staged, provider.path)
+                    self._provider = FileKeyProvider(provider.path)
+                    return True
         raise MasterKeyError(
             f"The master key from {provider.description} (id {provider.key_id}) is not this deployment's "
             f"master key (id {state.master_key_id}).",
             "Use the deployment's own key; nothing was read or changed.",
         )
 
-    def complete_file_rotation(self) -> None:
-        """Put the staged key file in place of the old one, after the database recorded the new key."""
-        provider = self.provider
-        assert isinstance(provider, FileKeyProvider)
-        staged = provider.path.with_name(provider.path.name + ROTATION_SUFFIX)
-        os.replace(staged, provider.path)
-        self._provider = FileKeyProvider(provider.path)
+    def stage_file_rotation(self, session: Session) -> MasterKeyProvider:
+        """A new master key in a staged file beside the current one, moved into place once ``session`` commits.
+
+        If the transaction rolls back, the staged file is removed. If moving it into place fails after the
+        commit, it stays, and the next start completes the rotation (:meth:`check_master_key`).
+        """
+        current = self.provider
+        if not isinstance(current, FileKeyProvider):
+            raise TypeError("only a file-based master key is rotated by staging a file")
+        staged = current.path.with_name(f"{current.path.name}{ROTATION_SUFFIX}-{secrets.token_hex(4)}")
+        write_key_file(staged, new_key())
+        _sync_directory(staged.parent)
+        new = FileKeyProvider(staged)
+        session.info.setdefault("on_rollback", []).append(lambda: staged.unlink(missing_ok=True))
+
+        def put_in_place() -> None:
+            try:
+                _replace_durably(staged, current.path)
+            except OSError:
+                # The database already names the new key: keep it staged; the next start puts it in place.
+                self.staged_rotation = staged
+                self._provider = new
+                return
+            self._provider = FileKeyProvider(current.path)
+
+        session.info.setdefault("after_commit", []).append(put_in_place)
+        return new
 
     def rotate_master_key(self, session: Session, new: MasterKeyProvider) -> int:
         """Rewrap every organisation key and vault secret under ``new``; returns how many keys were rewrapped.
@@ -126,7 +151,10 @@ class Vault:
             count += 1
         state.master_key_id = new.key_id
         state.rotated_at = self._clock.now()
+        state.purge_pending = True
         session.flush()
+        if not isinstance(new, FileKeyProvider):
+            session.info.setdefault("after_commit", []).insert(0, lambda: setattr(self, "_provider", new))
         return count
 
     # Secrets of other layers -----------------------------------------------------------------------
@@ -169,8 +197,19 @@ class Vault:
             rewrapped += 1
         for row in old_versions:
             session.delete(row)
+        session.get_one(VaultState, 1).purge_pending = True
         session.flush()
         return version, rewrapped
+
+    def ensure_organisation_key(self, session: Session, organisation_id: int) -> int | None:
+        """Create the organisation's first key if it has none; returns the version created, if any."""
+        exists = session.scalar(
+            select(func.count()).select_from(OrganisationKey).where(OrganisationKey.organisation_id == organisation_id)
+        )
+        if exists:
+            return None
+        version, _ = self._create_organisation_key(session, organisation_id)
+        return version
 
     def _organisation_key(
         self, session: Session, organisation_id: int, version: int | None = None
@@ -251,17 +290,48 @@ class Vault:
                 "Restore the database from a backup; no content was returned.",
             ) from None
 
-    def destroy_data_key(self, session: Session, submission_id: int) -> list[str]:
-        """Shred the submission's content: delete its data key and forget its blobs.
+    def destroy_data_key(self, session: Session, submission_id: int) -> int:
+        """Shred the submission's content: delete its data key, and mark its blobs for removal.
 
-        Returns the addresses of the blob files, which the caller deletes once the transaction has
-        committed (followed by :meth:`airlock.store.Database.purge_freed_pages`).
+        From the commit on, no key the system holds decrypts the blobs. :meth:`finish_shredding`, run
+        after the commit and again by every clock sweep until it succeeds, then deletes the blob files and
+        makes the deleted key unrecoverable from the database files. Returns how many blobs were marked.
         """
-        addresses = list(session.scalars(select(Blob.address).where(Blob.submission_id == submission_id)))
+        now = self._clock.now()
         session.execute(delete(DataKey).where(DataKey.submission_id == submission_id))
-        session.execute(delete(Blob).where(Blob.submission_id == submission_id))
+        blobs = list(
+            session.scalars(select(Blob).where(Blob.submission_id == submission_id, Blob.shredded_at.is_(None)))
+        )
+        for blob in blobs:
+            blob.shredded_at = now
+        session.get_one(VaultState, 1).purge_pending = True
         session.flush()
-        return addresses
+        return len(blobs)
+
+    def finish_shredding(self, database: Database) -> bool:
+        """Delete the files of shredded blobs and purge the database files; True when nothing is left to do."""
+        with database.transaction(read_only=True) as session:
+            state = session.get(VaultState, 1)
+            shredded = list(session.scalars(select(Blob.address).where(Blob.shredded_at.is_not(None))))
+            if state is None or (not shredded and not state.purge_pending):
+                return True
+        for address in shredded:
+            self.blobs.delete(address)
+        with database.transaction() as session:
+            session.execute(delete(Blob).where(Blob.address.in_(shredded)))
+        if not database.purge_freed_pages():
+            return False
+        with database.transaction() as session:
+            session.get_one(VaultState, 1).purge_pending = False
+        return True
+
+    def request_purge(self, session: Session) -> None:
+        """Ask :meth:`finish_shredding` to purge the database files after secrets were deleted from them."""
+        session.get_one(VaultState, 1).purge_pending = True
+
+    def shredding_pending(self, session: Session) -> bool:
+        state = session.get(VaultState, 1)
+        return state is not None and state.purge_pending
 
     # Content ---------------------------------------------------------------------------------------
 
@@ -287,19 +357,27 @@ class Vault:
         return StoredBlob(address=address, kind=kind, plaintext_bytes=counted.total)
 
     def latest(self, session: Session, submission_id: int, kind: str) -> StoredBlob | None:
+        """The newest blob of ``kind`` stored for the submission (its content destroyed: none)."""
         row = session.scalar(
             select(Blob)
-            .where(Blob.submission_id == submission_id, Blob.kind == kind)
-            .order_by(Blob.created_at.desc())
+            .where(Blob.submission_id == submission_id, Blob.kind == kind, Blob.shredded_at.is_(None))
+            .order_by(Blob.id.desc())
             .limit(1)
         )
-        return (
-            None if row is None else StoredBlob(address=row.address, kind=row.kind, plaintext_bytes=row.plaintext_bytes)
-        )
+        return None if row is None else _stored(row)
+
+    def contents(self, session: Session, submission_id: int) -> list[StoredBlob]:
+        """The newest blob of each kind stored for the submission, by kind."""
+        newest: dict[str, StoredBlob] = {}
+        for row in session.scalars(
+            select(Blob).where(Blob.submission_id == submission_id, Blob.shredded_at.is_(None)).order_by(Blob.id)
+        ):
+            newest[row.kind] = _stored(row)
+        return [newest[kind] for kind in sorted(newest)]
 
     def load(self, session: Session, submission: SubmissionRef, address: str) -> bytes:
         """Decrypt a blob of ``submission`` entirely in memory; all of it or an error, never a part."""
-        row = session.get(Blob, address)
+        row = session.scalar(select(Blob).where(Blob.address == address, Blob.shredded_at.is_(None)))
         if row is None or row.submission_id != submission.id:
             if not self.has_data_key(session, submission.id):
                 self._data_key(session, submission)  # raises ContentDestroyedError
@@ -340,6 +418,24 @@ class _Counted:
         segment = next(self._iterator)
         self.total += len(segment)
         return segment
+
+
+def _stored(row: Blob) -> StoredBlob:
+    return StoredBlob(address=row.address, kind=row.kind, plaintext_bytes=row.plaintext_bytes)
+
+
+def _sync_directory(directory: Path) -> None:
+    """Make a file's creation or renaming inside ``directory`` survive a power cut."""
+    descriptor = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
+
+
+def _replace_durably(source: Path, target: Path) -> None:
+    os.replace(source, target)
+    _sync_directory(target.parent)
 
 
 def _organisation_context(organisation_id: int, version: int) -> bytes:

@@ -64,6 +64,8 @@ def upgrade() -> None:
         sa.Column("model_version", sa.String(100), nullable=False),
         sa.Column("base_url", sa.String(500), nullable=True),
         sa.Column("planned_release_date", sa.Date(), nullable=False),
+        sa.Column("model_card", sa.Text(), nullable=False),
+        sa.Column("endpoint_credentials", sa.Text(), nullable=True),
         sa.Column("artefact_hashes", sa.JSON(), nullable=False),
         sa.Column("confidentiality_marking", sa.String(32), nullable=False),
         sa.Column("created_at", UTCDateTime(), nullable=False),

@@ -1,7 +1,9 @@
 """Confidentiality: the vault's keys and blob index, the audit log, reviewer assignments and partner grants.
 
-The model card and endpoint credentials never had plaintext columns in a released schema; from here on
-they live only in the vault.
+Submissions made before this revision kept their model card and endpoint credentials in plaintext
+columns. A migration cannot encrypt them (it has no master key), so it moves them aside into
+``legacy_submission_content`` and drops the columns; ``airlock init`` then encrypts them into the vault
+and deletes them, and until it has, Airlock refuses to start.
 
 Revision ID: 0002_confidentiality
 Revises: 0001_foundation
@@ -73,6 +75,7 @@ def upgrade() -> None:
         sa.Column("master_key_id", sa.String(length=200), nullable=False),
         sa.Column("created_at", UTCDateTime(), nullable=False),
         sa.Column("rotated_at", UTCDateTime(), nullable=True),
+        sa.Column("purge_pending", sa.Boolean(), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_vault_state")),
     )
     op.create_table(
@@ -97,15 +100,18 @@ def upgrade() -> None:
 
     op.create_table(
         "vault_blobs",
+        sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("address", sa.String(length=64), nullable=False),
         sa.Column("submission_id", sa.Integer(), nullable=False),
         sa.Column("kind", sa.String(length=64), nullable=False),
         sa.Column("plaintext_bytes", sa.Integer(), nullable=False),
         sa.Column("created_at", UTCDateTime(), nullable=False),
+        sa.Column("shredded_at", UTCDateTime(), nullable=True),
         sa.ForeignKeyConstraint(
             ["submission_id"], ["submissions.id"], name=op.f("fk_vault_blobs_submission_id_submissions")
         ),
-        sa.PrimaryKeyConstraint("address", name=op.f("pk_vault_blobs")),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_vault_blobs")),
+        sa.UniqueConstraint("address", name=op.f("uq_vault_blobs_address")),
     )
     with op.batch_alter_table("vault_blobs", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_vault_blobs_submission_id"), ["submission_id"], unique=False)
@@ -165,13 +171,41 @@ def upgrade() -> None:
     with op.batch_alter_table("review_assignments", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_review_assignments_review_id"), ["review_id"], unique=False)
 
+    op.create_table(
+        "legacy_submission_content",
+        sa.Column("submission_id", sa.Integer(), nullable=False),
+        sa.Column("model_card", sa.Text(), nullable=False),
+        sa.Column("endpoint_credentials", sa.Text(), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["submission_id"],
+            ["submissions.id"],
+            name=op.f("fk_legacy_submission_content_submission_id_submissions"),
+        ),
+        sa.PrimaryKeyConstraint("submission_id", name=op.f("pk_legacy_submission_content")),
+    )
+    op.execute(
+        "INSERT INTO legacy_submission_content (submission_id, model_card, endpoint_credentials) "
+        "SELECT id, model_card, endpoint_credentials FROM submissions"
+    )
     with op.batch_alter_table("submissions", schema=None) as batch_op:
         batch_op.add_column(sa.Column("content_destroyed_at", UTCDateTime(), nullable=True))
+        batch_op.drop_column("endpoint_credentials")
+        batch_op.drop_column("model_card")
 
 
 def downgrade() -> None:
+    # Content already in the vault stays there: a downgrade gives back only what had not been moved yet.
     with op.batch_alter_table("submissions", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("model_card", sa.Text(), nullable=False, server_default=""))
+        batch_op.add_column(sa.Column("endpoint_credentials", sa.Text(), nullable=True))
         batch_op.drop_column("content_destroyed_at")
+    op.execute(
+        "UPDATE submissions SET model_card = (SELECT model_card FROM legacy_submission_content "
+        "WHERE submission_id = submissions.id), endpoint_credentials = (SELECT endpoint_credentials "
+        "FROM legacy_submission_content WHERE submission_id = submissions.id) "
+        "WHERE id IN (SELECT submission_id FROM legacy_submission_content)"
+    )
+    op.drop_table("legacy_submission_content")
 
     with op.batch_alter_table("review_assignments", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_review_assignments_review_id"))
