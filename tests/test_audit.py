@@ -380,3 +380,11 @@ def test_audit_verify_with_an_unreadable_key_file_is_a_clear_error(tmp_path: Pat
     assert outcome.exit_code == 1
     assert len(outcome.error_lines) == 1
     assert "Cannot read the trusted audit key" in outcome.error_lines[0]
+
+
+def test_a_refusal_on_a_rolled_back_log_reports_the_log_not_a_recording_failure(busy: Airlock, world: World) -> None:
+    """Restoring an older database behind Airlock's back leaves the kept checkpoint ahead of it."""
+    review = review_in_state(busy, world, ReviewState.SUBMITTED)
+    tamper(busy, cut_back_to_an_earlier_checkpoint)
+    with pytest.raises(AuditIntegrityError, match="kept outside the database"):
+        busy.reviews.read_content(world.globex_admin, review.id, "model_card", purpose="peek")

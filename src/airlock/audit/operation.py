@@ -7,7 +7,7 @@ from contextlib import contextmanager
 
 from sqlalchemy.orm import Session
 
-from airlock.audit.log import AuditLog, Outcome
+from airlock.audit.log import AuditIntegrityError, AuditLog, Outcome
 from airlock.errors import AirlockError, StoreError
 from airlock.store import Database
 
@@ -63,6 +63,9 @@ def _record_unhappy_ending(
                 )
                 audit.checkpoint(session)
             return
+        except AuditIntegrityError as broken:
+            # The log itself is the problem: say so, rather than that the recording failed.
+            raise broken from error
         except (AirlockError, UnicodeError):
             continue
     raise StoreError(

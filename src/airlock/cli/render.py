@@ -43,22 +43,28 @@ def print_review_table(reviews: list[ReviewSummary]) -> None:
         console.print("No reviews that you can see.")
         return
     table = Table(show_edge=False, pad_edge=False)
-    for column in ("review", "state", "organisation", "model", "release", "deadline", "days left"):
-        table.add_column(column, overflow="fold")
+    for column, wraps in (
+        ("review", False),
+        ("state", False),
+        ("organisation", True),
+        ("model", True),
+        ("deadline", False),
+        ("days left", False),
+    ):
+        table.add_column(column, no_wrap=not wraps, overflow="fold")
     for review in reviews:
         clock = review.clock
         days = "-" if clock.days_left is None or clock.status is ClockStatus.STOPPED else str(clock.days_left)
         if clock.status is ClockStatus.PAUSED:
-            days += " (paused)"
+            days += " paused"
         if clock.at_risk and clock.status is not ClockStatus.STOPPED:
             days = f"[bold red]{days} at risk[/]"
         table.add_row(
             review.id,
             review.state,
-            review.organisation,
+            escape(review.organisation),
             escape(f"{review.model} {review.model_version}"),
-            str(review.planned_release_date),
-            when(clock.deadline) if clock.status is not ClockStatus.NOT_STARTED else "-",
+            f"{clock.deadline:%Y-%m-%d}" if clock.deadline is not None else "-",
             days,
         )
     console.print(table)
