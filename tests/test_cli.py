@@ -89,7 +89,25 @@ def all_commands() -> list[list[str]]:
     groups = {
         "org": ["add", "list"],
         "user": ["add", "list"],
-        "review": ["list", "show", "accept", "decline", "withdraw", "transition", "pause", "resume", "extend", "tick"],
+        "review": [
+            "list",
+            "show",
+            "accept",
+            "decline",
+            "withdraw",
+            "transition",
+            "pause",
+            "resume",
+            "extend",
+            "tick",
+            "assign",
+            "unassign",
+            "grant",
+            "revoke",
+        ],
+        "audit": ["verify", "checkpoint", "log", "unusual"],
+        "vault": ["rotate-master-key", "rotate-org-key"],
+        "sandbox": ["exec"],
     }
     commands = [["init"], ["demo"], ["submit"]]
     commands += [[group, name] for group, names in groups.items() for name in names]

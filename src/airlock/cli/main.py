@@ -11,6 +11,7 @@ from airlock.cli.demo_command import demo
 from airlock.cli.directory_commands import init, org_app, user_app
 from airlock.cli.oversight_commands import audit_app, vault_app
 from airlock.cli.review_commands import review_app, submit
+from airlock.cli.sandbox_command import sandbox_app
 
 app = typer.Typer(
     name="airlock",
@@ -29,6 +30,7 @@ app.add_typer(user_app, name="user")
 app.add_typer(review_app, name="review")
 app.add_typer(audit_app, name="audit")
 app.add_typer(vault_app, name="vault")
+app.add_typer(sandbox_app, name="sandbox")
 
 
 def _version(value: bool) -> None:

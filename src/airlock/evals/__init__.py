@@ -1,0 +1,1 @@
+"""Cyber evaluation on Inspect AI: the sandbox, challenges, models and the runner."""

@@ -1,0 +1,6 @@
+"""What Inspect loads through the ``inspect_ai`` entry point: importing registers Airlock's extensions."""
+
+from airlock.evals.models.scripted import ScriptedModel
+from airlock.evals.sandbox import BwrapSandboxEnvironment
+
+__all__ = ["BwrapSandboxEnvironment", "ScriptedModel"]

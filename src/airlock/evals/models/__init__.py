@@ -1,0 +1,1 @@
+"""Inspect model providers of Airlock's own."""

@@ -1,0 +1,113 @@
+"""What a sample (or a whole task) can ask of its bwrap sandbox: network, services, user and limits.
+
+Given to Inspect as the sandbox's configuration, either as this model or as a YAML/JSON file::
+
+    sandbox=("bwrap", BwrapConfig(network="private", services=[ServiceConfig(name="target", ...)]))
+    sandbox=("bwrap", "sandbox.yaml")
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
+
+from airlock.evals.sandbox.errors import SandboxConfigError
+
+SandboxUser = Literal["sandbox", "root"]
+
+
+class SandboxLimits(BaseModel):
+    """Resource limits of one sandbox environment (each service has its own)."""
+
+    memory_mb: int = Field(default=1024, ge=16)
+    """Memory of all its processes together (cgroup), tmpfs contents included."""
+    pids: int = Field(default=256, ge=8)
+    """Processes and threads at once (cgroup): a fork bomb stops here."""
+    cpus: float = Field(default=1.0, gt=0)
+    """CPU time per wall-clock second, in cores (cgroup quota)."""
+    cpu_seconds: int | None = Field(default=None, ge=1)
+    """CPU seconds each command may use (RLIMIT_CPU); None for no limit beyond the timeout."""
+    file_size_mb: int = Field(default=256, ge=1)
+    """Largest file a command may write (RLIMIT_FSIZE)."""
+    work_mb: int = Field(default=512, ge=1)
+    """Size of the writable work directory ``/work`` (a tmpfs)."""
+    tmp_mb: int = Field(default=256, ge=1)
+    """Size of the private ``/tmp`` (a tmpfs)."""
+
+
+class ServiceConfig(BaseModel):
+    """A target service in its own sandbox, on the sample's private network."""
+
+    name: str = Field(pattern=r"^[a-z][a-z0-9_-]{0,31}$")
+    """The environment's name for Inspect (``sandbox("target")``) and its host name on the network."""
+    command: list[str] = Field(min_length=1)
+    """The long-running command that serves, started once the service's files are in place."""
+    files: dict[str, str] = Field(default_factory=dict)
+    """Files to put in the service's sandbox before it starts: path (relative to /work) -> text."""
+    port: int | None = Field(default=None, ge=1, le=65535)
+    """The TCP port it listens on; the sample starts only once it accepts connections."""
+    ready_timeout: float = Field(default=15.0, gt=0)
+    user: SandboxUser = "sandbox"
+    limits: SandboxLimits = Field(default_factory=SandboxLimits)
+
+
+class BwrapConfig(BaseModel):
+    """Configuration of the ``bwrap`` sandbox for a sample."""
+
+    network: Literal["none", "private"] = "none"
+    """``none``: the sample's own network namespace with loopback only. ``private``: the same, shared with
+    the sample's services. Neither reaches the host or anything beyond it."""
+    services: list[ServiceConfig] = Field(default_factory=list)
+    user: SandboxUser = "sandbox"
+    """Who commands run as: an unprivileged user by default; ``root`` (inside the sandbox only) on request."""
+    limits: SandboxLimits = Field(default_factory=SandboxLimits)
+
+    def __hash__(self) -> int:
+        # Inspect groups samples by their sandbox configuration, so it must be hashable.
+        return hash(self.model_dump_json())
+
+    @field_validator("services")
+    @classmethod
+    def _unique_names(cls, services: list[ServiceConfig]) -> list[ServiceConfig]:
+        names = [service.name for service in services]
+        if "default" in names or len(set(names)) != len(names):
+            raise ValueError("service names must be unique and not 'default'")
+        return services
+
+    @model_validator(mode="after")
+    def _services_need_a_network(self) -> BwrapConfig:
+        if self.services and self.network != "private":
+            raise ValueError("services run on the sample's private network: set network: private")
+        return self
+
+
+def load_config(config: object) -> BwrapConfig:
+    """The configuration Inspect passed: None, a :class:`BwrapConfig`, a dict, or a YAML/JSON file path."""
+    if config is None:
+        return BwrapConfig()
+    if isinstance(config, BwrapConfig):
+        return config
+    try:
+        if isinstance(config, str):
+            path = Path(config)
+            try:
+                data = yaml.safe_load(path.read_text(encoding="utf-8"))
+            except OSError as error:
+                raise SandboxConfigError(
+                    f"Cannot read the bwrap sandbox configuration {config}: {error.strerror}."
+                ) from None
+            return BwrapConfig.model_validate(data or {})
+        if isinstance(config, dict):
+            return BwrapConfig.model_validate(config)
+        if isinstance(config, BaseModel):
+            return BwrapConfig.model_validate(config.model_dump())
+    except ValidationError as error:
+        first = error.errors()[0]
+        where = ".".join(str(part) for part in first["loc"]) or "configuration"
+        raise SandboxConfigError(f"The bwrap sandbox configuration is invalid at {where}: {first['msg']}.") from None
+    except yaml.YAMLError as error:
+        raise SandboxConfigError(f"The bwrap sandbox configuration {config} is not valid YAML: {error}.") from None
+    raise SandboxConfigError(f"The bwrap sandbox cannot use a configuration of type {type(config).__name__}.")

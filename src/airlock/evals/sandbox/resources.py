@@ -1,0 +1,191 @@
+"""Resource groups: the cgroup that holds every process of one sandbox, with its limits.
+
+* **cgroup v2** (what most machines have now): a group under ``/sys/fs/cgroup/airlock`` when running as
+  root, or under the caller's own delegated cgroup (systemd user sessions delegate one) otherwise.
+* **cgroup v1** (older hosts, this project's CI): one group per controller (memory, pids, cpu), as root.
+* **Neither usable** (no root and no delegation): a :class:`NoResourceGroup`; limits then fall back to
+  per-process ``setrlimit`` inside the sandbox (memory through RLIMIT_AS, which AddressSanitizer programs
+  cannot live with; no limit on the number of processes of the sandbox as a whole).
+
+Destroying a group kills whatever is left in it, so no process of a sample survives its cleanup.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import time
+from pathlib import Path
+from typing import Protocol
+
+from airlock.evals.sandbox.config import SandboxLimits
+
+CGROUP_ROOT = Path("/sys/fs/cgroup")
+CPU_PERIOD_US = 100_000
+
+
+class ResourceGroup(Protocol):
+    @property
+    def kind(self) -> str:
+        """``cgroup v2``, ``cgroup v1`` or ``rlimit`` (no group), for messages and benchmarks."""
+        ...
+
+    @property
+    def attach_files(self) -> list[Path]:
+        """The ``cgroup.procs`` files a process writes its pid into to join the group."""
+        ...
+
+    @property
+    def limits_memory(self) -> bool:
+        """Whether the group itself limits memory (otherwise RLIMIT_AS stands in)."""
+        ...
+
+    def destroy(self) -> None:
+        """Kill every process still in the group and remove it."""
+        ...
+
+
+class NoResourceGroup:
+    kind = "rlimit"
+    attach_files: list[Path] = []  # noqa: RUF012 (a read-only answer)
+    limits_memory = False
+
+    def destroy(self) -> None:
+        return None
+
+
+class CgroupV2Group:
+    kind = "cgroup v2"
+    limits_memory = True
+
+    def __init__(self, path: Path, limits: SandboxLimits) -> None:
+        self.path = path
+        path.mkdir()
+        _write(path / "memory.max", str(limits.memory_mb << 20))
+        _write(path / "memory.swap.max", "0", optional=True)
+        _write(path / "pids.max", str(limits.pids))
+        _write(path / "cpu.max", f"{int(limits.cpus * CPU_PERIOD_US)} {CPU_PERIOD_US}", optional=True)
+
+    @property
+    def attach_files(self) -> list[Path]:
+        return [self.path / "cgroup.procs"]
+
+    def destroy(self) -> None:
+        if (self.path / "cgroup.kill").exists():
+            _write(self.path / "cgroup.kill", "1", optional=True)
+        _kill_all(self.path / "cgroup.procs")
+        _remove(self.path)
+
+
+class CgroupV1Group:
+    kind = "cgroup v1"
+    limits_memory = True
+
+    def __init__(self, name: str, limits: SandboxLimits) -> None:
+        self.paths = {
+            controller: CGROUP_ROOT / controller / "airlock" / name for controller in ("memory", "pids", "cpu")
+        }
+        created: list[Path] = []
+        try:
+            for path in self.paths.values():
+                path.mkdir(parents=True)
+                created.append(path)
+            memory = self.paths["memory"]
+            _write(memory / "memory.limit_in_bytes", str(limits.memory_mb << 20))
+            _write(memory / "memory.memsw.limit_in_bytes", str(limits.memory_mb << 20), optional=True)
+            _write(self.paths["pids"] / "pids.max", str(limits.pids))
+            _write(self.paths["cpu"] / "cpu.cfs_period_us", str(CPU_PERIOD_US), optional=True)
+            _write(self.paths["cpu"] / "cpu.cfs_quota_us", str(int(limits.cpus * CPU_PERIOD_US)), optional=True)
+        except OSError:
+            for path in created:
+                _remove(path)
+            raise
+
+    @property
+    def attach_files(self) -> list[Path]:
+        return [path / "cgroup.procs" for path in self.paths.values()]
+
+    def destroy(self) -> None:
+        _kill_all(self.paths["pids"] / "cgroup.procs")
+        for path in self.paths.values():
+            _kill_all(path / "cgroup.procs")
+            _remove(path)
+
+
+def create_resource_group(name: str, limits: SandboxLimits) -> ResourceGroup:
+    """A fresh group named ``name`` with ``limits``, the best this machine offers."""
+    try:
+        if (CGROUP_ROOT / "cgroup.controllers").exists():
+            parent = _v2_parent()
+            if parent is not None:
+                return CgroupV2Group(parent / name, limits)
+        elif os.geteuid() == 0 and (CGROUP_ROOT / "memory").is_dir() and (CGROUP_ROOT / "pids").is_dir():
+            return CgroupV1Group(name, limits)
+    except OSError:
+        pass
+    return NoResourceGroup()
+
+
+def _v2_parent() -> Path | None:
+    """A cgroup v2 directory where Airlock may create groups with the memory, pids and cpu controllers."""
+    if os.geteuid() == 0:
+        parent = CGROUP_ROOT / "airlock"
+        parent.mkdir(exist_ok=True)
+        _enable_controllers(CGROUP_ROOT)
+        _enable_controllers(parent)
+        return parent
+    # A delegated subtree: our own cgroup, if we may write to it (systemd's Delegate=yes).
+    line = Path("/proc/self/cgroup").read_text().strip().splitlines()[-1]
+    own = CGROUP_ROOT / line.split("::", 1)[-1].lstrip("/")
+    parent = own.parent / "airlock"
+    if not os.access(own.parent, os.W_OK):
+        return None
+    parent.mkdir(exist_ok=True)
+    _enable_controllers(parent)
+    return parent
+
+
+def _enable_controllers(path: Path) -> None:
+    available = (path / "cgroup.controllers").read_text().split()
+    wanted = [f"+{name}" for name in ("memory", "pids", "cpu") if name in available]
+    _write(path / "cgroup.subtree_control", " ".join(wanted), optional=True)
+
+
+def _write(path: Path, value: str, *, optional: bool = False) -> None:
+    try:
+        path.write_text(value)
+    except OSError:
+        if not optional:
+            raise
+
+
+def _kill_all(procs: Path) -> None:
+    """SIGKILL every process listed in ``procs`` until none is left (processes may fork while dying)."""
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        try:
+            pids = [int(pid) for pid in procs.read_text().split()]
+        except OSError:
+            return
+        if not pids:
+            return
+        for pid in pids:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(pid, signal.SIGKILL)
+        time.sleep(0.005)
+
+
+def _remove(path: Path) -> None:
+    deadline = time.monotonic() + 5
+    while True:
+        try:
+            path.rmdir()
+            return
+        except FileNotFoundError:
+            return
+        except OSError:
+            # Busy until the last killed process has been reaped.
+            if time.monotonic() > deadline:
+                return
+            time.sleep(0.005)

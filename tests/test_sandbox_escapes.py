@@ -1,0 +1,199 @@
+"""Escape attempts against the bwrap sandbox. Each is contained, the host is unchanged, and the sandbox
+still answers afterwards."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from airlock.evals.sandbox import BwrapConfig, BwrapSandboxEnvironment, SandboxError, SandboxLimits
+from tests.support.sandboxes import host_processes_with, sample
+
+pytestmark = pytest.mark.anyio
+
+SMALL = BwrapConfig(limits=SandboxLimits(memory_mb=128, pids=48, work_mb=16, tmp_mb=16, file_size_mb=64))
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@pytest.fixture
+async def box() -> AsyncIterator[BwrapSandboxEnvironment]:
+    async with sample(SMALL) as environments:
+        yield environments["default"]
+        # Whatever the test tried, the sandbox still works.
+        assert (await environments["default"].exec(["echo", "still here"])).stdout == "still here\n"
+
+
+async def sh(box: BwrapSandboxEnvironment, script: str, timeout: int = 20) -> tuple[int, str]:
+    result = await box.exec(["sh", "-c", script], timeout=timeout)
+    return result.returncode, result.stdout + result.stderr
+
+
+async def test_a_fork_bomb_stops_at_the_process_limit_and_dies_with_the_sample() -> None:
+    marker = f"bomb-{uuid.uuid4().hex}"
+    async with sample(SMALL) as environments:
+        # The bomb can exhaust the sandbox's processes before the exec server has finished starting it,
+        # which it then reports; either way the command returns.
+        with contextlib.suppress(SandboxError):
+            await environments["default"].exec(["bash", "-c", f"b() {{ b | b & }}; b # {marker}"], timeout=5)
+        await asyncio.sleep(1)
+        # The bomb fills the sandbox's process table, and not one process more on the host.
+        assert 0 < len(host_processes_with(marker)) <= SMALL.limits.pids
+    await asyncio.sleep(0.1)
+    assert host_processes_with(marker) == []
+
+
+async def test_a_memory_bomb_is_killed_inside_its_sandbox(box: BwrapSandboxEnvironment) -> None:
+    code, _ = await sh(box, "python3 -c 'x = bytearray(1 << 30); print(len(x))'")
+    assert code in (137, 1), "killed by the memory limit (or refused the allocation)"
+
+
+async def test_filling_the_disk_stops_at_the_work_directory_size(box: BwrapSandboxEnvironment) -> None:
+    code, output = await sh(box, "dd if=/dev/zero of=/work/fill bs=1M count=100")
+    assert code != 0
+    assert "No space left on device" in output
+    code, output = await sh(box, "dd if=/dev/zero of=/tmp/fill bs=1M count=100")
+    assert "No space left on device" in output
+
+
+async def test_host_secrets_are_not_there(box: BwrapSandboxEnvironment, tmp_path: Path) -> None:
+    secret = tmp_path / "airlock-data" / "keys" / "master.key"
+    secret.parent.mkdir(parents=True)
+    secret.write_text("MASTER-KEY-MARKER")
+    for path in ("/etc/shadow", "/etc/gshadow", "/root", "/home", str(secret), str(tmp_path), "/etc/ssh"):
+        code, output = await sh(box, f"cat {path} || ls -la {path}")
+        assert code != 0, path
+        assert "No such file or directory" in output, path
+    code, output = await sh(box, "grep -rs MASTER-KEY-MARKER /etc /work /tmp /run /var /dev 2>/dev/null | head -1")
+    assert "MASTER-KEY-MARKER" not in output
+
+
+async def test_nothing_outside_the_work_directory_can_be_written_on_the_host(box: BwrapSandboxEnvironment) -> None:
+    marker = f"escape-{uuid.uuid4().hex}"
+    for path in (f"/usr/{marker}", f"/usr/bin/{marker}", f"/lib/{marker}"):
+        code, output = await sh(box, f"touch {path}")
+        assert code != 0
+        assert "Read-only file system" in output
+    # /etc and /tmp are the sandbox's own: writable inside, invisible outside.
+    await sh(box, f"touch /etc/{marker} /tmp/{marker}")
+    assert not Path(f"/etc/{marker}").exists()
+    assert not Path(f"/tmp/{marker}").exists()
+    assert not Path(f"/usr/{marker}").exists()
+
+
+async def test_a_server_on_the_hosts_loopback_cannot_be_reached(box: BwrapSandboxEnvironment) -> None:
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen()
+    server.setblocking(False)
+    port = server.getsockname()[1]
+    try:
+        code, output = await sh(
+            box, f"python3 -c \"import socket; socket.create_connection(('127.0.0.1', {port}), timeout=2)\""
+        )
+        assert code != 0
+        assert "Connection refused" in output
+        with pytest.raises(BlockingIOError):
+            server.accept()
+    finally:
+        server.close()
+
+
+async def test_names_do_not_resolve(box: BwrapSandboxEnvironment) -> None:
+    code, output = await sh(box, "python3 -c \"import socket; socket.getaddrinfo('example.com', 443)\"")
+    assert code != 0
+    assert "gaierror" in output
+
+
+async def test_host_processes_cannot_be_seen_signalled_or_traced(box: BwrapSandboxEnvironment) -> None:
+    host_sleeper = await asyncio.create_subprocess_exec("sleep", "30")
+    try:
+        pid = host_sleeper.pid
+        code, output = await sh(box, f"kill -9 {pid}; ls /proc/{pid}")
+        assert code != 0
+        assert host_sleeper.returncode is None
+        code, output = await sh(
+            box,
+            'python3 -c "import ctypes; libc = ctypes.CDLL(None); '
+            f'print(libc.ptrace(16, {pid}, 0, 0), ctypes.get_errno())"',
+        )
+        assert output.split()[0] == "-1", "PTRACE_ATTACH to a host process fails"
+        code, output = await sh(box, "ps -e -o pid= | wc -l")
+        assert int(output.split()[0]) < 10, "only the sandbox's own processes are visible"
+    finally:
+        host_sleeper.kill()
+        await host_sleeper.wait()
+
+
+async def test_nothing_can_be_mounted_and_no_namespace_created(box: BwrapSandboxEnvironment) -> None:
+    code, _output = await sh(box, "mount -t tmpfs none /work")
+    assert code != 0
+    code, _ = await sh(box, "unshare -r -m true")
+    assert code != 0
+
+
+async def test_setuid_programs_and_capabilities_give_nothing(box: BwrapSandboxEnvironment) -> None:
+    code, output = await sh(box, "grep -E '^(NoNewPrivs|CapEff|CapPrm|CapBnd|Uid)' /proc/self/status")
+    status = dict(line.split(":\t", 1) for line in output.strip().splitlines())
+    assert status["CapEff"].strip() == "0000000000000000"
+    assert status["CapBnd"].strip() == "0000000000000000"
+    assert status["Uid"].split()[0] == "1000"
+    if Path("/usr/bin/su").exists():
+        code, output = await sh(box, "su -c 'id -u' root < /dev/null")
+        assert code != 0
+
+
+async def test_proc_leads_nowhere_outside(box: BwrapSandboxEnvironment) -> None:
+    for script in (
+        "echo escaped > /proc/sys/kernel/hostname",
+        "echo b > /proc/sysrq-trigger",
+        "ls /proc/1/root/root",
+        "cat /proc/1/environ | grep -a AIRLOCK",
+    ):
+        code, _ = await sh(box, script)
+        assert code != 0, script
+    assert socket.gethostname() != "escaped"
+
+
+async def test_no_process_outlives_the_sample() -> None:
+    marker = f"leftover-{uuid.uuid4().hex}"
+    async with sample(SMALL) as environments:
+        await environments["default"].exec(
+            [
+                "sh",
+                "-c",
+                f"setsid nohup sh -c 'sleep 1000; : {marker}' >/dev/null 2>&1 & (sh -c 'sleep 900; : {marker}' &)",
+            ]
+        )
+        await asyncio.sleep(0.2)
+        assert host_processes_with(marker), "the background processes were running"
+    await asyncio.sleep(0.1)
+    assert host_processes_with(marker) == []
+
+
+async def test_a_sample_interrupted_mid_command_leaves_nothing_behind() -> None:
+    marker = f"interrupted-{uuid.uuid4().hex}"
+    async with sample(SMALL) as environments:
+        running = asyncio.ensure_future(environments["default"].exec(["sh", "-c", f"sleep 1000 # {marker}"]))
+        await asyncio.sleep(0.3)
+        running.cancel()
+    await asyncio.sleep(0.1)
+    assert host_processes_with(marker) == []
+
+
+async def test_a_sandbox_out_of_processes_says_so() -> None:
+    async with sample(BwrapConfig(limits=SandboxLimits(pids=8))) as environments:
+        box = environments["default"]
+        await box.exec(["sh", "-c", "for i in 1 2 3 4 5 6 7 8 9 10; do sleep 30 & done"])
+        with pytest.raises(SandboxError, match=r"run out of processes \(its limit is 8\)"):
+            for _ in range(3):
+                await box.exec(["true"])
