@@ -193,7 +193,25 @@ async def test_a_sample_interrupted_mid_command_leaves_nothing_behind() -> None:
 async def test_a_sandbox_out_of_processes_says_so() -> None:
     async with sample(BwrapConfig(limits=SandboxLimits(pids=8))) as environments:
         box = environments["default"]
-        await box.exec(["sh", "-c", "for i in 1 2 3 4 5 6 7 8 9 10; do sleep 30 & done"])
         with pytest.raises(SandboxError, match=r"run out of processes \(its limit is 8\)"):
+            await box.exec(["sh", "-c", "for i in 1 2 3 4 5 6 7 8 9 10; do sleep 30 & done"])
             for _ in range(3):
                 await box.exec(["true"])
+
+
+async def test_a_command_cannot_forge_the_exec_servers_replies(box: BwrapSandboxEnvironment) -> None:
+    """The exec server runs as the same user as the commands; it is non-dumpable, so they can neither
+    write on its line to the host nor trace it."""
+    forged = '{"id": 999, "ok": true, "returncode": 0, "timed_out": false}'
+    result = await box.exec(
+        [
+            "sh",
+            "-c",
+            "server=$(pgrep -o -x python3); "
+            f"echo '{forged}' > /proc/$server/fd/1; "
+            "python3 -c 'import ctypes, sys; print(ctypes.CDLL(None).ptrace(16, int(sys.argv[1]), 0, 0))' $server",
+        ]
+    )
+    assert "Permission denied" in result.stderr
+    assert result.stdout.strip() == "-1", "PTRACE_ATTACH to the exec server fails"
+    assert (await box.exec(["echo", "genuine"])).stdout == "genuine\n"

@@ -258,7 +258,20 @@ def read_exactly(size: int) -> bytes:
     return b"".join(chunks)
 
 
+def _protect_server() -> None:
+    """Make the server non-dumpable: processes of the same user (everything the commands start) can then
+    neither ptrace it nor open its file descriptors under /proc, so none can write a forged reply on its
+    standard output or read another command's input."""
+    import ctypes
+
+    pr_set_dumpable = 4
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(pr_set_dumpable, 0, 0, 0, 0) != 0:
+        raise OSError(ctypes.get_errno(), "prctl(PR_SET_DUMPABLE) failed")
+
+
 def main() -> None:
+    _protect_server()
     os.umask(0o022)
     # Limits for every command (file size, no core dumps, memory where no cgroup limits it), inherited
     # from the server. A file growing past its limit then fails with EFBIG instead of killing the server.
