@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import socket
+import time
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -215,3 +217,77 @@ async def test_a_command_cannot_forge_the_exec_servers_replies(box: BwrapSandbox
     assert "Permission denied" in result.stderr
     assert result.stdout.strip() == "-1", "PTRACE_ATTACH to the exec server fails"
     assert (await box.exec(["echo", "genuine"])).stdout == "genuine\n"
+
+
+GRAB_EVERY_DESCRIPTOR = """
+import ctypes, json, os, socket, stat
+libc = ctypes.CDLL(None, use_errno=True)
+SYS_pidfd_open, SYS_pidfd_getfd = 434, 438
+grabbed = []
+for pid in [int(p) for p in os.listdir('/proc') if p.isdigit() and int(p) != os.getpid()]:
+    pidfd = libc.syscall(SYS_pidfd_open, pid, 0)
+    if pidfd < 0:
+        continue
+    for target in range(0, 12):
+        fd = libc.syscall(SYS_pidfd_getfd, pidfd, target, 0)
+        if fd < 0:
+            continue
+        kind = stat.S_IFMT(os.fstat(fd).st_mode)
+        grabbed.append([pid, target, 'socket' if kind == stat.S_IFSOCK else oct(kind)])
+        try:
+            os.write(fd, b'{"id": 1, "ok": true, "returncode": 0, "timed_out": false, "stdout_size": 6, '
+                         b'"stderr_size": 0, "stdout_total": 6, "stderr_total": 0, "size": 0}\\nFORGED')
+        except OSError:
+            pass
+print(json.dumps(grabbed))
+"""
+
+
+async def test_no_process_in_the_sandbox_can_reach_the_channel_to_the_host(box: BwrapSandboxEnvironment) -> None:
+    """Not through bwrap's init (pid 1), nor the exec server, nor any sibling: no descriptor that can be
+    taken from another process is the socket, and writing on what can be taken forges nothing."""
+    result = await box.exec(["python3", "-c", GRAB_EVERY_DESCRIPTOR])
+    grabbed = json.loads(result.stdout)
+    assert all(kind != "socket" for _, _, kind in grabbed), grabbed
+    assert (await box.exec(["echo", "genuine"])).stdout == "genuine\n"
+
+
+async def test_freezing_the_exec_server_shuts_the_sandbox_down_instead_of_hanging() -> None:
+    async with sample(SMALL) as environments:
+        box = environments["default"]
+        await box.exec(["sh", "-c", "(sleep 0.3; kill -STOP $(pgrep -o -x python3)) >/dev/null 2>&1 &"])
+        started = time.monotonic()
+        with pytest.raises(SandboxError, match="was stopped by a process inside it"):
+            await box.exec(["sleep", "1"])
+            await box.exec(["echo", "never answered"])
+        assert time.monotonic() - started < 10
+
+
+async def test_samples_do_not_share_kernel_keyrings() -> None:
+    add_key = (
+        "import ctypes; libc = ctypes.CDLL(None, use_errno=True); "
+        "print(libc.syscall(248, b'user', b'note-from-sample-a', b'secret', 6, -4))"
+    )
+    async with sample(SMALL) as first, sample(SMALL) as second:
+        assert int((await first["default"].exec(["python3", "-c", add_key])).stdout) > 0
+        seen = await second["default"].exec(["cat", "/proc/keys"])
+        assert "note-from-sample-a" not in seen.stdout
+
+
+async def test_output_comes_back_even_when_a_background_child_keeps_the_stream_open(
+    box: BwrapSandboxEnvironment,
+) -> None:
+    result = await box.exec(["sh", "-c", "echo hello; sleep 5 &"])
+    assert result.stdout == "hello\n"
+    result = await box.exec(["sh", "-c", "head -c 70000 /dev/zero | tr '\\0' x; sleep 5 &"])
+    assert len(result.stdout) == 70000
+
+
+async def test_every_writable_place_is_bounded_and_the_root_is_read_only(box: BwrapSandboxEnvironment) -> None:
+    for place in ("/run", "/var/tmp", "/dev/shm"):
+        code, output = await sh(box, f"dd if=/dev/zero of={place}/fill bs=1M count=64")
+        assert "No space left on device" in output, place
+        await sh(box, f"rm -f {place}/fill")
+    code, output = await sh(box, "touch /escape")
+    assert code != 0
+    assert "Read-only file system" in output

@@ -4,13 +4,16 @@ Isolation (see docs/sandbox.md for the reasoning):
 
 * every namespace unshared (user, mount, pid, ipc, uts, cgroup, network); the network namespace is the
   sample's own, or, for a service, the sample's agent's;
-* ``--cap-drop ALL`` and, when Airlock runs as root, the sandbox is started as the unprivileged host user
-  ``nobody`` with ``no_new_privs``: nothing inside maps to a privileged host user, setuid programs gain
-  nothing, and no new user namespaces can be made inside (``--disable-userns``);
+* ``--cap-drop ALL`` and, when Airlock runs as root, each sandbox is started as an unprivileged host user
+  of its own (a random id from a range no account uses) with ``no_new_privs``: nothing inside maps to a
+  privileged host user, setuid programs gain nothing, no new user namespaces can be made inside
+  (``--disable-userns``), and per-user kernel resources (keyrings, inotify instances) are not shared
+  between sandboxes;
 * a new session, ``--die-with-parent``, a cleared environment;
 * the host's ``/usr`` read-only; a synthetic ``/etc`` (no shadow files, no host secrets); new ``/proc`` and
-  a minimal ``/dev``; private, size-bounded tmpfs for ``/work``, ``/tmp``, ``/run`` and ``/var/tmp``.
-  Nothing else of the host is visible: not ``/root``, not ``/home``, not the Airlock data directory.
+  a minimal ``/dev``; private, size-bounded tmpfs for ``/work``, ``/tmp``, ``/var/tmp``, ``/run`` and
+  ``/dev/shm``, and a read-only root. Nothing else of the host is visible: not ``/root``, not ``/home``,
+  not the Airlock data directory.
 """
 
 from __future__ import annotations
@@ -29,7 +32,8 @@ from airlock.evals.sandbox.errors import SandboxUnsupportedError
 WORKDIR = "/work"
 EXECD_PATH = "/run/airlock/execd.py"
 SANDBOX_UID = 1000
-NOBODY = 65534
+HOST_UIDS = (1_000_000, 1_000_000_000)
+"""The range host user ids of sandboxes are drawn from: far above any account."""
 SYSTEM_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 PYTHON = "/usr/bin/python3"
 
@@ -62,6 +66,8 @@ class SandboxSpec:
     user: SandboxUser
     limits: SandboxLimits
     execd_fd: int
+    channel_fd: int
+    """The sandbox's end of the socket the exec server talks to the provider over."""
     etc_fds: dict[str, int] = field(default_factory=dict)
     """Files of the synthetic /etc: name -> an open descriptor holding its content."""
     info_fd: int | None = None
@@ -142,10 +148,20 @@ def sandbox_argv(bwrap: str, spec: SandboxSpec) -> list[str]:
         "1777",
         "--tmpfs",
         "/tmp",
+        "--size",
+        str(limits.tmp_mb << 20),
         "--perms",
         "1777",
         "--tmpfs",
         "/var/tmp",
+        "--size",
+        str(16 << 20),
+        "--perms",
+        "1777",
+        "--tmpfs",
+        "/dev/shm",
+        "--size",
+        str(16 << 20),
         "--tmpfs",
         "/run",
         "--perms",
@@ -153,6 +169,8 @@ def sandbox_argv(bwrap: str, spec: SandboxSpec) -> list[str]:
         "--ro-bind-data",
         str(spec.execd_fd),
         EXECD_PATH,
+        "--remount-ro",
+        "/",
         "--chdir",
         WORKDIR,
         "--clearenv",
@@ -165,13 +183,24 @@ def sandbox_argv(bwrap: str, spec: SandboxSpec) -> list[str]:
     ]
     if spec.info_fd is not None:
         argv += ["--info-fd", str(spec.info_fd)]
-    argv += ["--", PYTHON, "-I", "-S", EXECD_PATH, json.dumps(spec.rlimits, separators=(",", ":"))]
+    argv += [
+        "--",
+        PYTHON,
+        "-I",
+        "-S",
+        EXECD_PATH,
+        str(spec.channel_fd),
+        json.dumps(spec.rlimits, separators=(",", ":")),
+    ]
     return argv
 
 
-def launcher_argv(sandbox: list[str], *, attach: list[Path], network_of: int | None) -> list[str]:
+def launcher_argv(
+    sandbox: list[str], *, attach: list[Path], network_of: int | None, host_uid: int | None = None
+) -> list[str]:
     """The command that starts the sandbox: join its resource group, enter the sample's network
-    namespace (services), drop to ``nobody`` with ``no_new_privs`` (when root), then exec bwrap."""
+    namespace (services), drop to the sandbox's own unprivileged host user with ``no_new_privs`` (when
+    root), then exec bwrap."""
     argv: list[str] = []
     if attach:
         script = 'while [ "$1" != -- ]; do echo $$ > "$1" || exit 70; shift; done; shift; exec "$@"'
@@ -179,10 +208,11 @@ def launcher_argv(sandbox: list[str], *, attach: list[Path], network_of: int | N
     if network_of is not None:
         argv += [_tool("nsenter"), f"--net=/proc/{network_of}/ns/net", "--"]
     if os.geteuid() == 0:
+        uid = host_uid if host_uid is not None else HOST_UIDS[0]
         argv += [
             _tool("setpriv"),
-            f"--reuid={NOBODY}",
-            f"--regid={NOBODY}",
+            f"--reuid={uid}",
+            f"--regid={uid}",
             "--clear-groups",
             "--no-new-privs",
             "--",

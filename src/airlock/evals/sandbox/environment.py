@@ -28,7 +28,7 @@ from typing_extensions import override
 from airlock.evals.sandbox.bwrap import WORKDIR, check_support, find_bwrap
 from airlock.evals.sandbox.config import BwrapConfig, SandboxLimits, ServiceConfig, load_config
 from airlock.evals.sandbox.errors import SandboxError, ServiceNotReadyError
-from airlock.evals.sandbox.process import SandboxProcess
+from airlock.evals.sandbox.process import FILE_TIMEOUT, GRACE, SandboxProcess
 
 _ERRORS: dict[str, type[OSError]] = {
     "FileNotFoundError": FileNotFoundError,
@@ -97,7 +97,8 @@ class BwrapSandboxEnvironment(SandboxEnvironment):
                 "cwd": WORKDIR,
                 "env": environment._environment(None),
                 "log": "/run/service.log",
-            }
+            },
+            timeout=30,
         )
         if not reply.header["ok"]:
             await sandbox.close()
@@ -160,6 +161,7 @@ class BwrapSandboxEnvironment(SandboxEnvironment):
                 "rlimits": rlimits,
             },
             payload,
+            timeout=None if timeout is None else timeout + GRACE,
         )
         header = reply.header
         if not header["ok"]:
@@ -181,7 +183,7 @@ class BwrapSandboxEnvironment(SandboxEnvironment):
     @override
     async def write_file(self, file: str, contents: str | bytes) -> None:
         data = contents.encode() if isinstance(contents, str) else contents
-        reply = await self.sandbox.request({"op": "write", "path": self._resolve(file)}, data)
+        reply = await self.sandbox.request({"op": "write", "path": self._resolve(file)}, data, timeout=FILE_TIMEOUT)
         if not reply.header["ok"]:
             raise self._error(reply.header)
 
@@ -194,7 +196,8 @@ class BwrapSandboxEnvironment(SandboxEnvironment):
     @override
     async def read_file(self, file: str, text: bool = True) -> Union[str | bytes]:  # noqa: UP007 (Inspect's signature)
         reply = await self.sandbox.request(
-            {"op": "read", "path": self._resolve(file), "limit": SandboxEnvironmentLimits.MAX_READ_FILE_SIZE}
+            {"op": "read", "path": self._resolve(file), "limit": SandboxEnvironmentLimits.MAX_READ_FILE_SIZE},
+            timeout=FILE_TIMEOUT,
         )
         if not reply.header["ok"]:
             if reply.header["error"] == "OutputLimitExceeded":
@@ -250,7 +253,9 @@ async def _wait_until_ready(
     loop = asyncio.get_running_loop()
     deadline = loop.time() + service.ready_timeout
     while loop.time() < deadline:
-        reply = await agent.sandbox.request({"op": "probe", "host": "127.0.0.1", "port": service.port, "timeout": 0.5})
+        reply = await agent.sandbox.request(
+            {"op": "probe", "host": "127.0.0.1", "port": service.port, "timeout": 0.5}, timeout=10
+        )
         if reply.header.get("reachable"):
             return
         await asyncio.sleep(0.02)

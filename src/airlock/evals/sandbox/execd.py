@@ -1,9 +1,14 @@
 """The exec server that runs inside every bwrap sandbox (standard library only, Python 3.8+).
 
-The provider starts it as the sandbox's command (``python3 -I -S execd.py``) and talks to it over the
-sandbox's standard input and output, so one long-lived sandbox serves every ``exec``, ``read_file`` and
-``write_file`` of a sample without paying for a new sandbox each time. Everything it does, it does as
-the sandbox's user, so file permissions inside the sandbox are what Inspect's contract expects.
+The provider starts it as the sandbox's command (``python3 -I -S execd.py FD LIMITS``) and talks to it
+over a socket inherited as descriptor ``FD``, so one long-lived sandbox serves every ``exec``,
+``read_file`` and ``write_file`` of a sample without paying for a new sandbox each time. Everything it
+does, it does as the sandbox's user, so file permissions inside the sandbox are what Inspect's contract
+expects.
+
+The socket is held by this server alone: bwrap's own init process (pid 1, which any command could reach
+with ``pidfd_getfd``) has only /dev/null and a start-up error pipe, the server is non-dumpable (no
+ptrace, no /proc/<pid>/fd), and commands do not inherit it. A command therefore cannot forge a reply.
 
 Wire format, both directions: one line of JSON (the header), then exactly ``header["size"]`` bytes of
 payload (and, in exec replies, ``stdout_size`` then ``stderr_size`` bytes). Requests carry an ``id``
@@ -29,18 +34,16 @@ from typing import Any
 Request = dict[str, Any]
 
 _output_lock = threading.Lock()
-_output = sys.stdout.buffer
-_input = sys.stdin.buffer
+_channel: socket.socket
 CHUNK = 1 << 16
 
 
 def reply(header: dict[str, Any], *payloads: bytes) -> None:
     data = json.dumps(header, separators=(",", ":")).encode() + b"\n"
     with _output_lock:
-        _output.write(data)
+        _channel.sendall(data)
         for payload in payloads:
-            _output.write(payload)
-        _output.flush()
+            _channel.sendall(payload)
 
 
 def error_reply(request_id: int, error: BaseException) -> None:
@@ -65,17 +68,34 @@ def _limits_setter(rlimits: dict[str, int]) -> Callable[[], None]:
     return lambda: _set_limits(rlimits)
 
 
-def _drain(stream: Any, keep: int, sink: list[Any]) -> None:
-    """Read ``stream`` to its end, keeping at most ``keep`` bytes; the rest is counted, not kept."""
-    total = 0
-    while True:
-        chunk = stream.read(CHUNK)
-        if not chunk:
-            break
-        if total < keep:
-            sink.append(chunk[: keep - total])
-        total += len(chunk)
-    sink.append(total)
+class _Capture:
+    """What a command wrote on one stream: the first ``keep`` bytes, and how many there were in all."""
+
+    def __init__(self, keep: int) -> None:
+        self.keep = keep
+        self.chunks: list[bytes] = []
+        self.kept = 0
+        self.total = 0
+        self.lock = threading.Lock()
+
+    def drain(self, stream: Any) -> None:
+        # os.read returns whatever is there: output is captured as it comes, even if a background child
+        # keeps the stream open after the command ends.
+        descriptor = stream.fileno()
+        while True:
+            chunk = os.read(descriptor, CHUNK)
+            if not chunk:
+                return
+            with self.lock:
+                if self.kept < self.keep:
+                    piece = chunk[: self.keep - self.kept]
+                    self.chunks.append(piece)
+                    self.kept += len(piece)
+                self.total += len(chunk)
+
+    def snapshot(self) -> tuple[bytes, int]:
+        with self.lock:
+            return b"".join(self.chunks), self.total
 
 
 def _feed(stream: Any, data: bytes) -> None:
@@ -121,11 +141,10 @@ def op_exec(request: Request, payload: bytes) -> None:
             message.encode(),
         )
         return
-    out: list[Any] = []
-    err: list[Any] = []
+    out, err = _Capture(limit), _Capture(limit)
     readers = [
-        threading.Thread(target=_drain, args=(process.stdout, limit, out)),
-        threading.Thread(target=_drain, args=(process.stderr, limit, err)),
+        threading.Thread(target=out.drain, args=(process.stdout,)),
+        threading.Thread(target=err.drain, args=(process.stderr,)),
     ]
     if request.get("has_input"):
         readers.append(threading.Thread(target=_feed, args=(process.stdin, payload)))
@@ -147,8 +166,8 @@ def op_exec(request: Request, payload: bytes) -> None:
     deadline = time.monotonic() + 0.5
     for reader in readers:
         reader.join(max(0.0, deadline - time.monotonic()))
-    stdout = b"".join(out[:-1]) if out else b""
-    stderr = b"".join(err[:-1]) if err else b""
+    stdout, stdout_total = out.snapshot()
+    stderr, stderr_total = err.snapshot()
     reply(
         {
             "id": request["id"],
@@ -157,8 +176,8 @@ def op_exec(request: Request, payload: bytes) -> None:
             "timed_out": timed_out,
             "stdout_size": len(stdout),
             "stderr_size": len(stderr),
-            "stdout_total": out[-1] if out else 0,
-            "stderr_total": err[-1] if err else 0,
+            "stdout_total": stdout_total,
+            "stderr_total": stderr_total,
             "size": 0,
         },
         stdout,
@@ -247,10 +266,10 @@ def serve(request: Request, payload: bytes) -> None:
         error_reply(request["id"], error)
 
 
-def read_exactly(size: int) -> bytes:
+def read_exactly(stream: Any, size: int) -> bytes:
     chunks = []
     while size:
-        chunk = _input.read(size)
+        chunk = stream.read(size)
         if not chunk:
             raise EOFError
         chunks.append(chunk)
@@ -271,19 +290,22 @@ def _protect_server() -> None:
 
 
 def main() -> None:
+    global _channel
     _protect_server()
+    _channel = socket.socket(fileno=int(sys.argv[1]))
+    incoming = _channel.makefile("rb")
     os.umask(0o022)
     # Limits for every command (file size, no core dumps, memory where no cgroup limits it), inherited
     # from the server. A file growing past its limit then fails with EFBIG instead of killing the server.
-    _set_limits({"RLIMIT_CORE": 0, **json.loads(sys.argv[1] if len(sys.argv) > 1 else "{}")})
+    _set_limits({"RLIMIT_CORE": 0, **json.loads(sys.argv[2])})
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
     reply({"id": 0, "ok": True, "ready": True, "pid": os.getpid(), "uid": os.getuid(), "size": 0})
     while True:
-        line = _input.readline()
+        line = incoming.readline()
         if not line:
             return
         request = json.loads(line)
-        payload = read_exactly(request.get("size", 0))
+        payload = read_exactly(incoming, request.get("size", 0))
         worker = threading.Thread(target=serve, args=(request, payload))
         worker.daemon = True
         worker.start()

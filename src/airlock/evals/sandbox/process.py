@@ -1,4 +1,10 @@
-"""One running sandbox: the bwrap process, its resource group, and the conversation with its exec server."""
+"""One running sandbox: the bwrap process, its resource group, and the conversation with its exec server.
+
+What comes back from a sandbox is untrusted input: replies are checked against the protocol and against
+the limits before anything is allocated for them, and any violation shuts the sandbox down. A sandbox
+whose exec server stops answering (a command inside froze it with SIGSTOP, say) is detected and shut
+down too, so the evaluation never hangs on it.
+"""
 
 from __future__ import annotations
 
@@ -6,18 +12,38 @@ import asyncio
 import contextlib
 import json
 import os
+import secrets
 import signal
+import socket
+import time
 import uuid
 from dataclasses import dataclass
 from importlib import resources
+from pathlib import Path
 from typing import Any
 
-from airlock.evals.sandbox.bwrap import SANDBOX_UID, SandboxSpec, check_support, find_bwrap, launcher_argv, sandbox_argv
+from inspect_ai.util import SandboxEnvironmentLimits
+
+from airlock.evals.sandbox.bwrap import (
+    HOST_UIDS,
+    SANDBOX_UID,
+    SandboxSpec,
+    check_support,
+    find_bwrap,
+    launcher_argv,
+    sandbox_argv,
+)
 from airlock.evals.sandbox.config import SandboxLimits, SandboxUser
 from airlock.evals.sandbox.errors import SandboxError
 from airlock.evals.sandbox.resources import ResourceGroup, create_resource_group
 
 START_TIMEOUT = 20.0
+WATCH_INTERVAL = 1.0
+"""How often a pending request checks that the exec server is still able to answer."""
+FILE_TIMEOUT = 600.0
+"""How long a read or write of a file may take before the sandbox is given up on."""
+GRACE = 30.0
+"""Time beyond a command's own timeout for the exec server to kill it and answer."""
 
 
 @dataclass(frozen=True)
@@ -30,7 +56,13 @@ class SandboxProcess:
     """A sandbox that stays up for a whole sample and serves requests until :meth:`close`."""
 
     def __init__(
-        self, name: str, user: SandboxUser, process: asyncio.subprocess.Process, group: ResourceGroup, inner_pid: int
+        self,
+        name: str,
+        user: SandboxUser,
+        process: asyncio.subprocess.Process,
+        group: ResourceGroup,
+        inner_pid: int,
+        channel: tuple[asyncio.StreamReader, asyncio.StreamWriter],
     ) -> None:
         self.name = name
         self.user = user
@@ -38,12 +70,18 @@ class SandboxProcess:
         self.process = process
         self.group = group
         self.inner_pid = inner_pid
-        """Host pid of the first process inside the sandbox: services join its network namespace."""
+        """Host pid of the sandbox's first process: services join its network namespace."""
+        self._reader, self._writer = channel
         self._pending: dict[int, asyncio.Future[Reply]] = {}
+        self._abandoned: set[int] = set()
+        """Requests whose caller stopped waiting (cancelled): their replies are expected and dropped."""
+        self._ready: asyncio.Future[Reply] = asyncio.get_running_loop().create_future()
         self._next_id = 1
         self._write_lock = asyncio.Lock()
-        self._reader = asyncio.get_running_loop().create_task(self._read_replies())
+        self._server_pid: int | None = None
+        self._reading = asyncio.get_running_loop().create_task(self._read_replies())
         self.closed = False
+        self.failure: str | None = None
 
     @classmethod
     async def start(
@@ -59,6 +97,7 @@ class SandboxProcess:
         bwrap = find_bwrap()
         check_support(bwrap)
         group = create_resource_group(f"{name}-{uuid.uuid4().hex[:12]}", limits)
+        ours, theirs = socket.socketpair()
         descriptors: list[int] = []
         try:
             execd = _memory_file("execd", resources.files("airlock.evals.sandbox").joinpath("execd.py").read_bytes())
@@ -66,7 +105,7 @@ class SandboxProcess:
             etc = {name_: _memory_file(name_, content) for name_, content in _etc_files(name, user, hosts).items()}
             descriptors += etc.values()
             info_read, info_write = os.pipe()
-            descriptors += [info_read, info_write]
+            descriptors.append(info_write)
             rlimits = {"RLIMIT_FSIZE": limits.file_size_mb << 20}
             if not group.limits_memory:
                 rlimits["RLIMIT_AS"] = limits.memory_mb << 20
@@ -75,101 +114,136 @@ class SandboxProcess:
                 user=user,
                 limits=limits,
                 execd_fd=execd,
+                channel_fd=theirs.fileno(),
                 etc_fds=etc,
                 info_fd=info_write,
                 rlimits=rlimits,
                 share_network=network_of is not None,
             )
+            arguments = sandbox_argv(bwrap, spec)
+            split = arguments.index("--")
+            # The policy goes to bwrap through a descriptor, not its command line, which every process in
+            # the sandbox could read in /proc/1/cmdline. (The command itself must stay on the command line.)
+            policy = _memory_file("bwrap-args", b"".join(part.encode() + b"\0" for part in arguments[1:split]))
+            descriptors.append(policy)
             argv = launcher_argv(
-                sandbox_argv(bwrap, spec),
+                [bwrap, "--args", str(policy), *arguments[split:]],
                 attach=group.attach_files,
                 network_of=None if network_of is None else network_of.inner_pid,
+                host_uid=HOST_UIDS[0] + secrets.randbelow(HOST_UIDS[1] - HOST_UIDS[0]),
             )
             process = await asyncio.create_subprocess_exec(
                 *argv,
-                stdin=asyncio.subprocess.PIPE,
-                stdout=asyncio.subprocess.PIPE,
+                stdin=asyncio.subprocess.DEVNULL,
+                stdout=asyncio.subprocess.DEVNULL,
                 stderr=asyncio.subprocess.PIPE,
-                pass_fds=tuple(descriptors),
-                limit=1 << 20,
+                pass_fds=(*descriptors, theirs.fileno()),
             )
+            theirs.close()
             os.close(info_write)
             descriptors.remove(info_write)
-            descriptors.remove(info_read)  # the reader below owns it from here
             try:
                 inner_pid = await asyncio.wait_for(_read_child_pid(info_read), START_TIMEOUT)
-                sandbox = cls(name, user, process, group, inner_pid)
-                await asyncio.wait_for(sandbox._ready, START_TIMEOUT)
-            except (TimeoutError, EOFError, SandboxError) as error:
+                channel = await asyncio.open_unix_connection(sock=ours, limit=1 << 16)
+                sandbox = cls(name, user, process, group, inner_pid, channel)
+                await asyncio.wait_for(asyncio.shield(sandbox._ready), START_TIMEOUT)
+            except (TimeoutError, EOFError, SandboxError, OSError) as error:
                 await _stop(process)
                 stderr = (await process.stderr.read()).decode(errors="replace").strip() if process.stderr else ""
                 raise SandboxError(
                     f"The sandbox {name!r} did not start: {stderr.splitlines()[-1] if stderr else error}."
                 ) from None
+            sandbox._server_pid = _child_of(inner_pid)
+            # bwrap has said all it will: stop reading its error stream, so nothing in the sandbox can use it.
+            _close_stderr(process)
             return sandbox
         except BaseException:
-            group.destroy()
+            ours.close()
+            await asyncio.to_thread(group.destroy)
             raise
         finally:
+            with contextlib.suppress(OSError):
+                theirs.close()
             for descriptor in descriptors:
                 with contextlib.suppress(OSError):
                     os.close(descriptor)
 
-    @property
-    def _ready(self) -> asyncio.Future[Reply]:
-        return self._pending.setdefault(0, asyncio.get_running_loop().create_future())
-
-    async def request(self, header: dict[str, Any], payload: bytes = b"") -> Reply:
-        """Send one request and wait for its reply."""
+    async def request(self, header: dict[str, Any], payload: bytes = b"", *, timeout: float | None = None) -> Reply:
+        """Send one request and wait for its reply; ``timeout`` bounds the wait (None: only the watchdog)."""
         if self.closed:
-            raise SandboxError(f"The sandbox {self.name!r} has been shut down.")
+            raise SandboxError(self.failure or f"The sandbox {self.name!r} has been shut down.")
         request_id = self._next_id
         self._next_id += 1
         future: asyncio.Future[Reply] = asyncio.get_running_loop().create_future()
         self._pending[request_id] = future
         line = json.dumps({**header, "id": request_id, "size": len(payload)}, separators=(",", ":")).encode() + b"\n"
-        stdin = self.process.stdin
-        assert stdin is not None
         try:
             async with self._write_lock:
-                stdin.write(line)
+                self._writer.write(line)
                 if payload:
-                    stdin.write(payload)
-                await stdin.drain()
+                    self._writer.write(payload)
+                await self._writer.drain()
+            return await self._wait(future, timeout)
         except (ConnectionError, RuntimeError):
-            self._pending.pop(request_id, None)
-            raise SandboxError(f"The sandbox {self.name!r} is no longer running.") from None
-        try:
-            return await future
+            raise SandboxError(self.failure or f"The sandbox {self.name!r} is no longer running.") from None
         finally:
             self._pending.pop(request_id, None)
+            if not future.done():
+                self._abandoned.add(request_id)
+
+    async def _wait(self, future: asyncio.Future[Reply], timeout: float | None) -> Reply:
+        loop = asyncio.get_running_loop()
+        deadline = None if timeout is None else loop.time() + timeout
+        while True:
+            done, _ = await asyncio.wait({future}, timeout=WATCH_INTERVAL)
+            if done:
+                # A reply, or the failure the reader set when the sandbox was shut down.
+                return future.result()
+            if self.closed:
+                raise SandboxError(self.failure or f"The sandbox {self.name!r} has been shut down.")
+            if self._server_frozen():
+                await self._fail(
+                    f"The exec server of sandbox {self.name!r} was stopped by a process inside it; "
+                    "the sandbox was shut down."
+                )
+            elif deadline is not None and loop.time() > deadline:
+                await self._fail(f"The sandbox {self.name!r} stopped answering; it was shut down.")
+
+    def _server_frozen(self) -> bool:
+        """Whether the exec server is stopped or traced (state T or t), so it can never answer."""
+        if self._server_pid is None:
+            return False
+        try:
+            state = Path(f"/proc/{self._server_pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except (OSError, IndexError):
+            return False
+        return state in ("T", "t")
 
     async def _read_replies(self) -> None:
-        stdout = self.process.stdout
-        assert stdout is not None
         try:
             while True:
-                line = await stdout.readline()
+                line = await self._reader.readline()
                 if not line:
                     break
-                header = json.loads(line)
-                sizes = (
-                    [header["stdout_size"], header["stderr_size"]]
-                    if "stdout_size" in header
-                    else [header.get("size", 0)]
-                )
-                payloads = [await stdout.readexactly(size) if size else b"" for size in sizes]
-                future = self._pending.get(header["id"])
-                if future is None and header["id"] == 0:
-                    future = self._ready
+                header, sizes = _checked_header(line, self._pending.keys() | self._abandoned)
+                payloads = [await self._reader.readexactly(size) if size else b"" for size in sizes]
+                self._abandoned.discard(header["id"])
+                future = self._ready if header["id"] == 0 else self._pending.get(header["id"])
                 if future is not None and not future.done():
                     future.set_result(Reply(header, payloads))
-        except (asyncio.IncompleteReadError, ValueError, ConnectionError):
-            pass
+        except (asyncio.IncompleteReadError, ValueError, ConnectionError) as error:
+            # Anything off-protocol means the channel can no longer be trusted.
+            self.failure = f"The sandbox {self.name!r} broke its protocol ({error}); it was shut down."
+            asyncio.get_running_loop().create_task(self.close())
         finally:
-            for future in self._pending.values():
+            failure = SandboxError(self.failure or f"The sandbox {self.name!r} stopped unexpectedly.")
+            for future in [self._ready, *self._pending.values()]:
                 if not future.done():
-                    future.set_exception(SandboxError(f"The sandbox {self.name!r} stopped unexpectedly."))
+                    future.set_exception(failure)
+
+    async def _fail(self, reason: str) -> None:
+        self.failure = reason
+        await self.close()
 
     async def close(self) -> None:
         """Stop the sandbox and everything in it; nothing of it outlives this call."""
@@ -177,10 +251,30 @@ class SandboxProcess:
             return
         self.closed = True
         await _stop(self.process)
-        self._reader.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await self._reader
+        self._writer.close()
+        if self._reading is not asyncio.current_task():
+            self._reading.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._reading
         await asyncio.to_thread(self.group.destroy)
+
+
+def _checked_header(line: bytes, pending: set[int]) -> tuple[dict[str, Any], list[int]]:
+    """The reply header in ``line`` and the payload sizes it announces, or ValueError if it breaks the protocol."""
+    header = json.loads(line)
+    if not isinstance(header, dict) or not isinstance(header.get("id"), int):
+        raise ValueError("a reply without an id")
+    if header["id"] != 0 and header["id"] not in pending:
+        raise ValueError(f"a reply to request {header['id']}, which is not waiting")
+    if "stdout_size" in header:
+        sizes = [header["stdout_size"], header["stderr_size"]]
+        limit = SandboxEnvironmentLimits.MAX_EXEC_OUTPUT_SIZE
+    else:
+        sizes = [header.get("size", 0)]
+        limit = SandboxEnvironmentLimits.MAX_READ_FILE_SIZE
+    if not all(isinstance(size, int) and 0 <= size <= limit for size in sizes):
+        raise ValueError(f"a reply announcing {sizes} bytes, beyond the limit of {limit}")
+    return header, sizes
 
 
 async def _stop(process: asyncio.subprocess.Process) -> None:
@@ -189,6 +283,25 @@ async def _stop(process: asyncio.subprocess.Process) -> None:
             process.send_signal(signal.SIGKILL)
     with contextlib.suppress(ProcessLookupError):
         await process.wait()
+
+
+def _close_stderr(process: asyncio.subprocess.Process) -> None:
+    transport = getattr(process, "_transport", None)
+    pipe = transport.get_pipe_transport(2) if transport is not None else None
+    if pipe is not None:
+        pipe.close()
+
+
+def _child_of(pid: int) -> int | None:
+    """The first child of ``pid`` (the exec server, child of bwrap's init), by its host pid."""
+    deadline = time.monotonic() + 2
+    while time.monotonic() < deadline:
+        with contextlib.suppress(OSError, ValueError):
+            children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+            if children:
+                return int(children[0])
+        time.sleep(0.001)
+    return None
 
 
 async def _read_child_pid(descriptor: int) -> int:

@@ -61,6 +61,7 @@ class CgroupV2Group:
 
     def __init__(self, path: Path, limits: SandboxLimits) -> None:
         self.path = path
+        _sweep_stale(path.parent)
         path.mkdir()
         _write(path / "memory.max", str(limits.memory_mb << 20))
         _write(path / "memory.swap.max", "0", optional=True)
@@ -89,6 +90,7 @@ class CgroupV1Group:
         created: list[Path] = []
         try:
             for path in self.paths.values():
+                _sweep_stale(path.parent)
                 path.mkdir(parents=True)
                 created.append(path)
             memory = self.paths["memory"]
@@ -152,6 +154,28 @@ def _enable_controllers(path: Path) -> None:
     _write(path / "cgroup.subtree_control", " ".join(wanted), optional=True)
 
 
+STALE_AFTER = 300.0
+"""Seconds after which an empty group is taken for one left behind by a killed evaluation."""
+
+
+def _sweep_stale(parent: Path) -> None:
+    """Remove empty groups left behind by evaluations that were killed before their cleanup ran.
+
+    Young groups are left alone: another evaluation may have just created one and not yet joined it.
+    """
+    if not parent.is_dir():
+        return
+    now = time.time()
+    for group in parent.iterdir():
+        with contextlib.suppress(OSError):
+            if (
+                group.is_dir()
+                and now - group.stat().st_mtime > STALE_AFTER
+                and not (group / "cgroup.procs").read_text().strip()
+            ):
+                group.rmdir()
+
+
 def _write(path: Path, value: str, *, optional: bool = False) -> None:
     try:
         path.write_text(value)
@@ -173,7 +197,7 @@ def _kill_all(procs: Path) -> None:
         for pid in pids:
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.kill(pid, signal.SIGKILL)
-        time.sleep(0.005)
+        time.sleep(0.0005)
 
 
 def _remove(path: Path) -> None:
@@ -188,4 +212,4 @@ def _remove(path: Path) -> None:
             # Busy until the last killed process has been reaped.
             if time.monotonic() > deadline:
                 return
-            time.sleep(0.005)
+            time.sleep(0.0005)
