@@ -7,6 +7,8 @@ import asyncio
 import contextlib
 import json
 import socket
+import subprocess
+import sys
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -291,3 +293,37 @@ async def test_every_writable_place_is_bounded_and_the_root_is_read_only(box: Bw
     code, output = await sh(box, "touch /escape")
     assert code != 0
     assert "Read-only file system" in output
+
+
+KILLED_EVALUATION = """
+import asyncio, sys
+from airlock.evals.sandbox import BwrapSandboxEnvironment
+
+async def main():
+    environments = await BwrapSandboxEnvironment.sample_init("killed", None, {})
+    await environments["default"].exec(["sh", "-c", "setsid sh -c 'sleep 1000; : MARKER' >/dev/null 2>&1 &"])
+    print("ready", flush=True)
+    await asyncio.sleep(1000)
+
+asyncio.run(main())
+"""
+
+
+def test_an_evaluation_killed_with_sigkill_takes_its_sandboxes_with_it(tmp_path: Path) -> None:
+    marker = f"orphan-{uuid.uuid4().hex}"
+    script = tmp_path / "evaluation.py"
+    script.write_text(KILLED_EVALUATION.replace("MARKER", marker))
+    evaluation = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert evaluation.stdout is not None
+        assert evaluation.stdout.readline().strip() == "ready"
+        assert host_processes_with(marker)
+        evaluation.kill()
+        evaluation.wait(10)
+    finally:
+        if evaluation.poll() is None:
+            evaluation.kill()
+    deadline = time.monotonic() + 5
+    while host_processes_with(marker) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert host_processes_with(marker) == []
