@@ -250,7 +250,15 @@ class SandboxProcess:
         if self.closed:
             return
         self.closed = True
-        await _stop(self.process)
+        # Kill the sandbox's init first: the kernel then kills everything in its pid namespace, and bwrap,
+        # its parent, reaps it and exits, so no orphan is left for the host's init to reap (which, in a
+        # container without one, would pile up as zombies).
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(self.inner_pid, signal.SIGKILL)
+        try:
+            await asyncio.wait_for(self.process.wait(), 2)
+        except TimeoutError:
+            await _stop(self.process)
         self._writer.close()
         if self._reading is not asyncio.current_task():
             self._reading.cancel()
