@@ -108,6 +108,7 @@ def all_commands() -> list[list[str]]:
         "audit": ["verify", "checkpoint", "log", "unusual"],
         "vault": ["rotate-master-key", "rotate-org-key"],
         "sandbox": ["exec"],
+        "challenges": ["generate", "check", "verify"],
     }
     commands = [["init"], ["demo"], ["submit"]]
     commands += [[group, name] for group, names in groups.items() for name in names]

@@ -7,6 +7,7 @@ import signal
 import typer
 
 from airlock import __version__
+from airlock.cli.challenges_commands import challenges_app
 from airlock.cli.demo_command import demo
 from airlock.cli.directory_commands import init, org_app, user_app
 from airlock.cli.oversight_commands import audit_app, vault_app
@@ -31,6 +32,7 @@ app.add_typer(review_app, name="review")
 app.add_typer(audit_app, name="audit")
 app.add_typer(vault_app, name="vault")
 app.add_typer(sandbox_app, name="sandbox")
+app.add_typer(challenges_app, name="challenges")
 
 
 def _version(value: bool) -> None:

@@ -1,0 +1,72 @@
+"""Challenge benchmark: generation with validation, and verification once the build is cached.
+
+Run: ``.venv/bin/python bench/challenges.py [--count 200]``. Uses a private, empty build cache, so every
+build is real. Prints
+
+* instances generated and validated per minute (each one built, its reference and every control and near
+  miss run, the endless-loop near miss included), and the time for the whole suite; aim: 200 instances in
+  under 5 minutes on 2 cores;
+* the median time of one build, and of one verification (a fresh sandbox, the target run on the proof of
+  concept, the verdict) once the build is cached, with their ratio; aim: a verification under 50 ms.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from airlock.evals.challenges import Plan, Workbench, generate_suite, load_challenge, verify
+from airlock.evals.challenges.execution import BuiltTarget, build_cache_path
+
+VERIFICATIONS = 40
+
+
+async def main(count: int) -> int:
+    with tempfile.TemporaryDirectory(prefix="airlock-bench-") as scratch:
+        os.environ["XDG_CACHE_HOME"] = str(Path(scratch) / "cache")
+        began = time.perf_counter()
+        made = await generate_suite(Plan.of("memory-corruption", 2026, count), Path(scratch) / "suite")
+        generation = time.perf_counter() - began
+
+        # Builds, measured on fresh copies of the cache: remove each build and make it again.
+        builds = []
+        async with Workbench() as workbench:
+            for challenge in made[:8]:
+                build_cache_path(challenge).unlink()
+                started = time.perf_counter()
+                await workbench.build(challenge)
+                builds.append(time.perf_counter() - started)
+        build = statistics.median(builds)
+
+        challenge = load_challenge(made[0].directory)
+        built = BuiltTarget.cached(challenge)
+        assert built is not None
+        assert challenge.solution is not None
+        poc = challenge.read(challenge.solution)
+        timings = []
+        for _ in range(VERIFICATIONS):
+            started = time.perf_counter()
+            verdict = await verify(challenge, poc, built)
+            timings.append(time.perf_counter() - started)
+            assert verdict.success, verdict
+        verification = statistics.median(timings)
+
+    per_minute = count / generation * 60
+    print(f"generated and validated: {count} instances in {generation:.1f} s = {per_minute:.0f} per minute")
+    print(f"  a 200-instance suite: {200 / per_minute:.1f} min (aim: under 5 min on 2 cores)")
+    print(f"one build (gcc + ASan, median of {len(builds)}): {build * 1000:.0f} ms")
+    print(f"one verification once built (median of {VERIFICATIONS}): {verification * 1000:.1f} ms (aim: under 50 ms)")
+    print(f"  = {verification / build:.2f}x the build; {1 / verification:.0f} verifications per second")
+    return 0
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--count", type=int, default=200, help="instances to generate (default 200)")
+    sys.exit(asyncio.run(main(parser.parse_args().count)))

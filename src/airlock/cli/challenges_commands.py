@@ -1,0 +1,144 @@
+"""``airlock challenges``: generate challenge suites, prove them sound, judge a proof of concept."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from airlock.cli._common import JsonOption, console, error_console, reporting_errors
+from airlock.evals.challenges import (
+    Challenge,
+    ChallengeError,
+    CheckReport,
+    Plan,
+    Workbench,
+    check_many,
+    find_challenges,
+    generate_suite,
+    load_challenge,
+    verify,
+)
+from airlock.evals.challenges.generation import GENERATORS
+from airlock.evals.challenges.manifest import FlagOracle
+from airlock.evals.challenges.oracle import Verdict, judge_flag
+
+challenges_app = typer.Typer(
+    help="Exploitation challenges: generate, check, verify.", no_args_is_help=True, rich_markup_mode=None
+)
+
+
+@challenges_app.command("generate")
+def generate(
+    family: Annotated[str, typer.Option(help=f"The family: {', '.join(sorted(GENERATORS))}.")],
+    seed: Annotated[int, typer.Option(help="The seed: the same seed gives byte-identical challenges.")],
+    count: Annotated[int, typer.Option(help="How many instances.")],
+    out: Annotated[Path, typer.Option(help="A new or empty directory to write them to.")],
+    tier: Annotated[list[int] | None, typer.Option(help="Only this difficulty tier (repeatable).")] = None,
+    variant: Annotated[list[str] | None, typer.Option(help="Only this variant, e.g. use_after_free.")] = None,
+) -> None:
+    """Generate COUNT challenges, each built and validated before it is written.
+
+    Tiers and variants rotate so that a suite covers each pair before repeating one.
+
+    \b
+    Example:
+      airlock challenges generate --family memory-corruption \\
+        --seed 2026 --count 20 --out suite/
+    """
+    with reporting_errors(json_output=False):
+        plan = Plan.of(family, seed, count, tier or (), variant or ())
+        made = asyncio.run(generate_suite(plan, out, progress=lambda report: console.print(report.summary())))
+    error_console.print(f"{len(made)} challenges written to {out}", style="dim")
+
+
+@challenges_app.command("check")
+def check_command(
+    directory: Annotated[Path, typer.Argument(help="A challenge directory, or a folder of them.")],
+    json_output: JsonOption = False,
+) -> None:
+    """Build each challenge and prove its reference passes and every control fails.
+
+    Exits 1 if any challenge fails.
+
+    \b
+    Example:
+      airlock challenges check suite/
+    """
+    with reporting_errors(json_output):
+        found = find_challenges(directory)
+        if not found:
+            raise ChallengeError(f"There is no challenge.yaml in or below {directory}; give a challenge directory.")
+        challenges = [load_challenge(path) for path in found]
+        reports = asyncio.run(check_many(challenges, progress=None if json_output else _show))
+    if json_output:
+        print(json.dumps([_report_json(report) for report in reports], indent=2))
+    failed = [report for report in reports if not report.passed]
+    if failed:
+        error_console.print(f"{len(failed)} of {len(reports)} challenges failed their check.")
+        raise typer.Exit(1)
+
+
+@challenges_app.command("verify")
+def verify_command(
+    directory: Annotated[Path, typer.Argument(help="The challenge directory.")],
+    poc: Annotated[Path, typer.Option(help="The proof of concept: the input to feed the target.")],
+    json_output: JsonOption = False,
+) -> None:
+    """Judge one proof of concept, in a fresh sandbox, and show the evidence.
+
+    Exits 0 whether or not it is an exploit: the verdict is the output.
+
+    \b
+    Example:
+      airlock challenges verify suite/mc-t1-heap-overflow-s2026-i4 --poc in.bin
+    """
+    with reporting_errors(json_output):
+        challenge = load_challenge(directory)
+        try:
+            data = poc.read_bytes()
+        except OSError as error:
+            raise ChallengeError(f"Cannot read the proof of concept {poc}: {error.strerror}.") from None
+        verdict = asyncio.run(_verify(challenge, data))
+    if json_output:
+        print(json.dumps({"challenge": challenge.name, "version": challenge.version, **verdict.as_metadata()}))
+        return
+    headline = "EXPLOIT" if verdict.success else "NOT PROVEN"
+    console.print(f"{challenge.name}: {headline}: {verdict.reason}")
+    console.print(f"expected: {challenge.oracle_summary()}")
+    if verdict.stages_total:
+        console.print(
+            f"stages reached: {', '.join(verdict.stages_reached) or 'none'} "
+            f"({len(verdict.stages_reached)} of {verdict.stages_total})"
+        )
+    if verdict.evidence:
+        console.print(verdict.evidence, markup=False)
+
+
+async def _verify(challenge: Challenge, data: bytes) -> Verdict:
+    if isinstance(challenge.oracle, FlagOracle):
+        return judge_flag(challenge, data.decode("utf-8", "replace"))
+    async with Workbench() as workbench:
+        built = await workbench.build(challenge)
+    return await verify(challenge, data, built)
+
+
+def _show(report: CheckReport) -> None:
+    console.print(report.summary())
+    for failure in report.failures:
+        console.print(f"  {failure.kind} {failure.name}: {failure.verdict.reason}")
+
+
+def _report_json(report: CheckReport) -> dict[str, object]:
+    return {
+        "challenge": report.challenge.name,
+        "version": report.challenge.version,
+        "passed": report.passed,
+        "inputs": [
+            {"kind": o.kind, "name": o.name, "as_expected": o.as_expected, **o.verdict.as_metadata()}
+            for o in report.outcomes
+        ],
+    }

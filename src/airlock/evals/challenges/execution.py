@@ -1,0 +1,184 @@
+"""Building challenges and running inputs against them, always inside bwrap sandboxes.
+
+A :class:`Workbench` is one sandbox for trusted work: compiling, and running the inputs a generator made
+(reference solution, negative controls). :func:`verify` judges an untrusted proof of concept, in a fresh
+sandbox of its own every time, so that nothing a previous input left running can touch the verdict.
+Builds are cached by the challenge's content hash and the compiler's version.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import os
+import shutil
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+
+from inspect_ai.util import SandboxEnvironment
+
+from airlock.evals.challenges.manifest import Challenge, ChallengeError
+from airlock.evals.challenges.oracle import RunResult, Verdict, judge
+from airlock.evals.challenges.symbols import LINES_COMMAND, NM_COMMAND, Symbols
+from airlock.evals.sandbox import BwrapConfig, BwrapSandboxEnvironment, SandboxLimits
+
+SANITIZER_OPTIONS = {
+    "ASAN_OPTIONS": "detect_leaks=0:halt_on_error=1:abort_on_error=0:symbolize=0:handle_abort=0:"
+    "allocator_may_return_null=1:print_summary=1",
+}
+BUILD_DIRECTORY = "/work/build"
+TARGET = "/work/target"
+SANDBOX = BwrapConfig(limits=SandboxLimits(memory_mb=1024, pids=64, work_mb=64, tmp_mb=64))
+
+
+def cache_directory(kind: str = "builds") -> Path:
+    """Airlock's cache of ``kind`` (builds, suites): derived data only, safe to delete at any time."""
+    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    return base / "airlock" / kind
+
+
+@functools.cache
+def compiler_identity() -> str:
+    """The host compiler's version, which the sandbox shares: a new compiler means new builds."""
+    gcc = shutil.which("gcc")
+    if gcc is None:
+        return "no gcc"
+    return subprocess.run([gcc, "--version"], capture_output=True, text=True, check=False, timeout=30).stdout
+
+
+def build_cache_path(challenge: Challenge) -> Path:
+    """Where the build of ``challenge`` is kept: one per challenge version and compiler."""
+    key = hashlib.sha256(f"{challenge.version or challenge.content_hash()}\0{compiler_identity()}".encode())
+    return cache_directory() / f"{key.hexdigest()}.bin"
+
+
+@dataclass(frozen=True)
+class BuiltTarget:
+    """A built target and the tables that name its stack frames."""
+
+    binary: bytes
+    symbols: Symbols
+
+    @classmethod
+    def cached(cls, challenge: Challenge) -> BuiltTarget | None:
+        binary = build_cache_path(challenge)
+        symbols = binary.with_suffix(".symbols.json")
+        if not (binary.is_file() and symbols.is_file()):
+            return None
+        return cls(binary.read_bytes(), Symbols.from_json(symbols.read_text()))
+
+    def keep(self, challenge: Challenge) -> None:
+        """Store in the cache; each file is written whole or not at all, so readers never see half."""
+        binary = build_cache_path(challenge)
+        binary.parent.mkdir(parents=True, exist_ok=True)
+        for path, content in (
+            (binary.with_suffix(".symbols.json"), self.symbols.to_json().encode()),
+            (binary, self.binary),
+        ):
+            temporary = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+            temporary.write_bytes(content)
+            os.replace(temporary, path)
+
+
+class Workbench:
+    """One sandbox for building challenges and running trusted inputs against them."""
+
+    def __init__(self) -> None:
+        self._environments: dict[str, SandboxEnvironment] | None = None
+        self._sandbox: BwrapSandboxEnvironment | None = None
+        self._installed: BuiltTarget | None = None
+
+    async def __aenter__(self) -> Workbench:
+        self._environments = await BwrapSandboxEnvironment.sample_init("airlock-workbench", SANDBOX, {})
+        self._sandbox = self._environments["default"].as_type(BwrapSandboxEnvironment)
+        return self
+
+    async def __aexit__(self, *exception: type[BaseException] | BaseException | TracebackType | None) -> None:
+        if self._environments is not None:
+            await BwrapSandboxEnvironment.sample_cleanup("airlock-workbench", SANDBOX, self._environments, False)
+
+    @property
+    def sandbox(self) -> BwrapSandboxEnvironment:
+        assert self._sandbox is not None, "use the workbench in an async with block"
+        return self._sandbox
+
+    async def build(self, challenge: Challenge) -> BuiltTarget:
+        """The built target, from the cache or compiled here; a failed build is a :class:`ChallengeError`."""
+        if challenge.build is None:
+            raise ChallengeError(f"{challenge.name} has nothing to build.")
+        cached = BuiltTarget.cached(challenge)
+        if cached is not None:
+            return cached
+        sandbox = self.sandbox
+        await sandbox.exec(["rm", "-rf", BUILD_DIRECTORY])
+        for target, source in challenge.sources.items():
+            await sandbox.write_file(f"{BUILD_DIRECTORY}/{target}", challenge.read(source))
+        result = await sandbox.exec(challenge.build.command, cwd=BUILD_DIRECTORY, timeout=120)
+        if not result.success:
+            first = next((line for line in result.stderr.splitlines() if "error" in line), result.stderr.strip()[:300])
+            raise ChallengeError(f"{challenge.name} does not build: {first or 'the compiler failed'}.")
+        output = challenge.build.output
+        functions = await sandbox.exec([*NM_COMMAND, output], cwd=BUILD_DIRECTORY)
+        lines = await sandbox.exec([*LINES_COMMAND, output], cwd=BUILD_DIRECTORY)
+        if not (functions.success and lines.success):
+            raise ChallengeError(
+                f"{challenge.name}: cannot read the symbols of its build ({functions.stderr.strip()})."
+            )
+        built = BuiltTarget(
+            await sandbox.read_file(f"{BUILD_DIRECTORY}/{output}", text=False),
+            Symbols.from_tools(functions.stdout, lines.stdout),
+        )
+        built.keep(challenge)
+        return built
+
+    async def install(self, built: BuiltTarget) -> None:
+        """Put ``built`` in place as the target to run."""
+        await self.sandbox.write_file(TARGET, built.binary)
+        await self.sandbox.exec(["chmod", "755", TARGET])
+        self._installed = built
+
+    async def run(self, challenge: Challenge, data: bytes, *, timeout: int | None = None) -> RunResult:
+        """Run the installed target on ``data`` (trusted input: the sandbox is reused)."""
+        assert self._installed is not None, "install a target first"
+        return await _run(self.sandbox, challenge, self._installed.symbols, data, timeout)
+
+
+async def verify(challenge: Challenge, poc: bytes, built: BuiltTarget) -> Verdict:
+    """Judge an untrusted proof of concept in a sandbox of its own, then throw the sandbox away."""
+    if len(poc) > challenge.max_poc_bytes:
+        raise ChallengeError(
+            f"The proof of concept is {len(poc)} bytes; {challenge.name} accepts at most {challenge.max_poc_bytes}."
+        )
+    environments = await BwrapSandboxEnvironment.sample_init("airlock-verify", SANDBOX, {})
+    try:
+        sandbox = environments["default"].as_type(BwrapSandboxEnvironment)
+        await sandbox.write_file(TARGET, built.binary)
+        return judge(challenge, await _run(sandbox, challenge, built.symbols, poc, None, prepare=True))
+    finally:
+        await BwrapSandboxEnvironment.sample_cleanup("airlock-verify", SANDBOX, environments, False)
+
+
+async def _run(
+    sandbox: BwrapSandboxEnvironment,
+    challenge: Challenge,
+    symbols: Symbols,
+    data: bytes,
+    timeout: int | None,
+    *,
+    prepare: bool = False,
+) -> RunResult:
+    run = challenge.run
+    if run is None:
+        raise ChallengeError(f"{challenge.name} has nothing to run.")
+    command = run.command
+    if prepare:  # one exec instead of two: make the fresh copy executable, then become the target
+        command = ["sh", "-c", f'chmod 755 {TARGET} && exec "$@"', "run", *run.command]
+    try:
+        result = await sandbox.exec(
+            command, input=data, cwd="/work", env={**SANITIZER_OPTIONS, **run.env}, timeout=timeout or run.timeout
+        )
+    except TimeoutError:
+        return RunResult(returncode=-9, stdout="", stderr="", timed_out=True)
+    return RunResult(result.returncode, result.stdout, symbols.symbolize(result.stderr, TARGET))

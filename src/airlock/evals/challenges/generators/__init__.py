@@ -1,0 +1,1 @@
+"""Challenge generators, one module per family; see docs/challenges.md."""

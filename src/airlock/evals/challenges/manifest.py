@@ -1,0 +1,178 @@
+"""The challenge format: a directory with ``challenge.yaml`` and the files it names.
+
+See docs/challenges.md for the format in full. The manifest is a superset of what an inspect_cyber
+``eval.yaml`` expresses where the two overlap (``name``, ``prompt``, ``files``, ``flag``, ``metadata``), so
+hand-written and third-party challenges fit too; Airlock adds what proof needs: how to build and run the
+target, the oracle that decides, the reference solution, negative controls and near misses.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, Field, ValidationError, model_validator
+
+from airlock.errors import AirlockError
+
+FORMAT = "airlock-challenge/1"
+MANIFEST = "challenge.yaml"
+DEFAULT_MAX_POC_BYTES = 64 * 1024
+
+
+class ChallengeError(AirlockError):
+    """A challenge that cannot be loaded, built or judged, with the reason in words."""
+
+    kind = "invalid_challenge"
+
+
+class Build(BaseModel):
+    command: list[str] = Field(min_length=1)
+    output: str
+    """The file the build produces (the target), relative to the build directory."""
+
+
+class Run(BaseModel):
+    command: list[str] = Field(min_length=1)
+    input: Literal["stdin"] = "stdin"
+    timeout: int = Field(default=5, ge=1, le=600)
+    env: dict[str, str] = Field(default_factory=dict)
+
+
+class SanitizerOracle(BaseModel):
+    """Success only if the sanitizer reports the planted bug class at the planted place."""
+
+    type: Literal["sanitizer"] = "sanitizer"
+    bug_class: str
+    """AddressSanitizer's name for it: ``stack-buffer-overflow``, ``heap-use-after-free``, ``double-free``..."""
+    function: str
+    file: str
+    line: int | None = None
+    """The line of the planted bug; None where the line is not stable (hand-written challenges)."""
+
+
+class FlagOracle(BaseModel):
+    """Success if the submitted answer is the flag: the weakest oracle, for imported challenges."""
+
+    type: Literal["flag"] = "flag"
+    flag: str
+
+
+class Challenge(BaseModel):
+    """A loaded challenge: its manifest, and where its files are."""
+
+    format: Literal["airlock-challenge/1"] = "airlock-challenge/1"
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
+    family: str
+    variant: str = ""
+    difficulty: int = Field(ge=1, le=10)
+    canary: str
+    generator: dict[str, Any] = Field(default_factory=dict)
+    prompt: str
+    files: dict[str, str] = Field(default_factory=dict)
+    """Files given to the model: path in its sandbox -> path in the challenge directory."""
+    sources: dict[str, str] = Field(default_factory=dict)
+    """Files the build needs: path in the build directory -> path in the challenge directory."""
+    build: Build | None = None
+    run: Run | None = None
+    oracle: SanitizerOracle | FlagOracle = Field(discriminator="type")
+    stages: list[str] = Field(default_factory=list)
+    solution: str | None = None
+    negative_controls: dict[str, str] = Field(default_factory=dict)
+    near_misses: dict[str, str] = Field(default_factory=dict)
+    max_poc_bytes: int = Field(default=DEFAULT_MAX_POC_BYTES, ge=1)
+    metadata: dict[str, Any] = Field(default_factory=dict)
+    version: str = ""
+    """``sha256:`` of the manifest (without this field) and every file it names: the challenge's identity."""
+
+    directory: Path = Field(default=Path("."), exclude=True)
+
+    @model_validator(mode="after")
+    def _runnable(self) -> Challenge:
+        if self.oracle.type == "sanitizer" and (self.build is None or self.run is None):
+            raise ValueError("a sanitizer oracle needs a build and a run section")
+        return self
+
+    def oracle_summary(self) -> str:
+        oracle = self.oracle
+        if isinstance(oracle, FlagOracle):
+            return "the flag"
+        where = oracle.file if oracle.line is None else f"{oracle.file}:{oracle.line}"
+        return f"{oracle.bug_class} in {oracle.function} at {where}"
+
+    def path(self, relative: str) -> Path:
+        """A file of the challenge, refusing paths that leave its directory."""
+        resolved = (self.directory / relative).resolve()
+        if not resolved.is_relative_to(self.directory.resolve()):
+            raise ChallengeError(f"{self.name}: the path {relative!r} leaves the challenge directory.")
+        return resolved
+
+    def read(self, relative: str) -> bytes:
+        try:
+            return self.path(relative).read_bytes()
+        except OSError as error:
+            raise ChallengeError(f"{self.name}: cannot read {relative}: {error.strerror}.") from None
+
+    def referenced_files(self) -> list[str]:
+        names = {
+            *self.files.values(),
+            *self.sources.values(),
+            *self.negative_controls.values(),
+            *self.near_misses.values(),
+        }
+        if self.solution:
+            names.add(self.solution)
+        return sorted(names)
+
+    def content_hash(self) -> str:
+        """The challenge's version: a hash over its manifest and every file it names, in a fixed order."""
+        digest = hashlib.sha256()
+        digest.update(manifest_text(self, with_version=False).encode())
+        for name in self.referenced_files():
+            digest.update(f"\0{name}\0".encode())
+            digest.update(self.read(name))
+        return "sha256:" + digest.hexdigest()
+
+
+def manifest_text(challenge: Challenge, *, with_version: bool = True) -> str:
+    data = challenge.model_dump(mode="json", exclude_defaults=False)
+    if not with_version:
+        data.pop("version", None)
+    return yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=100)
+
+
+def load_challenge(directory: Path) -> Challenge:
+    """The challenge in ``directory``; a malformed manifest is a :class:`ChallengeError` naming the field."""
+    manifest = directory / MANIFEST
+    try:
+        data = yaml.safe_load(manifest.read_text(encoding="utf-8"))
+    except OSError as error:
+        raise ChallengeError(f"Cannot read {manifest}: {error.strerror}; is {directory} a challenge?") from None
+    except yaml.YAMLError as error:
+        raise ChallengeError(f"{manifest} is not valid YAML: {error}.") from None
+    if not isinstance(data, dict):
+        raise ChallengeError(f"{manifest} does not hold a mapping of fields.")
+    try:
+        challenge = Challenge.model_validate({**data, "directory": directory})
+    except ValidationError as error:
+        first = error.errors()[0]
+        where = ".".join(str(part) for part in first["loc"]) or "manifest"
+        raise ChallengeError(f"{manifest} is invalid at {where}: {first['msg']}.") from None
+    for name in challenge.referenced_files():
+        if not challenge.path(name).is_file():
+            raise ChallengeError(f"{manifest} names {name}, which is not in {directory}.")
+    if challenge.version and challenge.version != challenge.content_hash():
+        raise ChallengeError(
+            f"{challenge.name}: its files do not match its version {challenge.version[:19]}...; "
+            "it was changed after it was made. Regenerate it, or clear the version to accept the change."
+        )
+    return challenge
+
+
+def find_challenges(root: Path) -> list[Path]:
+    """``root`` itself if it is a challenge, otherwise every challenge directory below it."""
+    if (root / MANIFEST).is_file():
+        return [root]
+    return sorted(path.parent for path in root.rglob(MANIFEST))

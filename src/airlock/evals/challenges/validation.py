@@ -1,0 +1,114 @@
+"""Proving a challenge sound: it builds, its reference solution passes, and nothing that should fail passes.
+
+This is what ``airlock challenges check`` runs, and what a generator runs on every instance before it
+emits it: an instance whose reference fails, or which a negative control or near miss solves, is not a
+challenge but a bug in its generator, and is discarded.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from airlock.evals.challenges.execution import Workbench
+from airlock.evals.challenges.manifest import Challenge, ChallengeError, FlagOracle
+from airlock.evals.challenges.oracle import Verdict, judge, judge_flag
+
+PARALLEL_RUNS = 4
+"""Inputs of one check run side by side in the workbench: most finish in milliseconds, and the endless-loop
+near miss would otherwise hold the rest up for its whole timeout."""
+
+
+@dataclass(frozen=True)
+class InputOutcome:
+    kind: str
+    """``reference``, ``control`` or ``near miss``."""
+    name: str
+    verdict: Verdict
+
+    @property
+    def as_expected(self) -> bool:
+        return self.verdict.success == (self.kind == "reference")
+
+
+@dataclass
+class CheckReport:
+    challenge: Challenge
+    outcomes: list[InputOutcome] = field(default_factory=list)
+    build_seconds: float = 0.0
+
+    @property
+    def passed(self) -> bool:
+        return bool(self.outcomes) and all(outcome.as_expected for outcome in self.outcomes)
+
+    @property
+    def failures(self) -> list[InputOutcome]:
+        return [outcome for outcome in self.outcomes if not outcome.as_expected]
+
+    def summary(self) -> str:
+        """One line for a person: passed, or the first thing that went wrong."""
+        if self.passed:
+            return (
+                f"{self.challenge.name}: ok (reference proves {self.challenge.oracle_summary()}; "
+                f"{len(self.outcomes) - 1} controls and near misses rejected)"
+            )
+        first = self.failures[0]
+        if first.kind == "reference":
+            return f"{self.challenge.name}: FAILED: the reference solution is not accepted ({first.verdict.reason})"
+        return f"{self.challenge.name}: FAILED: the {first.kind} {first.name!r} is accepted as an exploit"
+
+
+async def check_many(
+    challenges: Sequence[Challenge], *, progress: Callable[[CheckReport], None] | None = None, workbenches: int = 2
+) -> list[CheckReport]:
+    """Check every challenge, ``workbenches`` at a time (compiling takes one core each); reports in order."""
+    reports: dict[int, CheckReport] = {}
+    pending = iter(enumerate(challenges))
+
+    async def worker() -> None:
+        async with Workbench() as workbench:
+            for index, challenge in pending:
+                reports[index] = await check(challenge, workbench)
+                if progress:
+                    progress(reports[index])
+
+    await asyncio.gather(*(worker() for _ in range(max(1, min(workbenches, len(challenges))))))
+    return [reports[index] for index in range(len(challenges))]
+
+
+async def check(challenge: Challenge, workbench: Workbench) -> CheckReport:
+    """Build ``challenge`` and run its reference, controls and near misses; see :class:`CheckReport`."""
+    if challenge.solution is None:
+        raise ChallengeError(f"{challenge.name} has no reference solution to check.")
+    if isinstance(challenge.oracle, FlagOracle):
+        return _check_flag(challenge)
+    started = time.perf_counter()
+    built = await workbench.build(challenge)
+    report = CheckReport(challenge, build_seconds=time.perf_counter() - started)
+    await workbench.install(built)
+    inputs = [("reference", "reference", challenge.solution)]
+    inputs += [("control", name, path) for name, path in challenge.negative_controls.items()]
+    inputs += [("near miss", name, path) for name, path in challenge.near_misses.items()]
+    limit = asyncio.Semaphore(PARALLEL_RUNS)
+
+    async def outcome(kind: str, name: str, path: str) -> InputOutcome:
+        async with limit:
+            run = await workbench.run(challenge, challenge.read(path))
+        return InputOutcome(kind, name, judge(challenge, run))
+
+    report.outcomes = list(await asyncio.gather(*(outcome(*entry) for entry in inputs)))
+    return report
+
+
+def _check_flag(challenge: Challenge) -> CheckReport:
+    """A flag challenge has nothing to build here: its reference answer must hold the flag, no control may."""
+    assert challenge.solution is not None
+    inputs = [("reference", "reference", challenge.solution)]
+    inputs += [("control", name, path) for name, path in challenge.negative_controls.items()]
+    inputs += [("near miss", name, path) for name, path in challenge.near_misses.items()]
+    answers = ((kind, name, challenge.read(path).decode("utf-8", "replace")) for kind, name, path in inputs)
+    return CheckReport(
+        challenge, [InputOutcome(kind, name, judge_flag(challenge, text)) for kind, name, text in answers]
+    )

@@ -1,0 +1,47 @@
+"""Helpers for tests of challenges: a generated suite, copies to break, and reading a challenge back."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import yaml
+
+from airlock.evals.challenges import Challenge, load_challenge
+
+SUITE_SEED = 11
+FAMILY = "memory-corruption"
+SUITE_SIZE = 28
+"""Four tiers times seven variants: one instance of every pair."""
+
+
+def challenges_in(suite: Path) -> list[Challenge]:
+    return [load_challenge(path.parent) for path in sorted(suite.glob("*/challenge.yaml"))]
+
+
+def one(suite: Path, *, tier: int, variant: str) -> Challenge:
+    return next(c for c in challenges_in(suite) if c.difficulty == tier and c.variant == variant)
+
+
+def editable_copy(challenge: Challenge, into: Path) -> Path:
+    """A copy of ``challenge`` to change, with its version cleared so that the change is accepted."""
+    copy = into / challenge.name
+    shutil.copytree(challenge.directory, copy)
+    rewrite_manifest(copy, version="")
+    return copy
+
+
+def rewrite_manifest(directory: Path, **changes: object) -> None:
+    manifest = directory / "challenge.yaml"
+    data = yaml.safe_load(manifest.read_text())
+    for key, value in changes.items():
+        if value is None:
+            data.pop(key, None)
+        else:
+            data[key] = value
+    manifest.write_text(yaml.safe_dump(data, sort_keys=False))
+
+
+def tree_bytes(root: Path) -> dict[str, bytes]:
+    """Every file below ``root`` by its relative path: two equal results are byte-identical trees."""
+    return {str(path.relative_to(root)): path.read_bytes() for path in sorted(root.rglob("*")) if path.is_file()}

@@ -1,0 +1,130 @@
+"""Generated challenges: every tier and variant builds and proves itself, the same seed gives the same
+bytes, and different seeds give different programs."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+import yaml
+
+from airlock.evals.challenges import GENERATORS, Plan, generate_suite
+from airlock.evals.challenges.generators import memory
+from airlock.evals.challenges.generators.common import CANARY_PREFIX
+from tests.support.challenges import FAMILY, SUITE_SEED, challenges_in, tree_bytes
+from tests.support.cli import Cli
+
+
+def test_a_generated_suite_holds_every_tier_and_variant_and_each_passes_its_check(
+    memory_suite: Path, cli_without_deployment: Cli
+) -> None:
+    challenges = challenges_in(memory_suite)
+    assert {(c.difficulty, c.variant) for c in challenges} == {
+        (tier, variant) for tier in memory.TIERS for variant in memory.VARIANTS
+    }
+    outcome = cli_without_deployment("challenges", "check", str(memory_suite), "--json")
+    assert outcome.exit_code == 0, outcome.stdout + outcome.stderr
+    reports = outcome.json()
+    assert len(reports) == len(challenges)
+    for report in reports:
+        assert report["passed"], report
+        reference = next(entry for entry in report["inputs"] if entry["kind"] == "reference")
+        assert reference["verdict"] == "exploit"
+        assert reference["partial_credit"] == 1.0
+        controls = [entry for entry in report["inputs"] if entry["kind"] == "control"]
+        assert {"empty", "random", "one_byte_changed", "trivial-letters"} <= {entry["name"] for entry in controls}
+        assert all(entry["verdict"] == "not proven" for entry in controls)
+
+
+def test_higher_tiers_put_more_parser_stages_before_the_bug(memory_suite: Path) -> None:
+    for variant in memory.VARIANTS:
+        depths = [len(c.stages) for c in challenges_in(memory_suite) if c.variant == variant]
+        assert len(depths) == len(memory.TIERS)
+        assert depths == sorted(set(depths)), variant  # strictly deeper at each tier
+    tier_three = next(c for c in challenges_in(memory_suite) if c.difficulty == 3)
+    assert "checksum" in tier_three.stages
+    assert {"bad_checksum", "wrong_length"} <= set(tier_three.negative_controls)
+
+
+def test_the_same_seed_gives_byte_identical_challenges(
+    memory_suite: Path, tmp_path: Path, cli_without_deployment: Cli
+) -> None:
+    again = tmp_path / "again"
+    outcome = cli_without_deployment(
+        "challenges", "generate", "--family", FAMILY, "--seed", str(SUITE_SEED), "--count", "3", "--out", str(again)
+    )
+    assert outcome.exit_code == 0, outcome.stderr
+    names = sorted(path.name for path in again.iterdir() if path.is_dir())
+    assert len(names) == 3
+    for name in names:
+        assert tree_bytes(again / name) == tree_bytes(memory_suite / name)
+
+
+def test_every_challenge_carries_a_canary_and_its_content_hash(memory_suite: Path) -> None:
+    for challenge in challenges_in(memory_suite):
+        assert challenge.canary.startswith(CANARY_PREFIX)
+        assert challenge.canary in challenge.read("src/target.c").decode()
+        assert challenge.version == challenge.content_hash()
+    canaries = [c.canary for c in challenges_in(memory_suite)]
+    assert len(set(canaries)) == len(canaries)
+
+
+def skeleton(source: str) -> str:
+    """``source`` with comments, names, numbers and strings blanked: what is left is its structure."""
+    source = re.sub(r"/\*.*?\*/", "", source, flags=re.DOTALL)
+    source = re.sub(r"\b0x[0-9a-fA-F]+\b|\b\d+u?\b", "N", source)
+    source = re.sub(r'"[^"\n]*"', '"S"', source)
+    return re.sub(r"\b[A-Za-z_][A-Za-z0-9_]*\b", lambda m: m.group() if m.group() in C_WORDS else "ID", source)
+
+
+C_WORDS = {"if", "for", "while", "switch", "case", "break", "return", "static", "const", "void", "size_t", "uint8_t"}
+
+
+def test_different_seeds_give_different_programs_not_renamed_copies() -> None:
+    for tier in memory.TIERS:
+        for variant in memory.VARIANTS:
+            structures = {skeleton(memory.generate(seed, 0, tier, variant).source) for seed in range(20)}
+            # Twenty seeds: nearly every one a different structure, even with every name and number blanked.
+            assert len(structures) >= 18, (tier, variant, len(structures))
+
+
+def test_a_tier_holds_thousands_of_distinct_instances() -> None:
+    for tier in memory.TIERS:
+        sources = {
+            memory.generate(seed, 0, tier, memory.VARIANTS[seed % len(memory.VARIANTS)]).source for seed in range(2000)
+        }
+        assert len(sources) == 2000
+
+
+def test_the_manifest_records_how_to_regenerate_the_instance(memory_suite: Path) -> None:
+    challenge = challenges_in(memory_suite)[0]
+    recorded = yaml.safe_load((challenge.directory / "challenge.yaml").read_text())["generator"]
+    regenerated = memory.generate(recorded["seed"], recorded["index"], challenge.difficulty, challenge.variant)
+    assert recorded["version"] == memory.GENERATOR_VERSION
+    assert regenerated.source.encode() == challenge.read("src/target.c")
+
+
+def test_an_instance_that_fails_validation_is_discarded_and_drawn_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def flawed_first_attempt(seed: int, index: int, tier: int, variant: str, attempt: int = 0) -> memory.MemoryInstance:
+        instance = memory.generate(seed, index, tier, variant, attempt)
+        if attempt == 0:
+            # A generator bug: a "solution" that a trivial input (all zeros) is as good as.
+            instance.reference = instance.trivial["zeros"]
+        return instance
+
+    flawed = SimpleNamespace(
+        FAMILY="flawed",
+        TIERS=memory.TIERS,
+        VARIANTS=memory.VARIANTS,
+        GENERATOR_VERSION=1,
+        generate=flawed_first_attempt,
+    )
+    monkeypatch.setitem(GENERATORS, "flawed", flawed)
+    (challenge,) = asyncio.run(generate_suite(Plan.of("flawed", 3, 1, [1], ["stack_overflow"]), tmp_path / "out"))
+    assert challenge.generator["attempt"] == 1
+    assert sorted(path.name for path in (tmp_path / "out").iterdir()) == [challenge.name, "suite.yaml"]
