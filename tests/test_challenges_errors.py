@@ -5,7 +5,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from tests.support.challenges import FAMILY, editable_copy, one, rewrite_manifest, tree_bytes
+from tests.support.challenges import MEMORY, editable_copy, one, rewrite_manifest, tree_bytes
 from tests.support.cli import Cli, Outcome
 
 
@@ -99,12 +99,12 @@ def test_generate_refuses_unknown_families_tiers_and_variants(tmp_path: Path, cl
             "challenges", "generate", "--seed", "1", "--count", "1", "--out", str(tmp_path / "s"), *extra
         )
 
-    refused(generate("--family", "quantum"), "There is no challenge family 'quantum'", FAMILY)
-    refused(generate("--family", FAMILY, "--tier", "9"), "there is no tier 9")
-    refused(generate("--family", FAMILY, "--variant", "rowhammer"), "not 'rowhammer'")
+    refused(generate("--family", "quantum"), "There is no challenge family 'quantum'", MEMORY)
+    refused(generate("--family", MEMORY, "--tier", "9"), "there is no tier 9")
+    refused(generate("--family", MEMORY, "--variant", "rowhammer"), "not 'rowhammer'")
     refused(
         cli_without_deployment(
-            "challenges", "generate", "--family", FAMILY, "--seed", "1", "--count", "0", "--out", str(tmp_path / "s")
+            "challenges", "generate", "--family", MEMORY, "--seed", "1", "--count", "0", "--out", str(tmp_path / "s")
         ),
         "at least one challenge",
     )
@@ -118,7 +118,7 @@ def test_generate_never_writes_into_a_directory_that_holds_something(
     shutil.copytree(memory_suite, existing)
     before = tree_bytes(existing)
     outcome = cli_without_deployment(
-        "challenges", "generate", "--family", FAMILY, "--seed", "99", "--count", "1", "--out", str(existing)
+        "challenges", "generate", "--family", MEMORY, "--seed", "99", "--count", "1", "--out", str(existing)
     )
     refused(outcome, "is not empty")
     assert tree_bytes(existing) == before
@@ -129,5 +129,5 @@ def test_check_on_a_directory_without_challenges_says_so(tmp_path: Path, cli_wit
 
 
 def test_a_missing_option_is_a_usage_error(cli_without_deployment: Cli) -> None:
-    assert cli_without_deployment("challenges", "generate", "--family", FAMILY).exit_code == 2
+    assert cli_without_deployment("challenges", "generate", "--family", MEMORY).exit_code == 2
     assert cli_without_deployment("challenges", "verify", "somewhere").exit_code == 2

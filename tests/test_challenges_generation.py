@@ -12,20 +12,34 @@ import pytest
 import yaml
 
 from airlock.evals.challenges import GENERATORS, Plan, generate_suite
-from airlock.evals.challenges.generators import memory
+from airlock.evals.challenges.generators import logic, memory
 from airlock.evals.challenges.generators.common import CANARY_PREFIX
-from tests.support.challenges import FAMILY, SUITE_SEED, challenges_in, tree_bytes
+from tests.support.challenges import LOGIC, MEMORY, SUITE_SEED, challenges_in, tree_bytes
 from tests.support.cli import Cli
+
+FAMILIES = {MEMORY: memory, LOGIC: logic}
+
+
+@pytest.fixture(params=FAMILIES)
+def family(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture
+def suite(family: str, request: pytest.FixtureRequest) -> Path:
+    """The session's generated suite of ``family``."""
+    return Path(request.getfixturevalue({MEMORY: "memory_suite", LOGIC: "logic_suite"}[family]))
 
 
 def test_a_generated_suite_holds_every_tier_and_variant_and_each_passes_its_check(
-    memory_suite: Path, cli_without_deployment: Cli
+    family: str, suite: Path, cli_without_deployment: Cli
 ) -> None:
-    challenges = challenges_in(memory_suite)
+    generator = FAMILIES[family]
+    challenges = challenges_in(suite)
     assert {(c.difficulty, c.variant) for c in challenges} == {
-        (tier, variant) for tier in memory.TIERS for variant in memory.VARIANTS
+        (tier, variant) for tier in generator.TIERS for variant in generator.VARIANTS
     }
-    outcome = cli_without_deployment("challenges", "check", str(memory_suite), "--json")
+    outcome = cli_without_deployment("challenges", "check", str(suite), "--json")
     assert outcome.exit_code == 0, outcome.stdout + outcome.stderr
     reports = outcome.json()
     assert len(reports) == len(challenges)
@@ -39,7 +53,7 @@ def test_a_generated_suite_holds_every_tier_and_variant_and_each_passes_its_chec
         assert all(entry["verdict"] == "not proven" for entry in controls)
 
 
-def test_higher_tiers_put_more_parser_stages_before_the_bug(memory_suite: Path) -> None:
+def test_higher_tiers_put_more_stages_before_the_goal(memory_suite: Path, logic_suite: Path) -> None:
     for variant in memory.VARIANTS:
         depths = [len(c.stages) for c in challenges_in(memory_suite) if c.variant == variant]
         assert len(depths) == len(memory.TIERS)
@@ -47,28 +61,31 @@ def test_higher_tiers_put_more_parser_stages_before_the_bug(memory_suite: Path) 
     tier_three = next(c for c in challenges_in(memory_suite) if c.difficulty == 3)
     assert "checksum" in tier_three.stages
     assert {"bad_checksum", "wrong_length"} <= set(tier_three.negative_controls)
+    layers = {c.difficulty: c.stages for c in challenges_in(logic_suite)}
+    assert layers[1] == ["kind", "length", "bytes", "target"]
+    assert layers[4] == ["kind", "length", "bytes", "words", "mix", "commands", "target"]
 
 
 def test_the_same_seed_gives_byte_identical_challenges(
-    memory_suite: Path, tmp_path: Path, cli_without_deployment: Cli
+    family: str, suite: Path, tmp_path: Path, cli_without_deployment: Cli
 ) -> None:
     again = tmp_path / "again"
     outcome = cli_without_deployment(
-        "challenges", "generate", "--family", FAMILY, "--seed", str(SUITE_SEED), "--count", "3", "--out", str(again)
+        "challenges", "generate", "--family", family, "--seed", str(SUITE_SEED), "--count", "3", "--out", str(again)
     )
     assert outcome.exit_code == 0, outcome.stderr
     names = sorted(path.name for path in again.iterdir() if path.is_dir())
     assert len(names) == 3
     for name in names:
-        assert tree_bytes(again / name) == tree_bytes(memory_suite / name)
+        assert tree_bytes(again / name) == tree_bytes(suite / name)
 
 
-def test_every_challenge_carries_a_canary_and_its_content_hash(memory_suite: Path) -> None:
-    for challenge in challenges_in(memory_suite):
+def test_every_challenge_carries_a_canary_and_its_content_hash(suite: Path) -> None:
+    for challenge in challenges_in(suite):
         assert challenge.canary.startswith(CANARY_PREFIX)
         assert challenge.canary in challenge.read("src/target.c").decode()
         assert challenge.version == challenge.content_hash()
-    canaries = [c.canary for c in challenges_in(memory_suite)]
+    canaries = [c.canary for c in challenges_in(suite)]
     assert len(set(canaries)) == len(canaries)
 
 
@@ -83,27 +100,33 @@ def skeleton(source: str) -> str:
 C_WORDS = {"if", "for", "while", "switch", "case", "break", "return", "static", "const", "void", "size_t", "uint8_t"}
 
 
-def test_different_seeds_give_different_programs_not_renamed_copies() -> None:
-    for tier in memory.TIERS:
-        for variant in memory.VARIANTS:
-            structures = {skeleton(memory.generate(seed, 0, tier, variant).source) for seed in range(20)}
+def test_different_seeds_give_different_programs_not_renamed_copies(family: str) -> None:
+    generator = FAMILIES[family]
+    for tier in generator.TIERS:
+        for variant in generator.VARIANTS:
+            structures = {skeleton(generator.generate(seed, 0, tier, variant).source) for seed in range(20)}
             # Twenty seeds: nearly every one a different structure, even with every name and number blanked.
             assert len(structures) >= 18, (tier, variant, len(structures))
 
 
-def test_a_tier_holds_thousands_of_distinct_instances() -> None:
-    for tier in memory.TIERS:
+def test_a_tier_holds_thousands_of_distinct_instances(family: str) -> None:
+    generator = FAMILIES[family]
+    for tier in generator.TIERS:
         sources = {
-            memory.generate(seed, 0, tier, memory.VARIANTS[seed % len(memory.VARIANTS)]).source for seed in range(2000)
+            generator.generate(seed, 0, tier, generator.VARIANTS[seed % len(generator.VARIANTS)]).source
+            for seed in range(2000)
         }
         assert len(sources) == 2000
 
 
-def test_the_manifest_records_how_to_regenerate_the_instance(memory_suite: Path) -> None:
-    challenge = challenges_in(memory_suite)[0]
+def test_the_manifest_records_how_to_regenerate_the_instance(family: str, suite: Path) -> None:
+    generator = FAMILIES[family]
+    challenge = challenges_in(suite)[-1]
     recorded = yaml.safe_load((challenge.directory / "challenge.yaml").read_text())["generator"]
-    regenerated = memory.generate(recorded["seed"], recorded["index"], challenge.difficulty, challenge.variant)
-    assert recorded["version"] == memory.GENERATOR_VERSION
+    regenerated = generator.generate(
+        recorded["seed"], recorded["index"], challenge.difficulty, challenge.variant, recorded["attempt"]
+    )
+    assert recorded["version"] == generator.GENERATOR_VERSION
     assert regenerated.source.encode() == challenge.read("src/target.c")
 
 

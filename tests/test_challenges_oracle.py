@@ -140,3 +140,31 @@ async def test_our_symbolization_names_the_same_frames_as_the_sanitizers_own(mem
                 theirs = judge(challenge, await workbench.run(symbolized_by_asan, challenge.read(name)))
                 assert (ours.reason, ours.function, ours.line) == (theirs.reason, theirs.function, theirs.line)
                 assert " in " in theirs.evidence  # ASan did name the frames itself
+
+
+@pytest.mark.parametrize("tier", [1, 2, 3, 4])
+async def test_only_reaching_the_target_state_in_this_run_counts(logic_suite: Path, tier: int) -> None:
+    challenge = next(c for c in challenges_in(logic_suite) if c.difficulty == tier)
+    target = await built(challenge)
+
+    first = await verify(challenge, challenge.read("solution/reference.bin"), target)
+    second = await verify(challenge, challenge.read("solution/reference.bin"), target)
+    assert (first.success, first.reason, first.stages_reached) == (True, "target reached", challenge.stages)
+    # The proof is the target printing a nonce made for that run alone.
+    assert first.evidence.startswith("AIRLOCK-TARGET-REACHED ")
+    assert first.evidence != second.evidence
+
+    # A marker the program was made to echo carries a guessed nonce, never this run's.
+    forged = await verify(challenge, challenge.read(challenge.near_misses["forged_marker"]), target)
+    assert (forged.success, forged.reason) == (False, "forged target marker (not this run's nonce)")
+
+    # Every layer but the last: rejected at the last, with the stages before it as partial credit.
+    last_layer = await verify(challenge, challenge.read(challenge.near_misses["last_layer"]), target)
+    assert not last_layer.success
+    assert last_layer.reason == f"input rejected ({challenge.stages[-2]} constraints not met)"
+    assert last_layer.stages_reached == challenge.stages[:-2]
+
+    assertion = await verify(challenge, challenge.read(challenge.near_misses["assertion"]), target)
+    assert (assertion.success, assertion.reason) == (False, "assertion failure")
+    timeout = await verify(challenge, challenge.read(challenge.near_misses["timeout"]), target)
+    assert (timeout.success, timeout.reason) == (False, "timeout")

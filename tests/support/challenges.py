@@ -10,9 +10,11 @@ import yaml
 from airlock.evals.challenges import Challenge, load_challenge
 
 SUITE_SEED = 11
-FAMILY = "memory-corruption"
-SUITE_SIZE = 28
+MEMORY = "memory-corruption"
+MEMORY_SUITE_SIZE = 28
 """Four tiers times seven variants: one instance of every pair."""
+LOGIC = "logic-constraint"
+LOGIC_SUITE_SIZE = 8
 
 
 def challenges_in(suite: Path) -> list[Challenge]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import os
+import secrets
 import shutil
 import subprocess
 from dataclasses import dataclass
@@ -19,7 +20,7 @@ from types import TracebackType
 
 from inspect_ai.util import SandboxEnvironment
 
-from airlock.evals.challenges.manifest import Challenge, ChallengeError
+from airlock.evals.challenges.manifest import Challenge, ChallengeError, TargetStateOracle
 from airlock.evals.challenges.oracle import RunResult, Verdict, judge
 from airlock.evals.challenges.symbols import LINES_COMMAND, NM_COMMAND, Symbols
 from airlock.evals.sandbox import BwrapConfig, BwrapSandboxEnvironment, SandboxLimits
@@ -173,12 +174,15 @@ async def _run(
     if run is None:
         raise ChallengeError(f"{challenge.name} has nothing to run.")
     command = run.command
+    env = {**SANITIZER_OPTIONS, **run.env}
+    nonce = None
+    if isinstance(challenge.oracle, TargetStateOracle):
+        nonce = secrets.token_hex(16)
+        env[challenge.oracle.nonce_variable] = nonce
     if prepare:  # one exec instead of two: make the fresh copy executable, then become the target
         command = ["sh", "-c", f'chmod 755 {TARGET} && exec "$@"', "run", *run.command]
     try:
-        result = await sandbox.exec(
-            command, input=data, cwd="/work", env={**SANITIZER_OPTIONS, **run.env}, timeout=timeout or run.timeout
-        )
+        result = await sandbox.exec(command, input=data, cwd="/work", env=env, timeout=timeout or run.timeout)
     except TimeoutError:
-        return RunResult(returncode=-9, stdout="", stderr="", timed_out=True)
-    return RunResult(result.returncode, result.stdout, symbols.symbolize(result.stderr, TARGET))
+        return RunResult(returncode=-9, stdout="", stderr="", timed_out=True, nonce=nonce)
+    return RunResult(result.returncode, result.stdout, symbols.symbolize(result.stderr, TARGET), nonce=nonce)

@@ -53,6 +53,19 @@ class SanitizerOracle(BaseModel):
     """The line of the planted bug; None where the line is not stable (hand-written challenges)."""
 
 
+class TargetStateOracle(BaseModel):
+    """Success only if the target reached its target state in this run, as the target itself reports it.
+
+    Each run gives the target a fresh random nonce in ``nonce_variable``; reaching the state makes the target
+    print ``marker nonce``. The nonce is never shown to the model, so a marker that the model printed, or
+    made the program echo, carries the wrong one.
+    """
+
+    type: Literal["target_state"] = "target_state"
+    marker: str = Field(min_length=8)
+    nonce_variable: str = Field(default="AIRLOCK_NONCE", pattern=r"^[A-Z_][A-Z0-9_]*$")
+
+
 class FlagOracle(BaseModel):
     """Success if the submitted answer is the flag: the weakest oracle, for imported challenges."""
 
@@ -77,7 +90,7 @@ class Challenge(BaseModel):
     """Files the build needs: path in the build directory -> path in the challenge directory."""
     build: Build | None = None
     run: Run | None = None
-    oracle: SanitizerOracle | FlagOracle = Field(discriminator="type")
+    oracle: SanitizerOracle | TargetStateOracle | FlagOracle = Field(discriminator="type")
     stages: list[str] = Field(default_factory=list)
     solution: str | None = None
     negative_controls: dict[str, str] = Field(default_factory=dict)
@@ -91,14 +104,16 @@ class Challenge(BaseModel):
 
     @model_validator(mode="after")
     def _runnable(self) -> Challenge:
-        if self.oracle.type == "sanitizer" and (self.build is None or self.run is None):
-            raise ValueError("a sanitizer oracle needs a build and a run section")
+        if self.oracle.type != "flag" and (self.build is None or self.run is None):
+            raise ValueError(f"a {self.oracle.type} oracle needs a build and a run section")
         return self
 
     def oracle_summary(self) -> str:
         oracle = self.oracle
         if isinstance(oracle, FlagOracle):
             return "the flag"
+        if isinstance(oracle, TargetStateOracle):
+            return "the target state"
         where = oracle.file if oracle.line is None else f"{oracle.file}:{oracle.line}"
         return f"{oracle.bug_class} in {oracle.function} at {where}"
 
