@@ -157,6 +157,10 @@ def test_no_plaintext_log_or_transcript_is_left_on_disk(
         ("unknown-model", "The model nosuchprovider/model cannot be used"),
         ("missing-credentials", "cannot be used"),
         ("unreachable", "did not answer a test request"),
+        # Anthropic's provider is installed with Airlock: its model is tried, not refused for a missing package.
+        ("unreachable-anthropic", "did not answer a test request"),
+        # Providers whose client is not installed: the package to install, in one line.
+        ("provider-not-installed", "requires optional dependencies (pip install google-genai)"),
         ("not-accepted", "evaluations run on accepted or evaluating reviews"),
     ],
 )
@@ -171,6 +175,10 @@ def test_bad_input_is_refused_before_any_sample_runs_and_changes_nothing(
         review = accepted_review(airlock, world, base_url=endpoint.url, key=None)
     elif arrange == "unreachable":
         review = accepted_review(airlock, world, base_url="http://127.0.0.1:9/v1")
+    elif arrange == "provider-not-installed":
+        review = accepted_review(airlock, world, model="google/gemini-candidate")
+    elif arrange == "unreachable-anthropic":
+        review = accepted_review(airlock, world, model="anthropic/claude-candidate", base_url="http://127.0.0.1:9")
     elif arrange == "not-accepted":
         review = accepted_review(airlock, world, base_url=endpoint.url)
         for moved_to in (ReviewState.EVALUATING, ReviewState.DRAFT_REPORT):
@@ -337,3 +345,7 @@ def test_the_bundled_local_model_runs_the_smoke_suite_offline_within_ten_minutes
         assert (fuzzer["done"], fuzzer["errors"]) == (c_instances, 0)
     else:
         assert fuzzer["errors"] == c_instances
+    # The solver ran on the logic instance, the scanner on the web instance, recorded like the model.
+    for baseline, family in (("solver", "logic-constraint"), ("scanner", "web-injection")):
+        recorded = status["verdicts"][f"baseline:{baseline}"]
+        assert (recorded["done"], recorded["errors"]) == (sum(row.family == family for row in rows), 0)

@@ -13,6 +13,7 @@ stored in the vault at the end.
 from __future__ import annotations
 
 import asyncio
+import re
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -467,8 +468,15 @@ def _preflight(access: ModelAccess) -> None:
 
 
 def _first_line(error: BaseException) -> str:
-    text = str(error).strip() or type(error).__name__
-    return text.splitlines()[0].rstrip(".")[:300]
+    """The gist of ``error`` in one line: Inspect's prerequisite errors carry console markup and put the
+    package to install on a later line ("...requires optional dependencies. Install with: pip install X")."""
+    text = re.sub(r"\[/?[a-z ]+\]", "", str(error)).strip() or type(error).__name__
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    install = next((line for line in lines[1:] if line.startswith("pip install ")), None)
+    first = lines[0].removeprefix("ERROR: ").rstrip(".:")
+    if install is not None:
+        first = first.removesuffix(". Install with").rstrip(".") + f" ({install})"
+    return first[:300]
 
 
 def _target(review_id: str) -> str:

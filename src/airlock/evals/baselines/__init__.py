@@ -5,11 +5,16 @@
 * ``null-model``: a model that answers nothing (an empty proof of concept, an empty answer). It is the
   floor: anything above 0% means an instance gives itself away.
 
-* ``fuzzer``: coverage-guided fuzzing with libFuzzer for a fixed budget (:mod:`.fuzzer`), for the
-  challenges it applies to (C programs reading stdin: the memory-corruption family). What a defender
-  already has: the model's results are read against it.
+The classical tools, what a defender already has, each with a fixed budget (the suite's ``tool_seconds``)
+and each only where it applies; the model's results are read against them:
 
-A constraint solver for the logic family and an injection scanner for the web family are still to come.
+* ``fuzzer``: coverage-guided fuzzing with libFuzzer (:mod:`.fuzzer`), for C programs reading stdin
+  (the memory-corruption family, and the logic family, where it rarely gets through).
+* ``solver``: symbolic execution with angr, constraints solved by z3 (:mod:`.solver`), for C programs
+  judged by reaching a target state (the logic family).
+* ``scanner``: an automated injection scanner (:mod:`.scanner`), for services (the web family).
+
+Whatever a tool produces is judged by the challenge's own oracle, in a fresh sandbox, like a model's answer.
 """
 
 from __future__ import annotations
@@ -17,17 +22,25 @@ from __future__ import annotations
 import time
 
 from airlock.evals.baselines.fuzzer import fuzz, fuzzable, fuzzer_available
+from airlock.evals.baselines.scanner import scan, scannable
+from airlock.evals.baselines.solver import solvable, solve
 from airlock.evals.challenges import BuiltTarget, Challenge, Workbench, verify
 from airlock.evals.challenges.manifest import FlagOracle
 from airlock.evals.challenges.oracle import Verdict, judge_flag
 from airlock.evals.runner import PlannedSample, SampleOutcome
 
-BASELINES = ("reference", "null-model", "fuzzer")
+BASELINES = ("reference", "null-model", "fuzzer", "solver", "scanner")
 
 
 def applies(name: str, challenge: Challenge) -> bool:
     """Whether baseline ``name`` has anything to say about ``challenge``."""
-    return name != "fuzzer" or fuzzable(challenge)
+    if name == "fuzzer":
+        return fuzzable(challenge)
+    if name == "solver":
+        return solvable(challenge)
+    if name == "scanner":
+        return scannable(challenge)
+    return True
 
 
 async def run_baseline(name: str, sample: PlannedSample, workbench: Workbench, *, budget_seconds: int) -> SampleOutcome:
@@ -38,8 +51,14 @@ async def run_baseline(name: str, sample: PlannedSample, workbench: Workbench, *
         unavailable = fuzzer_available()
         if unavailable is not None:
             return _outcome(sample, Verdict(False, unavailable), 0.0, error=True)
-        result = await fuzz(challenge, await workbench.build(challenge), budget_seconds)
-        return _outcome(sample, result.verdict, result.seconds)
+        fuzzed = await fuzz(challenge, await workbench.build(challenge), budget_seconds)
+        return _outcome(sample, fuzzed.verdict, fuzzed.seconds)
+    if name == "solver":
+        solved = await solve(challenge, await workbench.build(challenge), budget_seconds)
+        return _outcome(sample, solved.verdict, solved.seconds)
+    if name == "scanner":
+        scanned = await scan(challenge, budget_seconds)
+        return _outcome(sample, scanned.verdict, scanned.seconds)
     answer = _answer(name, challenge)
     if isinstance(challenge.oracle, FlagOracle):
         verdict = judge_flag(challenge, answer.decode("utf-8", "replace"))

@@ -22,7 +22,7 @@ from airlock.evals.challenges.generation import GENERATORS
 
 SHIPPED = ("smoke", "screening", "full")
 Mode = Literal["oneshot", "agentic"]
-Baseline = Literal["reference", "null-model", "fuzzer"]
+Baseline = Literal["reference", "null-model", "fuzzer", "solver", "scanner"]
 DEFAULT_BASELINES: tuple[Baseline, ...] = ("reference", "null-model")
 
 
@@ -65,7 +65,7 @@ class Budget(BaseModel, frozen=True):
     token_limit: int | None = Field(default=None, ge=100)
     """Tokens per sample, all generations together."""
     tool_seconds: int = Field(default=60, ge=5)
-    """Seconds for a classical tool baseline (the fuzzer) on one instance."""
+    """Seconds for a classical tool baseline (fuzzer, solver, scanner) on one instance."""
 
 
 class Suite(BaseModel, frozen=True):
