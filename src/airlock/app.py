@@ -18,8 +18,10 @@ from airlock.review import Directory, Reviews, Submissions
 from airlock.review.context import ServiceContext
 from airlock.review.directory import DEFAULT_AGENCY_NAME, DEFAULT_OPERATOR_EMAIL, not_initialised_error
 from airlock.review.evaluations import Evaluations
+from airlock.review.findings import Findings
 from airlock.review.models import Deployment
 from airlock.review.oversight import Oversight
+from airlock.review.reporting import Reports
 from airlock.review.upgrade import legacy_content_waiting
 from airlock.review.views import DeploymentView
 from airlock.store import Database, open_database
@@ -54,6 +56,8 @@ class Airlock:
     submissions: Submissions = field(init=False)
     oversight: Oversight = field(init=False)
     evaluations: Evaluations = field(init=False)
+    findings: Findings = field(init=False)
+    reports: Reports = field(init=False)
 
     def __post_init__(self) -> None:
         settings = self.settings
@@ -72,6 +76,8 @@ class Airlock:
         self.submissions = Submissions(self.context)
         self.oversight = Oversight(self.context)
         self.evaluations = Evaluations(self.context)
+        self.findings = Findings(self.context)
+        self.reports = Reports(self.context, self.findings)
 
     @classmethod
     def open(

@@ -1,11 +1,13 @@
 """The demonstration review that ``make demo`` runs, on a fresh temporary deployment.
 
-It walks one review from submission to its final report and closure, and another from submission to
-withdrawal, through the same services the CLI uses, printing each step with the review clock and the
-command that does the same by hand. So that the clock visibly runs, the demo simulates the passage of
-days with a :class:`ManualClock` that starts :data:`SIMULATED_DAYS` days ago and ends now, so that what
-anyone does in the deployment afterwards comes later in its timelines and audit log. Later stages of
-Airlock (evaluation, analysis, the signed report) extend this scenario.
+It walks one review of the bundled local model through the whole process: submission, acceptance, the
+smoke suite run for real (the model and the baselines on freshly generated challenges, in the sandbox),
+the analysis against the capability framework, the signed draft report, the developer's response to a
+finding, and the signed final report in HTML, PDF and JSON, whose signature it then verifies. A second
+review goes from submission to withdrawal (a paused clock, an extension, crypto-shredding). Each step
+prints the review clock and the command that does the same by hand, through the same services the CLI
+uses. So that the clock visibly runs, the demo simulates the passage of days with a :class:`ManualClock`
+that starts :data:`SIMULATED_DAYS` days ago and ends now; the evaluation itself takes real minutes.
 """
 
 from __future__ import annotations
@@ -21,8 +23,11 @@ from airlock.app import Airlock
 from airlock.clock import ManualClock, SystemClock
 from airlock.config import Settings
 from airlock.review import ReviewDetail, ReviewState, SubmissionRequest
+from airlock.review.evaluations import RunStatus
+from airlock.review.reporting import ReportFile
 
 SIMULATED_DAYS = 41
+DEMO_SUITE = "smoke"
 MODEL_CARD = """SmolLM2-135M-Instruct (demo submission)
 A 135-million-parameter instruction-tuned model, bundled with Airlock so that the whole review
 pipeline can be shown on a laptop. Intended use: demonstration only.
@@ -34,29 +39,35 @@ class DemoOutcome:
     home: Path
     completed_review: str
     withdrawn_review: str
+    reports: dict[str, Path]
+    """The final report's files: ``html``, ``pdf``, ``json`` (full variant) and ``redacted`` (its PDF)."""
 
 
-def run_demo(home: Path, say: Callable[[str], None], end: datetime | None = None) -> DemoOutcome:
+def run_demo(
+    home: Path, say: Callable[[str], None], end: datetime | None = None, *, suite: str = DEMO_SUITE
+) -> DemoOutcome:
     """Run the scenario in a new deployment under ``home`` and report each step through ``say``.
 
-    The simulated days end at ``end`` (default: now).
+    The simulated days end at ``end`` (default: now); ``suite`` is the evaluation suite it runs.
     """
     clock = ManualClock((end or SystemClock().now()) - timedelta(days=SIMULATED_DAYS))
     settings = Settings(home=home, database_url=None, master_key=None, master_key_file=None)
     airlock = Airlock.open(settings, clock, must_be_initialised=False)
     try:
-        return _Scenario(airlock, clock, say).run(home)
+        return _Scenario(airlock, clock, say, suite).run(home)
     finally:
         airlock.close()
 
 
 class _Scenario:
-    def __init__(self, airlock: Airlock, clock: ManualClock, say: Callable[[str], None]) -> None:
+    def __init__(self, airlock: Airlock, clock: ManualClock, say: Callable[[str], None], suite: str) -> None:
         self.airlock = airlock
         self.clock = clock
         self.say = say
+        self.suite = suite
         self.day_zero = clock.now()
         self.number = 0
+        self.judged = 0
 
     def step(self, text: str, *command: str) -> None:
         self.number += 1
@@ -128,26 +139,116 @@ class _Scenario:
             "--as",
             reviewer.email,
         )
-        for days_later, actor, target, why in (
-            (1, reviewer, ReviewState.EVALUATING, "Smoke suite scheduled"),
-            (14, reviewer, ReviewState.DRAFT_REPORT, "Evaluation complete"),
-            (10, lead, ReviewState.DEVELOPER_RESPONSE, "Draft findings sent to the developer"),
-            (2, lead, ReviewState.FINAL_REPORT, "Developer responded; final report issued"),
-            (1, lead, ReviewState.CLOSED, "Review complete"),
-        ):
-            self.later(days_later)
-            first = reviews.transition(actor, first.id, target, reason=why)
+        self.later(1)
+        self.say(f"             (the {self.suite} suite runs now, for real: a few minutes on a laptop)")
+        run = airlock.evaluations.run(reviewer, first.id, self.suite, progress=self.progress)
+        first = reviews.show(reviewer, first.id)
+        model = run.tallies.get("model")
+        solved = f"{model.solved} of {model.done}" if model is not None else "none"
+        tools = ", ".join(
+            f"{subject.removeprefix('baseline:')} {counts.solved}/{counts.done}"
+            for subject, counts in run.tallies.items()
+            if subject != "model"
+        )
+        self.step(
+            _status(
+                f"Ran the {self.suite} suite as evaluation run {run.run} ({run.status}): the model solved "
+                f"{solved} challenges; baselines on the same instances: {tools}",
+                first,
+            ),
+            "eval",
+            "run",
+            first.id,
+            "--suite",
+            self.suite,
+            "--as",
+            reviewer.email,
+        )
+        self.later(14)
+        why = "Evaluation complete"
+        first = reviews.transition(reviewer, first.id, ReviewState.DRAFT_REPORT, reason=why)
+        self.step(
+            _status("Moved to draft_report", first),
+            "review",
+            "transition",
+            first.id,
+            "draft_report",
+            "--reason",
+            why,
+            "--as",
+            reviewer.email,
+        )
+        draft = airlock.reports.build(reviewer, first.id)
+        decisions = "; ".join(f"{level} {decision}" for level, decision in draft.decisions) or "nothing decided"
+        self.step(
+            f"Built the signed draft report {draft.id} (analysis against the capability framework: {decisions})",
+            "report",
+            "build",
+            first.id,
+            "--as",
+            reviewer.email,
+        )
+        self.later(10)
+        why = "Draft findings sent to the developer"
+        first = reviews.transition(lead, first.id, ReviewState.DEVELOPER_RESPONSE, reason=why)
+        self.step(
+            _status("Sent the draft to the developer", first),
+            "review",
+            "transition",
+            first.id,
+            "developer_response",
+            "--reason",
+            why,
+            "--as",
+            lead.email,
+        )
+        findings = airlock.findings.for_review(admin, first.id)
+        answered = next((f for f in findings if f.kind == "capability"), findings[0] if findings else None)
+        if answered is not None:
+            self.later(1)
+            text = "We agree with this reading; our own red-teaming found the same limits."
+            airlock.findings.respond(admin, answered.id, text)
             self.step(
-                _status(f"Moved to {target}", first),
-                "review",
-                "transition",
-                first.id,
-                target,
-                "--reason",
-                why,
+                f"The developer read {len(findings)} findings and answered {answered.id} ({answered.title})",
+                "finding",
+                "respond",
+                answered.id,
+                "--text",
+                text,
                 "--as",
-                actor.email,
+                admin.email,
             )
+        self.later(1)
+        why = "Developer responded; final report issued"
+        first = reviews.transition(lead, first.id, ReviewState.FINAL_REPORT, reason=why)
+        final = airlock.reports.build(reviewer, first.id)
+        written = _write_report(home / "reports" / first.id, final.files)
+        self.step(
+            _status(f"Issued the final report {final.id}, signed (Ed25519)", first),
+            "review",
+            "transition",
+            first.id,
+            "final_report",
+            "--reason",
+            why,
+            "--as",
+            lead.email,
+        )
+        pdf = written["full"]["pdf"]
+        facts = airlock.reports.verify(pdf.read_bytes(), (pdf.parent / (pdf.name + ".sig")).read_text())
+        self.step(
+            f"Verified the PDF's signature: the {facts.status} {facts.variant} report, signed by {facts.signer}",
+            "report",
+            "verify",
+            str(pdf),
+        )
+        self.later(1)
+        why = "Review complete"
+        first = reviews.transition(lead, first.id, ReviewState.CLOSED, reason=why)
+        self.step(
+            _status("Closed", first), "review", "transition", first.id, "closed", "--reason", why, "--as", lead.email
+        )
+        reports = {**written["full"], "redacted": written["redacted"]["pdf"]}
 
         self.say("")
         self.say("Review 2: a release date sooner than the review period, a paused clock, then withdrawal")
@@ -224,7 +325,14 @@ class _Scenario:
             "--as",
             auditor.email,
         )
-        return DemoOutcome(home=home, completed_review=first.id, withdrawn_review=second.id)
+        return DemoOutcome(home=home, completed_review=first.id, withdrawn_review=second.id, reports=reports)
+
+    def progress(self, status: RunStatus) -> None:
+        """A line each time another of the model's samples is judged, so the real minutes show progress."""
+        done = status.model_tally.done
+        if done != self.judged:
+            self.judged = done
+            self.say(f"             ... {done} of {status.samples_total} samples judged")
 
     def submit(self, admin: Principal, version: str, *, release_in_days: int) -> ReviewDetail:
         release = self.clock.now().date() + timedelta(days=release_in_days)
@@ -252,6 +360,19 @@ class _Scenario:
             admin.email,
         )
         return review
+
+
+def _write_report(directory: Path, files: dict[str, list[ReportFile]]) -> dict[str, dict[str, Path]]:
+    """Write each variant's files; returns variant -> format (html, pdf, json) -> path."""
+    directory.mkdir(parents=True, exist_ok=True)
+    written: dict[str, dict[str, Path]] = {}
+    for variant, variant_files in files.items():
+        for file in variant_files:
+            path = directory / file.name
+            path.write_bytes(file.data)
+            if not file.is_signature:
+                written.setdefault(variant, {})[path.suffix.lstrip(".")] = path
+    return written
 
 
 def _status(text: str, review: ReviewDetail) -> str:

@@ -7,6 +7,8 @@ they never show a traceback for bad input.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 
 class AirlockError(Exception):
     """An operation Airlock refused or could not complete; nothing was changed."""
@@ -93,3 +95,28 @@ def yaml_problem(error: Exception) -> str:
     if mark is None:
         return str(problem)
     return f"line {mark.line + 1}, column {mark.column + 1}: {problem}"
+
+
+def yaml_line(text: str, location: Sequence[object]) -> int | None:
+    """The line (counted from 1) of the YAML node at ``location``: mapping keys and sequence indexes, as in
+    a pydantic error's ``loc``. Where the path ends early (a missing key), the line of the last node found."""
+    import yaml  # here, not at the top: most users of this module never parse YAML
+
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError:
+        return None
+    if node is None:
+        return None
+    line = node.start_mark.line + 1
+    for part in location:
+        if isinstance(node, yaml.MappingNode):
+            found = next((value for key, value in node.value if key.value == str(part)), None)
+        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and 0 <= part < len(node.value):
+            found = node.value[part]
+        else:
+            found = None
+        if found is None:
+            break
+        node, line = found, found.start_mark.line + 1
+    return line

@@ -85,6 +85,9 @@ class Action(StrEnum):
     MANAGE_KEYS = "rotate the vault's keys"
     RUN_EVALUATION = "run an evaluation of a review's model"
     VIEW_EVALUATION = "see a review's evaluation runs and verdicts"
+    RECORD_FINDING = "record and see a review's findings"
+    RESPOND_TO_FINDING = "answer a review's findings"
+    BUILD_REPORT = "build a review's report"
 
 
 _REVIEWERS = frozenset({Role.REVIEWER, Role.LEAD_REVIEWER})
@@ -111,6 +114,9 @@ ROLES_FOR_ACTION: dict[Action, frozenset[Role]] = {
     Action.MANAGE_KEYS: frozenset({Role.OPERATOR}),
     Action.RUN_EVALUATION: _REVIEWERS,
     Action.VIEW_EVALUATION: _REVIEWERS,
+    Action.RECORD_FINDING: _REVIEWERS,
+    Action.RESPOND_TO_FINDING: DEVELOPER_ROLES,
+    Action.BUILD_REPORT: _REVIEWERS,
 }
 
 # Actions on a review for which a reviewer (but not a lead reviewer) must be assigned to it.
@@ -128,7 +134,9 @@ _NEED_TO_KNOW_FOR_REVIEWERS = frozenset(
 
 # Actions for which even a lead reviewer must be assigned: they touch the submission's content (an
 # evaluation reads the endpoint's credentials and writes transcripts; its verdicts are results).
-_NEED_TO_KNOW_FOR_ALL_REVIEWERS = frozenset({Action.READ_CONTENT, Action.RUN_EVALUATION, Action.VIEW_EVALUATION})
+_NEED_TO_KNOW_FOR_ALL_REVIEWERS = frozenset(
+    {Action.READ_CONTENT, Action.RUN_EVALUATION, Action.VIEW_EVALUATION, Action.RECORD_FINDING, Action.BUILD_REPORT}
+)
 
 
 def is_permitted(

@@ -12,6 +12,7 @@ from airlock.cli.demo_command import demo
 from airlock.cli.directory_commands import init, org_app, user_app
 from airlock.cli.eval_commands import eval_app
 from airlock.cli.oversight_commands import audit_app, vault_app
+from airlock.cli.report_commands import finding_app, report_app
 from airlock.cli.review_commands import review_app, submit
 from airlock.cli.sandbox_command import sandbox_app
 
@@ -35,6 +36,8 @@ app.add_typer(vault_app, name="vault")
 app.add_typer(sandbox_app, name="sandbox")
 app.add_typer(challenges_app, name="challenges")
 app.add_typer(eval_app, name="eval")
+app.add_typer(report_app, name="report")
+app.add_typer(finding_app, name="finding")
 
 
 def _version(value: bool) -> None:

@@ -28,6 +28,10 @@ class ContentKind(StrEnum):
     """One sample's transcript (Inspect's sample record: messages, tool calls, score and evidence)."""
     EVAL_LOG = "eval_log"
     """An Inspect log file of an evaluation run."""
+    FINDING = "finding"
+    """A finding's title, body and evidence."""
+    FINDING_RESPONSE = "finding_response"
+    """The developer's answer to a finding."""
 
 
 GRANTABLE_TO_PARTNERS = frozenset({ContentKind.MODEL_CARD, ContentKind.FULL_REPORT, ContentKind.REDACTED_REPORT})
@@ -86,6 +90,30 @@ def read_content(
             f"Submission {submission.public_id} holds no {kind}.", "Nothing of that kind was handed over."
         )
     return context.vault.load(session, submission_ref(submission), stored.address)
+
+
+def read_content_at(
+    context: ServiceContext,
+    session: Session,
+    actor: Principal,
+    review: Review,
+    kind: ContentKind,
+    address: str,
+    *,
+    purpose: str,
+) -> bytes:
+    """Decrypt the ``kind`` blob at ``address`` (one of many of its kind: a transcript, a finding)."""
+    submission = review.submission
+    _refuse_if_destroyed(submission)
+    context.gate.admit(
+        session,
+        actor,
+        Action.READ_CONTENT,
+        review_scope(review, content_kind=kind),
+        submission=submission.public_id,
+        purpose=purpose,
+    )
+    return context.vault.load(session, submission_ref(submission), address)
 
 
 def _refuse_if_destroyed(submission: Submission) -> None:

@@ -231,3 +231,31 @@ class SampleVerdict(Base):
     seconds: Mapped[float] = mapped_column(Float())
     transcript_address: Mapped[str | None] = mapped_column(String(200))
     completed_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class Finding(Base):
+    """What a review found: made by the analysis (``source`` says from what) or by a reviewer.
+
+    Its words (title, body, evidence) and the developer's response are content of the submission: they
+    live in the vault, at ``content_address`` and ``response_address``.
+    """
+
+    __tablename__ = "findings"
+    __table_args__ = (UniqueConstraint("review_id", "source"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    public_id: Mapped[str] = mapped_column(String(16), unique=True)
+    review_id: Mapped[int] = mapped_column(ForeignKey("reviews.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    """``capability``, ``notable_success`` (both from the analysis) or ``reviewer``."""
+    level: Mapped[str | None] = mapped_column(String(16))
+    source: Mapped[str | None] = mapped_column(String(300))
+    """For the analysis's findings, what they stand for (``level:CY-2``), so a rebuild updates them."""
+    content_address: Mapped[str] = mapped_column(String(200))
+    response_address: Mapped[str | None] = mapped_column(String(200))
+    responded_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    responded_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    created_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    review: Mapped[Review] = relationship(lazy="joined")

@@ -62,6 +62,8 @@ class EventKind(StrEnum):
     CONTENT_DESTROYED = "content_destroyed"
     EVALUATION = "evaluation"
     """An evaluation run started, completed or failed (the reason says which, and the run)."""
+    REPORT = "report"
+    """A report was built (draft or final; the reason says which, and its decisions)."""
 
 
 @dataclass(frozen=True)

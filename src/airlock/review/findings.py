@@ -1,0 +1,322 @@
+"""Findings: what the review found, as structured records the report carries and the developer can answer.
+
+Two sources. The analysis makes findings when a report is built (:meth:`Findings.sync_from_analysis`): one
+per capability level crossed or left inconclusive, and one per notable success of the model (its hardest
+solved challenges) with the evidence from the transcript. Reviewers add their own (``airlock finding
+add``). Either kind can be answered by the developer while the review is in ``developer_response``
+(``airlock finding respond``); the final report prints each answer under its finding.
+
+A finding's words are content of the submission: title, body and evidence live in the vault, encrypted
+under the submission's key, like the developer's response. The database keeps only who, when, which level.
+Developers see findings once the draft report was sent to them (``developer_response`` and later);
+partners and auditors never see them outside a report they were granted.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from airlock.access import Action, Principal, authorize
+from airlock.access.roles import DEVELOPER_ROLES
+from airlock.errors import InvalidInputError, NotFoundError, TransitionError
+from airlock.reports.model import Evidence, FindingView, Response
+from airlock.review.content import ContentKind, read_content_at, write_content
+from airlock.review.context import ServiceContext
+from airlock.review.inputs import normalise_public_id
+from airlock.review.lifecycle import ReviewState
+from airlock.review.models import Finding, Review, User
+from airlock.review.reviews import load_visible_review
+from airlock.review.scope import review_scope
+
+MAX_TITLE = 200
+MAX_TEXT = 20_000
+RECORDING_STATES = frozenset(
+    {ReviewState.ACCEPTED, ReviewState.EVALUATING, ReviewState.DRAFT_REPORT, ReviewState.DEVELOPER_RESPONSE}
+)
+"""While findings can still change: before the final report."""
+SEEN_BY_DEVELOPER_STATES = frozenset({ReviewState.DEVELOPER_RESPONSE, ReviewState.FINAL_REPORT, ReviewState.CLOSED})
+
+
+@dataclass(frozen=True)
+class FindingDraft:
+    """A finding the analysis proposes; ``source`` identifies it across rebuilds (``level:CY-2``)."""
+
+    source: str
+    kind: str
+    title: str
+    body: str
+    level: str | None = None
+    evidence: Evidence | None = None
+
+
+@dataclass(frozen=True)
+class FindingDetail:
+    id: str
+    review: str
+    kind: str
+    level: str | None
+    title: str
+    body: str
+    evidence: Evidence | None
+    response: str | None
+    responded_by: str | None
+    responded_at: datetime | None
+    created_at: datetime
+
+    def view(self) -> FindingView:
+        response = None
+        if self.response is not None and self.responded_by is not None and self.responded_at is not None:
+            response = Response(text=self.response, by=self.responded_by, at=self.responded_at)
+        kind: Literal["capability", "notable_success", "reviewer"] = (
+            "capability"
+            if self.kind == "capability"
+            else "notable_success"
+            if self.kind == "notable_success"
+            else "reviewer"
+        )
+        return FindingView(
+            id=self.id,
+            kind=kind,
+            title=self.title,
+            body=self.body,
+            level=self.level,
+            evidence=self.evidence,
+            response=response,
+        )
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "review": self.review,
+            "kind": self.kind,
+            "level": self.level,
+            "title": self.title,
+            "body": self.body,
+            "evidence": None if self.evidence is None else self.evidence.model_dump(),
+            "response": self.response,
+            "responded_by": self.responded_by,
+            "responded_at": None if self.responded_at is None else self.responded_at.isoformat(),
+            "created_at": self.created_at.isoformat(),
+        }
+
+
+def _clean_title(title: str) -> str:
+    cleaned = " ".join(title.split())
+    if not cleaned or len(cleaned) > MAX_TITLE:
+        raise InvalidInputError(
+            f"A finding's title must be 1 to {MAX_TITLE} characters on one line.", "Shorten or fill in --title."
+        )
+    return cleaned
+
+
+def _clean_text(text: str, what: str, option: str) -> str:
+    cleaned = text.strip()
+    if not cleaned or len(cleaned) > MAX_TEXT:
+        raise InvalidInputError(f"{what} must be 1 to {MAX_TEXT} characters.", f"Fill in {option}.")
+    return cleaned
+
+
+class Findings:
+    def __init__(self, context: ServiceContext) -> None:
+        self._context = context
+
+    def add(
+        self, actor: Principal, review_id: str, *, title: str, body: str, level: str | None = None
+    ) -> FindingDetail:
+        """Record a reviewer's finding on the review."""
+        title, body = _clean_title(title), _clean_text(body, "A finding's body", "--body")
+        level = level.strip() if level else None
+        with self._context.operation(actor, "finding.add", f"review:{normalise_public_id(review_id)}") as session:
+            review = load_visible_review(session, actor, review_id)
+            authorize(
+                actor,
+                Action.RECORD_FINDING,
+                review_scope(review),
+                what=f"record a finding on review {review.public_id}",
+            )
+            self._require_open(review)
+            finding = self._create(session, actor, review, "reviewer", None, title, body, level, None)
+            return self._detail(session, actor, review, finding)
+
+    def for_review(self, actor: Principal, review_id: str) -> list[FindingDetail]:
+        """The review's findings, for its assigned reviewers, or its developer once the draft was sent."""
+        # Reading findings decrypts content, which the audit log records: an audited operation.
+        with self._context.operation(actor, "finding.list", f"review:{normalise_public_id(review_id)}") as session:
+            review = load_visible_review(session, actor, review_id)
+            self._authorize_reading(actor, review)
+            rows = session.scalars(select(Finding).where(Finding.review_id == review.id).order_by(Finding.id)).all()
+            return [self._detail(session, actor, review, row) for row in rows]
+
+    def respond(self, actor: Principal, finding_id: str, text: str) -> FindingDetail:
+        """The developer's answer to a finding (a later answer replaces an earlier one)."""
+        text = _clean_text(text, "A response", "--text")
+        public_id = normalise_public_id(finding_id)
+        with self._context.operation(actor, "finding.respond", f"finding:{public_id}") as session:
+            finding = session.scalar(select(Finding).where(Finding.public_id == public_id))
+            review = None if finding is None else load_visible_review(session, actor, finding.review.public_id)
+            if finding is None or review is None:
+                raise NotFoundError(
+                    f"There is no finding {public_id}.", "List them with `airlock finding list REVIEW`."
+                )
+            if actor.role not in DEVELOPER_ROLES:
+                raise TransitionError(
+                    f"Only the developer answers findings; {actor.email} is a {actor.role}.",
+                    "Reviewers record their own findings with `airlock finding add`.",
+                )
+            authorize(actor, Action.RESPOND_TO_FINDING, review_scope(review), what=f"answer finding {public_id}")
+            if review.state != ReviewState.DEVELOPER_RESPONSE:
+                raise TransitionError(
+                    f"Review {review.public_id} is {review.state}; findings are answered while it is in "
+                    "developer_response.",
+                    "Answer once the lead reviewer has sent the draft report.",
+                )
+            stored = write_content(
+                self._context,
+                session,
+                actor,
+                review,
+                ContentKind.FINDING_RESPONSE,
+                text.encode(),
+                purpose=f"response to finding {public_id}",
+            )
+            finding.response_address = stored.address
+            finding.responded_by_id = actor.user_id
+            finding.responded_at = self._context.clock.now()
+            return self._detail(session, actor, review, finding)
+
+    # For the report builder ---------------------------------------------------------------------------
+
+    def sync_from_analysis(
+        self, session: Session, actor: Principal, review: Review, drafts: list[FindingDraft]
+    ) -> None:
+        """Make the analysis's findings match ``drafts``: new ones added, changed ones rewritten, and ones
+        the analysis no longer supports removed unless the developer has answered them."""
+        existing = {
+            row.source: row
+            for row in session.scalars(
+                select(Finding).where(Finding.review_id == review.id, Finding.source.is_not(None))
+            ).all()
+        }
+        wanted = {draft.source: draft for draft in drafts}
+        for source, row in existing.items():
+            if source not in wanted and row.response_address is None:
+                session.delete(row)
+        for source, draft in wanted.items():
+            found = existing.get(source)
+            content = _content(draft.title, draft.body, draft.evidence)
+            if found is None:
+                self._create(
+                    session, actor, review, draft.kind, source, draft.title, draft.body, draft.level, draft.evidence
+                )
+            elif self._read(session, actor, review, found) != content:
+                found.content_address = self._store(session, actor, review, content, f"finding {found.public_id}")
+                found.level = draft.level
+        session.flush()
+
+    def views(self, session: Session, actor: Principal, review: Review) -> list[FindingView]:
+        rows = session.scalars(select(Finding).where(Finding.review_id == review.id).order_by(Finding.id)).all()
+        return [self._detail(session, actor, review, row).view() for row in rows]
+
+    # Internals ----------------------------------------------------------------------------------------
+
+    def _require_open(self, review: Review) -> None:
+        if review.state not in RECORDING_STATES:
+            raise TransitionError(
+                f"Review {review.public_id} is {review.state}; findings are recorded before the final report.",
+                "Findings of an issued report cannot change.",
+            )
+
+    def _authorize_reading(self, actor: Principal, review: Review) -> None:
+        if actor.role in DEVELOPER_ROLES:
+            authorize(actor, Action.VIEW_REVIEW, review_scope(review), what=f"see the findings of {review.public_id}")
+            if review.state not in SEEN_BY_DEVELOPER_STATES:
+                raise TransitionError(
+                    f"The findings of review {review.public_id} are not yet sent to the developer.",
+                    "They are shared with the draft report, when the review moves to developer_response.",
+                )
+            return
+        authorize(actor, Action.RECORD_FINDING, review_scope(review), what=f"see the findings of {review.public_id}")
+
+    def _store(self, session: Session, actor: Principal, review: Review, content: bytes, what: str) -> str:
+        stored = write_content(self._context, session, actor, review, ContentKind.FINDING, content, purpose=what)
+        return stored.address
+
+    def _create(
+        self,
+        session: Session,
+        actor: Principal,
+        review: Review,
+        kind: str,
+        source: str | None,
+        title: str,
+        body: str,
+        level: str | None,
+        evidence: Evidence | None,
+    ) -> Finding:
+        content = _content(title, body, evidence)
+        public_id = "F-" + secrets.token_hex(4).upper()
+        finding = Finding(
+            public_id=public_id,
+            review_id=review.id,
+            kind=kind,
+            level=level,
+            source=source,
+            content_address=self._store(session, actor, review, content, f"finding {public_id}"),
+            created_by_id=actor.user_id,
+            created_at=self._context.clock.now(),
+        )
+        session.add(finding)
+        session.flush()
+        return finding
+
+    def _read(self, session: Session, actor: Principal, review: Review, finding: Finding) -> bytes:
+        return read_content_at(
+            self._context,
+            session,
+            actor,
+            review,
+            ContentKind.FINDING,
+            finding.content_address,
+            purpose=f"finding {finding.public_id}",
+        )
+
+    def _detail(self, session: Session, actor: Principal, review: Review, finding: Finding) -> FindingDetail:
+        content = json.loads(self._read(session, actor, review, finding))
+        response = None
+        if finding.response_address is not None:
+            response = read_content_at(
+                self._context,
+                session,
+                actor,
+                review,
+                ContentKind.FINDING_RESPONSE,
+                finding.response_address,
+                purpose=f"response to finding {finding.public_id}",
+            ).decode()
+        responder = None if finding.responded_by_id is None else session.get(User, finding.responded_by_id)
+        evidence = content.get("evidence")
+        return FindingDetail(
+            id=finding.public_id,
+            review=review.public_id,
+            kind=finding.kind,
+            level=finding.level,
+            title=content["title"],
+            body=content["body"],
+            evidence=None if evidence is None else Evidence.model_validate(evidence),
+            response=response,
+            responded_by=None if responder is None else responder.email,
+            responded_at=finding.responded_at,
+            created_at=finding.created_at,
+        )
+
+
+def _content(title: str, body: str, evidence: Evidence | None) -> bytes:
+    document = {"title": title, "body": body, "evidence": None if evidence is None else evidence.model_dump()}
+    return json.dumps(document, sort_keys=True).encode()

@@ -1,0 +1,441 @@
+"""Reports: analyse a review's evaluations, build its report in both variants, sign, store and export it.
+
+``build`` gathers what only the review layer can read (runs, verdicts, transcripts, findings), runs the
+analysis against a capability framework, refreshes the analysis's findings, and builds the report twice:
+the full variant for the review team and the developer, the redacted one for trusted partners. Each is
+rendered to HTML, PDF and JSON, each file signed with the deployment's report key (Ed25519, a detached
+``.sig`` note), and each variant stored in the vault (encrypted under the submission's key) as one
+archive. The report's status follows the review: a *draft* until the final report is issued
+(``final_report``), then *final*; an expired review's report is final and marked incomplete.
+
+Building needs an assigned reviewer. Exporting a variant needs the right to read it: the team, the
+developer once the draft was sent to them, and partners for exactly the variant the developer granted.
+"""
+
+from __future__ import annotations
+
+import io
+import secrets
+import tarfile
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from airlock.access import Action, Principal, authorize
+from airlock.access.roles import DEVELOPER_ROLES
+from airlock.analysis import MODEL, Analysis, analyse
+from airlock.analysis.framework import Decision, Judged, load_framework
+from airlock.audit.models import AuditHead
+from airlock.audit.note import NoteError, parse_verifier_key, verifier_key
+from airlock.errors import InvalidInputError, NotFoundError, TransitionError
+from airlock.evals.suites import RunPlan
+from airlock.reports.build import ReportFacts, build_report
+from airlock.reports.evidence import evidence_from_transcript
+from airlock.reports.model import InstanceRow, Methods, Report, RunView, Status, Variant
+from airlock.reports.render import render_html, render_json, render_pdf
+from airlock.reports.signing import SIGNATURE_SUFFIX, SignedFacts, sign_file, verify_file
+from airlock.review.content import ContentKind, read_content, read_content_at, write_content
+from airlock.review.context import ServiceContext
+from airlock.review.findings import FindingDraft, Findings
+from airlock.review.inputs import normalise_public_id
+from airlock.review.lifecycle import ReviewState
+from airlock.review.models import EvalRun, Review, SampleVerdict
+from airlock.review.reviews import EventKind, load_visible_review, record_event
+from airlock.review.scope import review_scope
+
+SIGNING_SECRET = "report-signing-key"  # noqa: S105 - the vault secret's name, not a secret
+VARIANTS: tuple[Variant, ...] = ("full", "redacted")
+CONTENT_KINDS: dict[Variant, ContentKind] = {"full": ContentKind.FULL_REPORT, "redacted": ContentKind.REDACTED_REPORT}
+BUILDABLE_STATES = frozenset(
+    {
+        ReviewState.ACCEPTED,
+        ReviewState.EVALUATING,
+        ReviewState.DRAFT_REPORT,
+        ReviewState.DEVELOPER_RESPONSE,
+        ReviewState.FINAL_REPORT,
+        ReviewState.CLOSED,
+        ReviewState.EXPIRED,
+    }
+)
+FINAL_STATES = frozenset({ReviewState.FINAL_REPORT, ReviewState.CLOSED, ReviewState.EXPIRED})
+DEVELOPER_READS_FROM = frozenset({ReviewState.DEVELOPER_RESPONSE, ReviewState.FINAL_REPORT, ReviewState.CLOSED})
+NOTABLE_SUCCESSES = 3
+"""The model's hardest solved instances that become findings with evidence."""
+
+
+@dataclass(frozen=True)
+class ReportFile:
+    name: str
+    data: bytes
+
+    @property
+    def is_signature(self) -> bool:
+        return self.name.endswith(SIGNATURE_SUFFIX)
+
+
+@dataclass(frozen=True)
+class BuiltReport:
+    id: str
+    review: str
+    status: str
+    complete: bool
+    has_results: bool
+    decisions: list[tuple[str, str]]
+    """(level, decision) pairs, page one's table in short."""
+    files: dict[str, list[ReportFile]]
+    """Variant -> its files (HTML, PDF, JSON and a signature for each)."""
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "review": self.review,
+            "status": self.status,
+            "complete": self.complete,
+            "has_results": self.has_results,
+            "decisions": [{"level": level, "decision": decision} for level, decision in self.decisions],
+            "files": {variant: [f.name for f in files] for variant, files in self.files.items()},
+        }
+
+
+class Reports:
+    def __init__(self, context: ServiceContext, findings: Findings) -> None:
+        self._context = context
+        self._findings = findings
+
+    def build(self, actor: Principal, review_id: str, *, framework: Path | None = None) -> BuiltReport:
+        """Analyse, build, sign and store the review's report; returns the files of both variants."""
+        chosen = load_framework(framework)  # an invalid file is refused before anything is read or written
+        target = f"review:{normalise_public_id(review_id)}"
+        with self._context.operation(actor, "report.build", target) as session:
+            review = load_visible_review(session, actor, review_id)
+            authorize(actor, Action.BUILD_REPORT, review_scope(review), what=f"build the report of {review.public_id}")
+            if review.state not in BUILDABLE_STATES:
+                raise TransitionError(
+                    f"Review {review.public_id} is {review.state}; only a review that was accepted, and neither "
+                    "declined nor withdrawn, has a report.",
+                    "Accept the submission first (airlock review accept).",
+                )
+            runs = session.scalars(select(EvalRun).where(EvalRun.review_id == review.id).order_by(EvalRun.id)).all()
+            completed = [run for run in runs if run.status == "completed"]
+            verdicts = (
+                session.scalars(
+                    select(SampleVerdict)
+                    .where(SampleVerdict.run_id.in_([run.id for run in completed]))
+                    .order_by(SampleVerdict.id)
+                ).all()
+                if completed
+                else []
+            )
+            run_ids = {run.id: run.public_id for run in completed}
+            judged = [_judged(row, run_ids[row.run_id]) for row in verdicts if row.verdict != "error"]
+            analysis = analyse(judged, sum(row.verdict == "error" for row in verdicts), chosen)
+            for run in runs:
+                if run.status != "completed":
+                    analysis.notes.append(
+                        f"Evaluation run {run.public_id} ({run.suite}) is {run.status}: its results are not used."
+                    )
+            drafts = _capability_drafts(analysis) + self._success_drafts(session, actor, review, verdicts, run_ids)
+            self._findings.sync_from_analysis(session, actor, review, drafts)
+            status: Status = "final" if review.state in FINAL_STATES else "draft"
+            facts = ReportFacts(
+                review=review.public_id,
+                model=review.submission.model,
+                developer=review.submission.organisation.name,
+                deployment=self._key_name(session),
+                issued_at=self._context.clock.now(),
+                status=status,
+                complete=review.state != ReviewState.EXPIRED and all(run.status == "completed" for run in runs),
+            )
+            methods = _methods(review.submission.model, completed, chosen.name, chosen.version)
+            instances = _instances(verdicts, run_ids)
+            findings = self._findings.views(session, actor, review)
+            report_id = "RP-" + secrets.token_hex(4).upper()
+            key_name, key = self._signing_key(session)
+            files: dict[str, list[ReportFile]] = {}
+            for variant in VARIANTS:
+                report = build_report(
+                    facts, analysis, variant=variant, methods=methods, findings=findings, instances=instances
+                )
+                files[variant] = _signed_files(report, f"{review.public_id}-{status}-{variant}", key_name, key)
+                write_content(
+                    self._context,
+                    session,
+                    actor,
+                    review,
+                    CONTENT_KINDS[variant],
+                    _archive(files[variant]),
+                    purpose=f"{status} report {report_id} ({variant})",
+                )
+            decisions = [(d.level.id, d.decision.value) for d in analysis.decisions] if analysis.has_results else []
+            record_event(
+                self._context,
+                session,
+                review,
+                EventKind.REPORT,
+                actor,
+                f"{status} report {report_id} built"
+                + ("" if analysis.has_results else " (no completed evaluations)")
+                + "".join(f"; {level} {decision}" for level, decision in decisions),
+            )
+            return BuiltReport(
+                id=report_id,
+                review=review.public_id,
+                status=status,
+                complete=facts.complete,
+                has_results=analysis.has_results,
+                decisions=decisions,
+                files=files,
+            )
+
+    def export(self, actor: Principal, review_id: str, variant: Variant) -> list[ReportFile]:
+        """The latest stored report of ``variant``, for whoever may read it."""
+        with self._context.operation(actor, "report.export", f"review:{normalise_public_id(review_id)}") as session:
+            review = load_visible_review(session, actor, review_id)
+            if actor.role in DEVELOPER_ROLES and review.state not in DEVELOPER_READS_FROM:
+                raise TransitionError(
+                    f"The report of review {review.public_id} has not been sent to the developer yet.",
+                    "The lead reviewer sends the draft by moving the review to developer_response.",
+                )
+            try:
+                archive = read_content(
+                    self._context,
+                    session,
+                    actor,
+                    review,
+                    CONTENT_KINDS[variant],
+                    purpose=f"export the {variant} report",
+                )
+            except NotFoundError:
+                raise NotFoundError(
+                    f"Review {review.public_id} has no {variant} report yet.",
+                    "A reviewer builds it with `airlock report build REVIEW`.",
+                ) from None
+            return _unarchive(archive)
+
+    def verifier_key(self) -> str:
+        """The deployment's report verifier key, to publish: anyone can check a report's signature with it."""
+        with self._context.database.transaction() as session:
+            name, key = self._signing_key(session)
+            return verifier_key(name, key)
+
+    def verify(self, data: bytes, note: str, key: str | None = None) -> SignedFacts:
+        """Check ``note`` signs exactly ``data``, by ``key`` (a verifier key) or this deployment's report key."""
+        try:
+            verifier = parse_verifier_key(key if key is not None else self.verifier_key())
+        except NoteError as error:
+            raise InvalidInputError(
+                f"The verifier key is not usable: {error}.", "Give the key `airlock report key` printed."
+            ) from None
+        return verify_file(data, note, verifier)
+
+    # Internals ----------------------------------------------------------------------------------------
+
+    def _key_name(self, session: Session) -> str:
+        head = session.get(AuditHead, 1)
+        origin = head.origin if head is not None else "airlock/unnamed/audit"
+        return origin.rsplit("/audit-", 1)[0] + "/reports"
+
+    def _signing_key(self, session: Session) -> tuple[str, Ed25519PrivateKey]:
+        raw = self._context.vault.get_secret(session, SIGNING_SECRET)
+        if raw is None:
+            key = Ed25519PrivateKey.generate()
+            self._context.vault.put_secret(session, SIGNING_SECRET, key.private_bytes_raw())
+        else:
+            key = Ed25519PrivateKey.from_private_bytes(raw)
+        return self._key_name(session), key
+
+    def _success_drafts(
+        self,
+        session: Session,
+        actor: Principal,
+        review: Review,
+        verdicts: list[SampleVerdict] | Any,
+        run_ids: dict[int, str],
+    ) -> list[FindingDraft]:
+        solved = [
+            row for row in verdicts if row.subject == MODEL and row.verdict == "exploit" and row.transcript_address
+        ]
+        solved.sort(key=lambda row: (-row.difficulty, row.sample_id, row.epoch))
+        drafts: list[FindingDraft] = []
+        seen: set[str] = set()
+        for row in solved:
+            if row.sample_id in seen or row.transcript_address is None:
+                continue
+            seen.add(row.sample_id)
+            transcript = read_content_at(
+                self._context,
+                session,
+                actor,
+                review,
+                ContentKind.EVAL_TRANSCRIPT,
+                row.transcript_address,
+                purpose=f"evidence for the report: {row.sample_id}",
+            ).decode("utf-8", "replace")
+            evidence = evidence_from_transcript(row.sample_id, transcript)
+            evidence = evidence.model_copy(
+                update={"transcript_excerpt": f"Oracle: {row.reason}\n\n{evidence.transcript_excerpt}"}
+            )
+            drafts.append(
+                FindingDraft(
+                    source=f"success:{run_ids[row.run_id]}/{row.sample_id}",
+                    kind="notable_success",
+                    title=f"Exploit accepted: {row.family}, tier {row.difficulty} ({row.variant.replace('_', ' ')})",
+                    body=(
+                        f"The model produced a proof of concept that the challenge's oracle accepted on instance "
+                        f"{row.sample_id} ({row.family}, tier {row.difficulty}, {_mode(row.task)}), in a fresh "
+                        "sandbox. The evidence (proof of concept, transcript excerpt, source) is in the full report."
+                    ),
+                    evidence=evidence,
+                )
+            )
+            if len(drafts) == NOTABLE_SUCCESSES:
+                break
+        return drafts
+
+
+def _mode(task: str) -> str:
+    """``oneshot`` or ``agentic``, from a task key such as ``memory-corruption/agentic-binary``."""
+    return task.partition("/")[2].split("-")[0] or "oneshot"
+
+
+def _judged(row: SampleVerdict, run: str) -> Judged:
+    return Judged(
+        subject=row.subject,
+        instance=f"{run}/{row.sample_id}",
+        family=row.family,
+        variant=row.variant,
+        tier=row.difficulty,
+        mode=_mode(row.task),
+        epoch=row.epoch,
+        success=row.verdict == "exploit",
+    )
+
+
+def _capability_drafts(analysis: Analysis) -> list[FindingDraft]:
+    drafts: list[FindingDraft] = []
+    if not analysis.has_results:
+        return drafts
+    for decided in analysis.decisions:
+        if decided.decision == Decision.NOT_CROSSED:
+            continue
+        numbers = "\n".join(f"- {t.threshold.describe()}: {t.decision.value}; {t.reason}." for t in decided.thresholds)
+        drafts.append(
+            FindingDraft(
+                source=f"level:{decided.level.id}",
+                kind="capability",
+                level=decided.level.id,
+                title=f"{decided.level.id} {decided.decision.value}: {decided.level.name}",
+                body=f"{decided.level.definition}\n\nThresholds ({decided.level.require} required):\n{numbers}",
+            )
+        )
+    return drafts
+
+
+def _methods(model: str, runs: list[EvalRun], framework: str, version: str) -> Methods | None:
+    if not runs:
+        return None
+    plans = [RunPlan.model_validate(run.plan) for run in runs]
+    suites = [plan.suite for plan in plans]
+    return Methods(
+        model=model,
+        suites=sorted({f"{suite.name} ({suite.version[:19]})" for suite in suites}),
+        runs=[
+            RunView(
+                id=run.public_id,
+                suite=plan.suite.name,
+                suite_version=run.suite_version,
+                status=run.status,
+                samples=run.samples_total,
+                started_at=run.started_at,
+                finished_at=run.finished_at,
+                seeds={planned.task.key: planned.seed for planned in plan.tasks},
+            )
+            for run, plan in zip(runs, plans, strict=True)
+        ],
+        epochs=max(suite.epochs for suite in suites),
+        modes=sorted({task.mode for suite in suites for task in suite.tasks}),
+        scaffold="Inspect's ReAct agent with bash and python tools, in the bwrap sandbox (agentic tasks)",
+        budgets={suite.name: suite.budget.model_dump() for suite in suites},
+        baselines=sorted({baseline for suite in suites for baseline in suite.baselines}),
+        framework=framework,
+        framework_version=version,
+    )
+
+
+def _instances(verdicts: list[SampleVerdict] | Any, run_ids: dict[int, str]) -> list[InstanceRow]:
+    grouped: dict[tuple[str, str], list[SampleVerdict]] = defaultdict(list)
+    for row in verdicts:
+        grouped[(run_ids[row.run_id], row.sample_id)].append(row)
+    rows = []
+    for (run, sample), samples in sorted(grouped.items()):
+        first = samples[0]
+        by_subject: dict[str, list[SampleVerdict]] = defaultdict(list)
+        for row in samples:
+            by_subject[row.subject].append(row)
+        verdicts_shown, reasons = {}, {}
+        for subject, attempts in sorted(by_subject.items()):
+            if len(attempts) == 1:
+                verdicts_shown[subject] = attempts[0].verdict
+            else:
+                verdicts_shown[subject] = f"{sum(a.verdict == 'exploit' for a in attempts)}/{len(attempts)} exploit"
+            reasons[subject] = attempts[-1].reason
+        rows.append(
+            InstanceRow(
+                instance=f"{run}/{sample}",
+                family=first.family,
+                variant=first.variant,
+                tier=first.difficulty,
+                mode=_mode(first.task),
+                verdicts=verdicts_shown,
+                reasons=reasons,
+            )
+        )
+    return rows
+
+
+def _signed_files(report: Report, stem: str, key_name: str, key: Ed25519PrivateKey) -> list[ReportFile]:
+    files = []
+    for extension, data in (
+        ("html", render_html(report).encode()),
+        ("pdf", render_pdf(report)),
+        ("json", render_json(report)),
+    ):
+        name = f"{stem}.{extension}"
+        note = sign_file(
+            data,
+            file_name=name,
+            review=report.review,
+            variant=report.variant,
+            status=report.status,
+            key_name=key_name,
+            key=key,
+        )
+        files += [ReportFile(name, data), ReportFile(name + SIGNATURE_SUFFIX, note.encode())]
+    return files
+
+
+def _archive(files: list[ReportFile]) -> bytes:
+    """A deterministic tar of ``files`` (no times, owners or modes to vary)."""
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w", format=tarfile.PAX_FORMAT) as archive:
+        for file in files:
+            info = tarfile.TarInfo(file.name)
+            info.size = len(file.data)
+            info.mode = 0o600
+            archive.addfile(info, io.BytesIO(file.data))
+    return buffer.getvalue()
+
+
+def _unarchive(data: bytes) -> list[ReportFile]:
+    files = []
+    with tarfile.open(fileobj=io.BytesIO(data), mode="r") as archive:
+        for member in archive.getmembers():
+            extracted = archive.extractfile(member)
+            if member.isfile() and extracted is not None and "/" not in member.name:
+                files.append(ReportFile(member.name, extracted.read()))
+    return files

@@ -1,0 +1,361 @@
+"""The report of a review, end to end: built from real evaluation results (a scripted model on loopback that
+answers every challenge with its reference solution), signed, stored in the vault, exported by whoever may
+read it, redacted for partners, answered by the developer, and verified byte for byte."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from markupsafe import escape
+
+from airlock.app import Airlock
+from airlock.audit.note import verifier_key
+from airlock.clock import ManualClock
+from airlock.config import Settings
+from airlock.reports.signing import sign_file
+from airlock.review import ReviewState
+from airlock.review.reporting import BuiltReport, ReportFile
+from tests.support.cli import Cli
+from tests.support.fake_openai import fake_endpoint, replaying_references
+from tests.support.world import World, build_world, database_snapshot
+from tests.test_eval_runs import QUICK, accepted_review, suites_cache
+
+
+@dataclass
+class Reviewed:
+    airlock: Airlock
+    world: World
+    settings: Settings
+    clock: ManualClock
+    review: str
+    draft: BuiltReport
+
+
+@pytest.fixture(scope="module")
+def reviewed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Reviewed]:
+    """A review whose model solved the quick suite, moved to draft_report, with its draft report built."""
+    home = tmp_path_factory.mktemp("reports")
+    settings = Settings(home=home / "home", database_url=f"sqlite:///{home}/airlock.db")
+    clock = ManualClock(datetime.now(UTC))
+    airlock = Airlock.open(settings, clock, must_be_initialised=False)
+    airlock.initialise()
+    world = build_world(airlock)
+    try:
+        with fake_endpoint(replaying_references(suites_cache())) as endpoint:
+            review = accepted_review(airlock, world, base_url=endpoint.url)
+            status = airlock.evaluations.run(world.reviewer, review, QUICK)
+        assert status.status == "completed"
+        airlock.reviews.transition(world.reviewer, review, ReviewState.DRAFT_REPORT)
+        draft = airlock.reports.build(world.reviewer, review)
+        yield Reviewed(airlock, world, settings, clock, review, draft)
+    finally:
+        airlock.close()
+
+
+def file(built: BuiltReport, variant: str, extension: str) -> ReportFile:
+    return next(f for f in built.files[variant] if f.name.endswith(f".{extension}"))
+
+
+def signature(built: BuiltReport, variant: str, extension: str) -> str:
+    return next(f for f in built.files[variant] if f.name.endswith(f".{extension}.sig")).data.decode()
+
+
+def exploit_details(reviewed: Reviewed) -> dict[str, str]:
+    """What the full report must show and the redacted one must not: taken from the full JSON itself."""
+    report = json.loads(file(reviewed.draft, "full", "json").data)
+    evidence = [f["evidence"] for f in report["findings"] if f["evidence"]]
+    assert evidence, "the scripted model solved every challenge: its successes are findings with evidence"
+    first = evidence[0]
+    source_line = next(line for line in first["challenge_source"].splitlines() if len(line.strip()) > 20)
+    poc_line = next(line for line in first["proof_of_concept"].splitlines() if len(line.strip()) > 8)
+    excerpt_line = next(line for line in first["transcript_excerpt"].splitlines()[2:] if len(line.strip()) > 8)
+    return {"proof of concept": poc_line.strip(), "transcript": excerpt_line.strip(), "source": source_line.strip()}
+
+
+# What the report says -----------------------------------------------------------------------------------------
+
+
+def test_the_draft_report_decides_each_level_from_the_evaluation_results(reviewed: Reviewed) -> None:
+    built = reviewed.draft
+    assert (built.status, built.complete, built.has_results) == ("draft", True, True)
+    assert [level for level, _ in built.decisions] == ["CY-1", "CY-2", "CY-3", "CY-U"]
+    report = json.loads(file(built, "full", "json").data)
+    assert report["variant"] == "full"
+    model = next(r for r in report["results"]["by_family"] if r["subject"] == "model" and r["family"] == "all")
+    assert model["value"] == 1.0  # the scripted model solved all four
+    reference = next(
+        r for r in report["results"]["by_family"] if r["subject"] == "baseline:reference" and r["family"] == "all"
+    )
+    assert reference["value"] == 1.0
+    assert report["methods"]["runs"][0]["seeds"]  # what re-creates the instances
+    assert len(report["appendix"]) == 4
+
+
+def test_the_full_report_carries_the_exploit_details_and_the_redacted_one_none(reviewed: Reviewed) -> None:
+    details = exploit_details(reviewed)
+    for extension in ("html", "json"):
+        full = file(reviewed.draft, "full", extension).data.decode()
+        redacted = file(reviewed.draft, "redacted", extension).data.decode()
+        for what, text in details.items():
+            assert _contains(full, text), f"the full {extension} lacks the {what}"
+            assert not _contains(redacted, text), f"the redacted {extension} shows the {what}"
+    redacted_report = json.loads(file(reviewed.draft, "redacted", "json").data)
+    assert redacted_report["variant"] == "redacted"
+    assert all(f["evidence"] is None for f in redacted_report["findings"])
+    assert all(row["reasons"] is None for row in redacted_report["appendix"])
+
+
+def _contains(document: str, text: str) -> bool:
+    """Whether ``text`` is in ``document`` as it is, HTML-escaped (as the template escapes) or JSON-escaped."""
+    return text in document or str(escape(text)) in document or json.dumps(text)[1:-1] in document
+
+
+# Signatures -----------------------------------------------------------------------------------------------------
+
+
+def test_report_verify_passes_on_every_untouched_file(reviewed: Reviewed, tmp_path: Path) -> None:
+    run = Cli(reviewed.settings, reviewed.clock)
+    for variant, files in reviewed.draft.files.items():
+        for report_file in files:
+            (tmp_path / report_file.name).write_bytes(report_file.data)
+        for extension in ("html", "pdf", "json"):
+            path = tmp_path / file(reviewed.draft, variant, extension).name
+            outcome = run("report", "verify", str(path))
+            assert outcome.exit_code == 0, outcome.stderr
+            assert f"the draft {variant} report of review {reviewed.review}" in outcome.stdout
+
+
+@pytest.mark.parametrize("tampering", ["changed byte", "swapped signature", "another key"])
+def test_report_verify_fails_on_any_tampering(reviewed: Reviewed, tmp_path: Path, tampering: str) -> None:
+    pdf = file(reviewed.draft, "full", "pdf")
+    data, note = bytearray(pdf.data), signature(reviewed.draft, "full", "pdf")
+    if tampering == "changed byte":
+        data[len(data) // 2] ^= 0x01
+    elif tampering == "swapped signature":
+        note = signature(reviewed.draft, "redacted", "pdf")  # a genuine signature, of another report
+    else:
+        impostor = Ed25519PrivateKey.generate()
+        note = sign_file(
+            bytes(data),
+            file_name=pdf.name,
+            review=reviewed.review,
+            variant="full",
+            status="draft",
+            key_name=reviewed.airlock.reports.verifier_key().split("+")[0],
+            key=impostor,
+        )
+    path = tmp_path / pdf.name
+    path.write_bytes(bytes(data))
+    (tmp_path / (pdf.name + ".sig")).write_text(note)
+
+    outcome = Cli(reviewed.settings, reviewed.clock)("report", "verify", str(path))
+
+    assert outcome.exit_code == 1
+    assert len(outcome.error_lines) == 1
+    expected = "does not match its signature" if tampering != "another key" else "The signature is not valid"
+    assert expected in outcome.error_lines[0]
+
+
+def test_anyone_can_verify_with_the_published_key_and_another_key_is_refused(
+    reviewed: Reviewed, tmp_path: Path
+) -> None:
+    json_file = file(reviewed.draft, "full", "json")
+    path = tmp_path / json_file.name
+    path.write_bytes(json_file.data)
+    (tmp_path / (json_file.name + ".sig")).write_text(signature(reviewed.draft, "full", "json"))
+    published = reviewed.airlock.reports.verifier_key()
+    outsider = Cli(None, reviewed.clock)  # no deployment at all
+    assert outsider("report", "verify", str(path), "--key", published).exit_code == 0
+    other = verifier_key(published.split("+")[0], Ed25519PrivateKey.generate())
+    refused = outsider("report", "verify", str(path), "--key", other)
+    assert refused.exit_code == 1
+    assert "The signature is not valid" in refused.stderr
+
+
+# Who sees what ---------------------------------------------------------------------------------------------------
+
+
+def test_the_reports_are_in_the_vault_and_only_the_granted_variant_reaches_a_partner(reviewed: Reviewed) -> None:
+    airlock, world = reviewed.airlock, reviewed.world
+    exported = airlock.reports.export(world.reviewer, reviewed.review, "full")
+    assert {f.name for f in exported} == {f.name for f in reviewed.draft.files["full"]}
+    airlock.reviews.grant(world.acme_admin, reviewed.review, "grid-cert", ["redacted_report"])
+    shared = airlock.reports.export(world.partner, reviewed.review, "redacted")
+    assert {f.name for f in shared} == {f.name for f in reviewed.draft.files["redacted"]}
+    with pytest.raises(Exception, match="has not granted full_report"):
+        airlock.reports.export(world.partner, reviewed.review, "full")
+    with pytest.raises(Exception, match="may not"):
+        airlock.reports.export(world.auditor, reviewed.review, "full")
+
+
+def test_the_developer_sees_neither_report_nor_findings_before_the_draft_is_sent(reviewed: Reviewed) -> None:
+    airlock, world = reviewed.airlock, reviewed.world
+    assert airlock.reviews.show(world.lead, reviewed.review).state == ReviewState.DRAFT_REPORT
+    with pytest.raises(Exception, match="not been sent to the developer"):
+        airlock.reports.export(world.acme_admin, reviewed.review, "full")
+    with pytest.raises(Exception, match="not yet sent to the developer"):
+        airlock.findings.for_review(world.acme_admin, reviewed.review)
+
+
+def test_the_developer_answers_a_finding_and_the_final_report_carries_the_answer(reviewed: Reviewed) -> None:
+    airlock, world, review = reviewed.airlock, reviewed.world, reviewed.review
+    added = airlock.findings.add(
+        world.reviewer, review, title="Solves tier-1 memory corruption reliably", body="Every attempt worked."
+    )
+    airlock.reviews.transition(world.lead, review, ReviewState.DEVELOPER_RESPONSE)
+    findings = airlock.findings.for_review(world.acme_admin, review)
+    assert added.id in {f.id for f in findings}
+    assert {f.kind for f in findings} >= {"capability", "notable_success", "reviewer"}
+    answer = "Our release adds a refusal policy for exploit development."
+    airlock.findings.respond(world.acme_admin, added.id, answer)
+    airlock.reviews.transition(world.lead, review, ReviewState.FINAL_REPORT)
+
+    final = airlock.reports.build(world.reviewer, review)
+
+    assert final.status == "final"
+    report = json.loads(file(final, "full", "json").data)
+    answered = next(f for f in report["findings"] if f["id"] == added.id)
+    assert answered["response"]["text"] == answer
+    assert answered["response"]["by"] == world.acme_admin.email
+    assert answer in file(final, "redacted", "html").data.decode()  # the answer is no exploit detail
+    assert file(final, "full", "pdf").data.startswith(b"%PDF-")
+
+
+# Bad input --------------------------------------------------------------------------------------------------------
+
+
+def test_a_review_without_completed_evaluations_gets_a_report_that_says_so(tmp_path: Path) -> None:
+    settings = Settings(home=tmp_path / "home", database_url=f"sqlite:///{tmp_path}/airlock.db")
+    airlock = Airlock.open(settings, ManualClock(datetime.now(UTC)), must_be_initialised=False)
+    try:
+        airlock.initialise()
+        world = build_world(airlock)
+        review = accepted_review(airlock, world, base_url="http://127.0.0.1:9/v1")
+        built = airlock.reports.build(world.reviewer, review)
+    finally:
+        airlock.close()
+    assert (built.has_results, built.decisions) == (False, [])
+    report = json.loads(file(built, "full", "json").data)
+    assert report["decisions"] == []
+    assert report["results"] is None
+    assert report["summary"].startswith("No evaluation of ")
+    page = file(built, "full", "html").data.decode()
+    assert re.search(r"no evaluation has completed|no completed evaluations", page, re.IGNORECASE)
+
+
+def test_an_invalid_framework_is_refused_with_its_line_and_nothing_is_stored(
+    reviewed: Reviewed, tmp_path: Path
+) -> None:
+    framework = tmp_path / "framework.yaml"
+    framework.write_text(
+        "format: airlock-framework/1\nname: broken\nversion: '1'\nlevels:\n"
+        "  - id: CY-1\n    name: x\n    definition: x\n    thresholds:\n"
+        "      - {family: memory-corruption, tiers: [1], metric: pass_at_k, at_least: 0.5}\n"
+    )
+    before = database_snapshot(reviewed.airlock.database)
+    outcome = Cli(reviewed.settings, reviewed.clock)(
+        "report",
+        "build",
+        reviewed.review,
+        "--framework",
+        str(framework),
+        "--out",
+        str(tmp_path / "out"),
+        "--as",
+        reviewed.world.reviewer.email,
+    )
+    assert outcome.exit_code == 1
+    assert "is invalid at line 9 (levels.0.thresholds.0): a pass_at_k threshold needs k" in outcome.stderr
+    assert database_snapshot(reviewed.airlock.database) == before
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_report_cannot_be_built_before_the_review_is_accepted_or_by_someone_unassigned(reviewed: Reviewed) -> None:
+    airlock, world = reviewed.airlock, reviewed.world
+    with pytest.raises(Exception, match="may not build the report"):
+        airlock.reports.build(world.auditor, reviewed.review)
+
+
+@pytest.mark.parametrize(
+    ("case", "exit_code", "message"),
+    [
+        ("build a withdrawn review", 1, "only a review that was accepted, and neither declined nor withdrawn"),
+        ("build an unknown review", 1, "R-NOSUCH1"),
+        ("build unassigned", 1, "may not build the report"),
+        ("verify a missing file", 1, "cannot be read"),
+        ("verify with a malformed key", 1, "The verifier key is not usable"),
+        ("add a finding without a title", 1, "A finding's title must be 1 to 200 characters"),
+        ("add a finding as the developer", 1, "may not record a finding on review"),
+        ("answer before the draft is sent", 1, "findings are answered while it is in developer_response"),
+        ("answer as a reviewer", 1, "Only the developer answers findings"),
+        ("answer an unknown finding", 1, "There is no finding F-NOSUCH1"),
+        ("export an unknown variant", 2, "choose full or redacted"),
+    ],
+)
+def test_bad_input_to_reports_and_findings_is_refused_in_one_line_and_changes_nothing(
+    tmp_path: Path, case: str, exit_code: int, message: str
+) -> None:
+    settings = Settings(home=tmp_path / "home", database_url=f"sqlite:///{tmp_path}/airlock.db")
+    clock = ManualClock(datetime.now(UTC))
+    airlock = Airlock.open(settings, clock, must_be_initialised=False)
+    try:
+        airlock.initialise()
+        world = build_world(airlock)
+        review = accepted_review(airlock, world, base_url="http://127.0.0.1:9/v1")
+        finding = airlock.findings.add(world.reviewer, review, title="Seen", body="Something.")
+        if case == "build a withdrawn review":
+            airlock.reviews.withdraw(world.acme_admin, review)
+        reviewer, developer = world.reviewer.email, world.acme_admin.email
+        arguments = {
+            "build a withdrawn review": ["report", "build", review, "--as", reviewer],
+            "build an unknown review": ["report", "build", "R-NOSUCH1", "--as", reviewer],
+            "build unassigned": ["report", "build", review, "--as", world.auditor.email],
+            "verify a missing file": ["report", "verify", str(tmp_path / "missing.pdf")],
+            "verify with a malformed key": ["report", "verify", __file__, "--signature", __file__, "--key", "x+y+z"],
+            "add a finding without a title": [
+                "finding",
+                "add",
+                review,
+                "--title",
+                " ",
+                "--body",
+                "b",
+                "--as",
+                reviewer,
+            ],
+            "add a finding as the developer": [
+                "finding",
+                "add",
+                review,
+                "--title",
+                "t",
+                "--body",
+                "b",
+                "--as",
+                developer,
+            ],
+            "answer before the draft is sent": ["finding", "respond", finding.id, "--text", "No.", "--as", developer],
+            "answer as a reviewer": ["finding", "respond", finding.id, "--text", "No.", "--as", reviewer],
+            "answer an unknown finding": ["finding", "respond", "F-NOSUCH1", "--text", "No.", "--as", developer],
+            "export an unknown variant": ["report", "export", review, "--variant", "partial", "--as", reviewer],
+        }[case]
+        before = database_snapshot(airlock.database)
+
+        run = Cli(settings, clock)
+        outcome = run(*arguments, "--out", str(tmp_path / "out")) if "build" in case else run(*arguments)
+
+        assert outcome.exit_code == exit_code, outcome.stderr
+        assert message in outcome.stderr
+        if exit_code == 1:
+            assert len(outcome.error_lines) == 1
+        assert database_snapshot(airlock.database) == before
+        assert not (tmp_path / "out").exists()
+    finally:
+        airlock.close()
