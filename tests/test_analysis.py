@@ -111,6 +111,17 @@ def test_a_paired_difference_compares_the_same_instances_only() -> None:
     assert (difference.low, difference.high) == pytest.approx((0.25 - 3.1824 * 0.25, 1.0), abs=1e-3)
 
 
+def test_a_paired_difference_without_variation_is_bounded_not_certain() -> None:
+    # Both solve all four: every difference is 0, so the clustered SE is 0; a zero-width interval would claim
+    # certainty from four instances. The bound from the two Wilson intervals is used instead.
+    both = [Outcome(f"i{n}", f"c{n}", True) for n in range(4)]
+    difference = paired_difference(both, both)
+    assert difference.value == 0.0
+    assert difference.low < -0.3
+    assert difference.high > 0.3
+    assert "bounded by the difference of the two Wilson intervals" in difference.method
+
+
 # Against a simulation ------------------------------------------------------------------------------------
 
 

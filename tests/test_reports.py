@@ -8,7 +8,7 @@ import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -20,7 +20,7 @@ from airlock.audit.note import verifier_key
 from airlock.clock import ManualClock
 from airlock.config import Settings
 from airlock.reports.signing import sign_file
-from airlock.review import ReviewState
+from airlock.review import ReviewState, SubmissionRequest
 from airlock.review.reporting import BuiltReport, ReportFile
 from tests.support.cli import Cli
 from tests.support.fake_openai import fake_endpoint, replaying_references
@@ -207,7 +207,10 @@ def test_the_developer_sees_neither_report_nor_findings_before_the_draft_is_sent
 def test_the_developer_answers_a_finding_and_the_final_report_carries_the_answer(reviewed: Reviewed) -> None:
     airlock, world, review = reviewed.airlock, reviewed.world, reviewed.review
     added = airlock.findings.add(
-        world.reviewer, review, title="Solves tier-1 memory corruption reliably", body="Every attempt worked."
+        world.reviewer, review, title="Solves tier-1 memory corruption reliably", body="It overflowed parse_record."
+    )
+    shareable = airlock.findings.add(
+        world.reviewer, review, title="Fast", body="Each exploit took under a minute.", for_partners=True
     )
     airlock.reviews.transition(world.lead, review, ReviewState.DEVELOPER_RESPONSE)
     findings = airlock.findings.for_review(world.acme_admin, review)
@@ -224,7 +227,14 @@ def test_the_developer_answers_a_finding_and_the_final_report_carries_the_answer
     answered = next(f for f in report["findings"] if f["id"] == added.id)
     assert answered["response"]["text"] == answer
     assert answered["response"]["by"] == world.acme_admin.email
-    assert answer in file(final, "redacted", "html").data.decode()  # the answer is no exploit detail
+    redacted = file(final, "redacted", "html").data.decode()
+    assert answer in redacted  # the answer is no exploit detail
+    # A reviewer's text reaches partners only when the reviewer said it may; its title always does.
+    assert "It overflowed parse_record." in file(final, "full", "html").data.decode()
+    assert "It overflowed parse_record." not in redacted
+    assert "Solves tier-1 memory corruption reliably" in redacted
+    assert shareable.for_partners
+    assert "Each exploit took under a minute." in redacted
     assert file(final, "full", "pdf").data.startswith(b"%PDF-")
 
 
@@ -357,5 +367,101 @@ def test_bad_input_to_reports_and_findings_is_refused_in_one_line_and_changes_no
             assert len(outcome.error_lines) == 1
         assert database_snapshot(airlock.database) == before
         assert not (tmp_path / "out").exists()
+    finally:
+        airlock.close()
+
+
+def test_a_successor_model_is_compared_with_its_predecessor_on_exactly_the_same_instances(tmp_path: Path) -> None:
+    settings = Settings(home=tmp_path / "home", database_url=f"sqlite:///{tmp_path}/airlock.db")
+    clock = ManualClock(datetime.now(UTC))
+    airlock = Airlock.open(settings, clock, must_be_initialised=False)
+    try:
+        airlock.initialise()
+        world = build_world(airlock)
+        with fake_endpoint(replaying_references(suites_cache())) as strong:
+            earlier = accepted_review(airlock, world, base_url=strong.url)
+            assert airlock.evaluations.run(world.reviewer, earlier, QUICK).status == "completed"
+        with fake_endpoint(lambda messages: "I cannot solve this.") as weak:
+            successor = accepted_review(airlock, world, base_url=weak.url)
+            run = airlock.evaluations.run(world.reviewer, successor, QUICK, same_instances_as=earlier)
+        assert run.status == "completed"
+        first, second = (airlock.evaluations.status(world.reviewer, r)[0] for r in (earlier, successor))
+        assert first.seeds == second.seeds  # the same instances, exactly
+
+        built = airlock.reports.build(world.reviewer, successor)
+
+        report = json.loads(file(built, "full", "json").data)
+        differences = report["results"]["differences"]
+        versus = next(d for d in differences if d["versus"].startswith("earlier:") and d["family"] == "all")
+        assert (versus["family"], versus["value"], versus["observations"]) == ("all", -1.0, 4)
+        assert "100 percentage points fewer than" in report["summary"]
+        assert any(f"review {earlier}" in note for note in report["notes"])
+    finally:
+        airlock.close()
+
+
+def test_another_developers_review_is_never_a_comparison(tmp_path: Path) -> None:
+    settings = Settings(home=tmp_path / "home", database_url=f"sqlite:///{tmp_path}/airlock.db")
+    clock = ManualClock(datetime.now(UTC))
+    airlock = Airlock.open(settings, clock, must_be_initialised=False)
+    try:
+        airlock.initialise()
+        world = build_world(airlock)
+        acme = accepted_review(airlock, world, base_url="http://127.0.0.1:9/v1")
+        globex = airlock.submissions.submit(
+            world.globex_admin,
+            SubmissionRequest(
+                model="openai-api/globex/g1",
+                model_version="1",
+                planned_release_date=clock.now().date() + timedelta(days=40),
+                model_card="card",
+                base_url="http://127.0.0.1:9/v1",
+                endpoint_credentials="sk-fake",
+            ),
+        ).id
+        airlock.reviews.accept(world.lead, globex)
+        airlock.reviews.assign(world.lead, globex, world.reviewer.email)
+        before = database_snapshot(airlock.database)
+
+        outcome = Cli(settings, clock)(
+            "eval", "run", globex, "--suite", QUICK, "--same-instances-as", acme, "--as", world.reviewer.email
+        )
+
+        assert outcome.exit_code == 1
+        assert len(outcome.error_lines) == 1
+        assert "is of another developer's model" in outcome.stderr
+        assert database_snapshot(airlock.database) == before
+    finally:
+        airlock.close()
+
+
+@pytest.mark.parametrize(
+    ("case", "message"),
+    [
+        ("itself", "cannot be compared with itself"),
+        ("no completed run", "has no completed run of the suite quick"),
+    ],
+)
+def test_a_comparison_without_instances_to_reuse_is_refused_before_anything_runs(
+    tmp_path: Path, case: str, message: str
+) -> None:
+    settings = Settings(home=tmp_path / "home", database_url=f"sqlite:///{tmp_path}/airlock.db")
+    clock = ManualClock(datetime.now(UTC))
+    airlock = Airlock.open(settings, clock, must_be_initialised=False)
+    try:
+        airlock.initialise()
+        world = build_world(airlock)
+        review = accepted_review(airlock, world, base_url="http://127.0.0.1:9/v1")
+        other = review if case == "itself" else accepted_review(airlock, world, base_url="http://127.0.0.1:9/v1")
+        before = database_snapshot(airlock.database)
+
+        outcome = Cli(settings, clock)(
+            "eval", "run", review, "--suite", QUICK, "--same-instances-as", other, "--as", world.reviewer.email
+        )
+
+        assert outcome.exit_code == 1
+        assert len(outcome.error_lines) == 1
+        assert message in outcome.stderr
+        assert database_snapshot(airlock.database) == before
     finally:
         airlock.close()

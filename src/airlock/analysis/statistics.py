@@ -18,7 +18,9 @@ in its cluster too. The formulas, named so the report can cite them:
   standard error and effective-size Wilson interval over the per-instance values.
 * **Paired difference** (subject minus reference, on exactly the same instances): the mean of the
   per-instance differences of success rates, its CR1 standard error, and a t interval on ``G - 1``
-  degrees of freedom, clipped to [-1, 1].
+  degrees of freedom, clipped to [-1, 1]. Where the differences do not vary (every one alike, or a
+  single template), there is nothing to estimate a standard error from; the interval is then the
+  conservative bound given by the two subjects' own intervals: [low₁ - high₂, high₁ - low₂].
 
 All intervals are two-sided at ``CONFIDENCE`` (95%).
 """
@@ -175,7 +177,15 @@ def paired_difference(subject: Iterable[Outcome], reference: Iterable[Outcome]) 
     mean = sum(differences) / len(differences)
     error = clustered_standard_error(differences, groups, mean)
     count = len(set(groups))
-    if count < 2:
-        return Estimate(mean, math.nan, -1.0, 1.0, len(shared), count, method)
+    if count < 2 or error == 0:
+        # No variation to estimate the uncertainty from (one template, or every difference alike): bound the
+        # difference by the two subjects' own intervals on the shared instances instead (conservative).
+        own = _proportion_estimate([mine[i] for i in shared], groups, method)
+        other = _proportion_estimate([theirs[i] for i in shared], groups, method)
+        low, high = max(-1.0, own.low - other.high), min(1.0, own.high - other.low)
+        return Estimate(mean, math.nan if count < 2 else error, low, high, len(shared), count, method + _BOUNDED)
     half = critical_value(count) * error
     return Estimate(mean, error, max(-1.0, mean - half), min(1.0, mean + half), len(shared), count, method)
+
+
+_BOUNDED = "; without variation to estimate from, bounded by the difference of the two Wilson intervals"

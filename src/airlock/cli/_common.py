@@ -32,6 +32,9 @@ AsOption = Annotated[
     ),
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print the result as JSON for machines.")]
+ReviewArgument = Annotated[
+    str, typer.Argument(metavar="REVIEW", help="Review identifier, e.g. R-7Q2M4KXA.", show_default=False)
+]
 ReasonOption = Annotated[
     str | None,
     typer.Option("--reason", metavar="TEXT", help="Why; recorded in the review's timeline.", show_default=False),

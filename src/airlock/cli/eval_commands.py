@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
-from airlock.cli._common import AsOption, JsonOption, console, opened, print_json
+from airlock.cli._common import AsOption, JsonOption, ReviewArgument, console, opened, print_json
 from airlock.evals.runner import RunSettings
 from airlock.evals.suites import SHIPPED
 from airlock.review.evaluations import FAILED, MODEL, RunStatus
@@ -18,10 +18,6 @@ eval_app = typer.Typer(
     rich_markup_mode=None,
 )
 
-ReviewArgument = Annotated[
-    str, typer.Argument(metavar="REVIEW", help="Review identifier, e.g. R-7Q2M4KXA.", show_default=False)
-]
-
 
 @eval_app.command("run")
 def run(
@@ -31,6 +27,15 @@ def run(
     fresh: Annotated[
         bool, typer.Option("--fresh", help="Start a new run with new seeds even if this suite already completed.")
     ] = False,
+    same_instances_as: Annotated[
+        str | None,
+        typer.Option(
+            metavar="REVIEW",
+            help="Reuse the seeds of an earlier review of the same developer, so the report compares both models "
+            "on exactly the same instances.",
+            show_default=False,
+        ),
+    ] = None,
     max_samples: Annotated[int, typer.Option(min=1, help="Samples in progress at once.")] = 2,
     max_connections: Annotated[int, typer.Option(min=1, help="Requests to the model in flight at once.")] = 4,
     max_sandboxes: Annotated[int, typer.Option(min=1, help="Sandboxes alive at once.")] = 4,
@@ -45,8 +50,9 @@ def run(
     transcript goes to the vault; a resumed run reuses the seeds and runs only what has no verdict.
 
     \b
-    Example:
+    Examples:
       airlock eval run R-7Q2M4KXA --suite smoke --as lead@agency.example
+      airlock eval run R-9B3D5F7H --suite screening --same-instances-as R-7Q2M4KXA --as lead@agency.example
     """
     settings = RunSettings(
         max_samples=max_samples,
@@ -59,7 +65,15 @@ def run(
         actor = airlock.directory.principal(as_)
         live = None if json_output else _LiveProgress()
         try:
-            status = airlock.evaluations.run(actor, review, suite, fresh=fresh, settings=settings, progress=live)
+            status = airlock.evaluations.run(
+                actor,
+                review,
+                suite,
+                fresh=fresh,
+                same_instances_as=same_instances_as,
+                settings=settings,
+                progress=live,
+            )
         finally:
             if live is not None:
                 live.stop()

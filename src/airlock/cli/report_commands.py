@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from airlock.cli._common import AsOption, JsonOption, console, opened, print_json, reporting_errors
+from airlock.cli._common import AsOption, JsonOption, ReviewArgument, console, opened, print_json, reporting_errors
 from airlock.errors import InvalidInputError
 from airlock.reports.signing import SIGNATURE_SUFFIX
 from airlock.review.findings import FindingDetail
@@ -24,9 +24,6 @@ finding_app = typer.Typer(
     rich_markup_mode=None,
 )
 
-ReviewArgument = Annotated[
-    str, typer.Argument(metavar="REVIEW", help="Review identifier, e.g. R-7Q2M4KXA.", show_default=False)
-]
 OutOption = Annotated[
     Path | None,
     typer.Option(
@@ -186,17 +183,26 @@ def finding_add(
     title: Annotated[str, typer.Option(help="One line: what was found.")],
     body: Annotated[str, typer.Option(help="The finding in full.")],
     level: Annotated[str | None, typer.Option(help="The capability level it bears on, e.g. CY-2.")] = None,
+    for_partners: Annotated[
+        bool,
+        typer.Option("--for-partners", help="Its text may go into the redacted report (it holds no exploit detail)."),
+    ] = False,
     as_: AsOption = None,
     json_output: JsonOption = False,
 ) -> None:
     """Record a reviewer's finding on a review (before the final report).
+
+    Its text goes into the full report; the redacted report for partners shows only its title, unless
+    --for-partners says the text holds no exploit detail.
 
     \b
     Example:
       airlock finding add R-7Q2M4KXA --title "Bypasses stack canaries" --body "..." --as reviewer@agency.example
     """
     with opened(ctx, json_output) as airlock:
-        detail = airlock.findings.add(airlock.directory.principal(as_), review, title=title, body=body, level=level)
+        detail = airlock.findings.add(
+            airlock.directory.principal(as_), review, title=title, body=body, level=level, for_partners=for_partners
+        )
     _show([detail], json_output)
 
 

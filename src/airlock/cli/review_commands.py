@@ -10,7 +10,7 @@ from typing import Annotated
 
 import typer
 
-from airlock.cli._common import AsOption, JsonOption, ReasonOption, console, opened, print_json
+from airlock.cli._common import AsOption, JsonOption, ReasonOption, ReviewArgument, console, opened, print_json
 from airlock.cli.render import print_review, print_review_table
 from airlock.errors import InvalidInputError
 from airlock.review import ReviewDetail, SubmissionRequest
@@ -19,9 +19,6 @@ review_app = typer.Typer(
     help="Reviews: their state, clock, team and partners.", no_args_is_help=True, rich_markup_mode=None
 )
 
-ReviewArgument = Annotated[
-    str, typer.Argument(metavar="REVIEW", help="Review identifier, e.g. R-7Q2M4KXA.", show_default=False)
-]
 ConsentFromOption = Annotated[
     str | None,
     typer.Option(

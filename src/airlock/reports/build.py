@@ -79,6 +79,14 @@ def _percent(value: float | None) -> str:
     return "n/a" if value is None or math.isnan(value) else f"{value:.0%}"
 
 
+def _compared(value: float, other: str) -> str:
+    """A difference of success rates in words: ``12 percentage points more than X``."""
+    points = 0 if math.isnan(value) else round(value * 100)
+    if points == 0:
+        return f"the same share as {other}"
+    return f"{abs(points)} percentage points {'more' if points > 0 else 'fewer'} than {other}"
+
+
 def _number(value: float) -> float | None:
     return None if math.isnan(value) else value
 
@@ -174,6 +182,13 @@ def summary_paragraph(model: str, analysis: Analysis) -> str:
     if tools:
         shown = "; ".join(f"{name} {_percent(e.value)} of {e.observations}" for name, e in tools)
         parts.append(f"Automated tools defenders already have, on the same challenges they apply to: {shown}.")
+    for difference in analysis.differences:
+        if difference.family == "all" and not difference.versus.startswith("baseline:"):
+            e, earlier = difference.estimate, difference.versus.removeprefix("earlier: ")
+            parts.append(
+                f"On exactly the same instances it solved {_compared(e.value, earlier)} "
+                f"(95% interval {e.low * 100:+.0f} to {e.high * 100:+.0f} points)."
+            )
     by_decision: dict[Decision, list[str]] = {d: [] for d in Decision}
     for decided in analysis.decisions:
         by_decision[decided.decision].append(decided.level.id)

@@ -73,17 +73,7 @@ def read_content(
     justification: str | None = None,
 ) -> bytes:
     """Decrypt the latest ``kind`` of the review's submission for ``actor``, if the policy allows it."""
-    submission = review.submission
-    _refuse_if_destroyed(submission)
-    context.gate.admit(
-        session,
-        actor,
-        Action.READ_CONTENT,
-        review_scope(review, content_kind=kind),
-        submission=submission.public_id,
-        purpose=purpose,
-        justification=justification,
-    )
+    submission = _admit_read(context, session, actor, review, kind, purpose, justification)
     stored = context.vault.latest(session, submission.id, kind)
     if stored is None:
         raise NotFoundError(
@@ -103,6 +93,20 @@ def read_content_at(
     purpose: str,
 ) -> bytes:
     """Decrypt the ``kind`` blob at ``address`` (one of many of its kind: a transcript, a finding)."""
+    submission = _admit_read(context, session, actor, review, kind, purpose, None)
+    return context.vault.load(session, submission_ref(submission), address)
+
+
+def _admit_read(
+    context: ServiceContext,
+    session: Session,
+    actor: Principal,
+    review: Review,
+    kind: ContentKind,
+    purpose: str,
+    justification: str | None,
+) -> Submission:
+    """Pass the gate for reading ``kind`` of the review's submission (audited); the submission, if allowed."""
     submission = review.submission
     _refuse_if_destroyed(submission)
     context.gate.admit(
@@ -112,8 +116,9 @@ def read_content_at(
         review_scope(review, content_kind=kind),
         submission=submission.public_id,
         purpose=purpose,
+        justification=justification,
     )
-    return context.vault.load(session, submission_ref(submission), address)
+    return submission
 
 
 def _refuse_if_destroyed(submission: Submission) -> None:

@@ -40,7 +40,7 @@ from airlock.evals.runner import (
     SampleOutcome,
     planned_samples,
 )
-from airlock.evals.suites import RunPlan, load_suite
+from airlock.evals.suites import RunPlan, Suite, load_suite
 from airlock.review.content import ContentKind, read_content, write_content
 from airlock.review.context import ServiceContext
 from airlock.review.inputs import normalise_public_id
@@ -140,14 +140,25 @@ class Evaluations:
         suite_name: str,
         *,
         fresh: bool = False,
+        same_instances_as: str | None = None,
         settings: RunSettings | None = None,
         progress: Callable[[RunStatus], None] | None = None,
     ) -> RunStatus:
-        """Run (or resume) ``suite_name`` against the review's model; see the module's docstring."""
+        """Run (or resume) ``suite_name`` against the review's model; see the module's docstring.
+
+        ``same_instances_as`` names an earlier review of the same developer: a new run then reuses the seeds
+        of that review's completed run of the suite, so that the report compares the two models on exactly
+        the same instances.
+        """
         settings = settings or RunSettings()
         suite = load_suite(suite_name)
         with self._context.operation(actor, "eval.check", _target(review_id)) as session:
             review = self._runnable_review(session, actor, review_id)
+            source = (
+                None
+                if same_instances_as is None
+                else self._instances_source(session, actor, review, same_instances_as, suite)
+            )
             access = self._model_access(session, actor, review)
             existing = _latest_run(session, review, suite.name)
             if existing is not None and existing.status == COMPLETED and not fresh:
@@ -158,7 +169,8 @@ class Evaluations:
             review = self._runnable_review(session, actor, review_id)
             run = _latest_run(session, review, suite.name)
             if run is None or run.status == COMPLETED:
-                run = self._new_run(session, actor, review, RunPlan.fresh(suite), access.name)
+                plan = RunPlan.fresh(suite) if source is None else source
+                run = self._new_run(session, actor, review, plan, access.name)
             else:
                 run.attempts += 1
                 run.status, run.error, run.finished_at = RUNNING, None, None
@@ -231,6 +243,42 @@ class Evaluations:
                 "Accept the review first (airlock review accept), or look at its state with airlock review show.",
             )
         return review
+
+    def _instances_source(
+        self, session: Session, actor: Principal, review: Review, other_id: str, suite: Suite
+    ) -> RunPlan:
+        """The plan of ``other_id``'s completed run of ``suite``, to reuse; refused unless it is an earlier
+        review of the same developer that ``actor`` may see the results of, run with this very suite."""
+        other = load_visible_review(session, actor, other_id)
+        if other.id == review.id:
+            raise InvalidInputError(
+                f"Review {review.public_id} cannot be compared with itself.", "Name an earlier review of the model."
+            )
+        authorize(
+            actor,
+            Action.VIEW_EVALUATION,
+            review_scope(other),
+            what=f"reuse the instances of review {other.public_id}",
+        )
+        if other.submission.organisation_id != review.submission.organisation_id:
+            raise InvalidInputError(
+                f"Review {other.public_id} is of another developer's model; models are compared on the same "
+                "instances only within one developer's reviews, so that no developer's results reach another.",
+                "Name an earlier review of the same developer.",
+            )
+        source = _latest_run(session, other, suite.name)
+        if source is None or source.status != COMPLETED:
+            raise InvalidInputError(
+                f"Review {other.public_id} has no completed run of the suite {suite.name}.",
+                f"Run it there first, or choose a suite it completed (airlock eval status {other.public_id}).",
+            )
+        if source.suite_version != suite.version:
+            raise InvalidInputError(
+                f"Review {other.public_id} ran another version of the suite {suite.name} "
+                f"({source.suite_version[:19]}, not {suite.version[:19]}).",
+                "Run the same suite file as that review did.",
+            )
+        return RunPlan.model_validate(source.plan).reused_by(f"{other.public_id}/{source.public_id}")
 
     def _model_access(self, session: Session, actor: Principal, review: Review) -> ModelAccess:
         submission = review.submission

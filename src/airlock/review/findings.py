@@ -54,6 +54,11 @@ class FindingDraft:
     body: str
     level: str | None = None
     evidence: Evidence | None = None
+    for_partners: bool = True
+    """The analysis's findings are numbers and generic words: fit for the redacted report."""
+
+
+WITHHELD = "Withheld from the redacted report: the text of this finding is in the full report."
 
 
 @dataclass(frozen=True)
@@ -69,8 +74,11 @@ class FindingDetail:
     responded_by: str | None
     responded_at: datetime | None
     created_at: datetime
+    for_partners: bool
+    """Whether its text goes into the redacted report; a reviewer's finding does only when they say so."""
 
-    def view(self) -> FindingView:
+    def view(self, *, redacted: bool = False) -> FindingView:
+        """The finding as a report shows it; in the redacted report, no evidence, and its text only if fit."""
         response = None
         if self.response is not None and self.responded_by is not None and self.responded_at is not None:
             response = Response(text=self.response, by=self.responded_by, at=self.responded_at)
@@ -85,9 +93,9 @@ class FindingDetail:
             id=self.id,
             kind=kind,
             title=self.title,
-            body=self.body,
+            body=self.body if self.for_partners or not redacted else WITHHELD,
             level=self.level,
-            evidence=self.evidence,
+            evidence=None if redacted else self.evidence,
             response=response,
         )
 
@@ -104,6 +112,7 @@ class FindingDetail:
             "responded_by": self.responded_by,
             "responded_at": None if self.responded_at is None else self.responded_at.isoformat(),
             "created_at": self.created_at.isoformat(),
+            "for_partners": self.for_partners,
         }
 
 
@@ -128,9 +137,16 @@ class Findings:
         self._context = context
 
     def add(
-        self, actor: Principal, review_id: str, *, title: str, body: str, level: str | None = None
+        self,
+        actor: Principal,
+        review_id: str,
+        *,
+        title: str,
+        body: str,
+        level: str | None = None,
+        for_partners: bool = False,
     ) -> FindingDetail:
-        """Record a reviewer's finding on the review."""
+        """Record a reviewer's finding on the review; its text reaches the redacted report only ``for_partners``."""
         title, body = _clean_title(title), _clean_text(body, "A finding's body", "--body")
         level = level.strip() if level else None
         with self._context.operation(actor, "finding.add", f"review:{normalise_public_id(review_id)}") as session:
@@ -142,7 +158,8 @@ class Findings:
                 what=f"record a finding on review {review.public_id}",
             )
             self._require_open(review)
-            finding = self._create(session, actor, review, "reviewer", None, title, body, level, None)
+            content = _content(title, body, None, for_partners)
+            finding = self._create(session, actor, review, "reviewer", None, content, level)
             return self._detail(session, actor, review, finding)
 
     def for_review(self, actor: Principal, review_id: str) -> list[FindingDetail]:
@@ -210,19 +227,18 @@ class Findings:
                 session.delete(row)
         for source, draft in wanted.items():
             found = existing.get(source)
-            content = _content(draft.title, draft.body, draft.evidence)
+            content = _content(draft.title, draft.body, draft.evidence, draft.for_partners)
             if found is None:
-                self._create(
-                    session, actor, review, draft.kind, source, draft.title, draft.body, draft.level, draft.evidence
-                )
+                self._create(session, actor, review, draft.kind, source, content, draft.level)
             elif self._read(session, actor, review, found) != content:
                 found.content_address = self._store(session, actor, review, content, f"finding {found.public_id}")
                 found.level = draft.level
         session.flush()
 
-    def views(self, session: Session, actor: Principal, review: Review) -> list[FindingView]:
+    def details(self, session: Session, actor: Principal, review: Review) -> list[FindingDetail]:
+        """Every finding of the review, decrypted (for the report builder, inside its operation)."""
         rows = session.scalars(select(Finding).where(Finding.review_id == review.id).order_by(Finding.id)).all()
-        return [self._detail(session, actor, review, row).view() for row in rows]
+        return [self._detail(session, actor, review, row) for row in rows]
 
     # Internals ----------------------------------------------------------------------------------------
 
@@ -255,12 +271,9 @@ class Findings:
         review: Review,
         kind: str,
         source: str | None,
-        title: str,
-        body: str,
+        content: bytes,
         level: str | None,
-        evidence: Evidence | None,
     ) -> Finding:
-        content = _content(title, body, evidence)
         public_id = "F-" + secrets.token_hex(4).upper()
         finding = Finding(
             public_id=public_id,
@@ -314,9 +327,15 @@ class Findings:
             responded_by=None if responder is None else responder.email,
             responded_at=finding.responded_at,
             created_at=finding.created_at,
+            for_partners=bool(content.get("for_partners", False)),
         )
 
 
-def _content(title: str, body: str, evidence: Evidence | None) -> bytes:
-    document = {"title": title, "body": body, "evidence": None if evidence is None else evidence.model_dump()}
+def _content(title: str, body: str, evidence: Evidence | None, for_partners: bool) -> bytes:
+    document = {
+        "title": title,
+        "body": body,
+        "evidence": None if evidence is None else evidence.model_dump(),
+        "for_partners": for_partners,
+    }
     return json.dumps(document, sort_keys=True).encode()

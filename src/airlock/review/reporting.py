@@ -26,7 +26,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from airlock.access import Action, Principal, authorize
+from airlock.access import Action, Principal, authorize, is_permitted
 from airlock.access.roles import DEVELOPER_ROLES
 from airlock.analysis import MODEL, Analysis, analyse
 from airlock.analysis.framework import Decision, Judged, load_framework
@@ -133,7 +133,9 @@ class Reports:
             )
             run_ids = {run.id: run.public_id for run in completed}
             judged = [_judged(row, run_ids[row.run_id]) for row in verdicts if row.verdict != "error"]
-            analysis = analyse(judged, sum(row.verdict == "error" for row in verdicts), chosen)
+            earlier, notes = self._earlier_models(session, actor, review, completed)
+            analysis = analyse(judged + earlier, sum(row.verdict == "error" for row in verdicts), chosen)
+            analysis.notes.extend(notes)
             for run in runs:
                 if run.status != "completed":
                     analysis.notes.append(
@@ -153,13 +155,14 @@ class Reports:
             )
             methods = _methods(review.submission.model, completed, chosen.name, chosen.version)
             instances = _instances(verdicts, run_ids)
-            findings = self._findings.views(session, actor, review)
+            findings = self._findings.details(session, actor, review)
             report_id = "RP-" + secrets.token_hex(4).upper()
             key_name, key = self._signing_key(session)
             files: dict[str, list[ReportFile]] = {}
             for variant in VARIANTS:
+                views = [finding.view(redacted=variant == "redacted") for finding in findings]
                 report = build_report(
-                    facts, analysis, variant=variant, methods=methods, findings=findings, instances=instances
+                    facts, analysis, variant=variant, methods=methods, findings=views, instances=instances
                 )
                 files[variant] = _signed_files(report, f"{review.public_id}-{status}-{variant}", key_name, key)
                 write_content(
@@ -234,6 +237,57 @@ class Reports:
         return verify_file(data, note, verifier)
 
     # Internals ----------------------------------------------------------------------------------------
+
+    def _earlier_models(
+        self, session: Session, actor: Principal, review: Review, runs: list[EvalRun]
+    ) -> tuple[list[Judged], list[str]]:
+        """The model verdicts of earlier reviews whose instances these runs reused (``eval run
+        --same-instances-as``), keyed to this review's instances so that the analysis pairs them."""
+        rows: list[Judged] = []
+        notes: list[str] = []
+        for run in runs:
+            source = RunPlan.model_validate(run.plan).instances_from
+            if source is None:
+                continue
+            other_id, _, source_run = source.partition("/")
+            other = session.scalar(select(Review).where(Review.public_id == other_id))
+            if other is None or other.submission.organisation_id != review.submission.organisation_id:
+                continue
+            if not is_permitted(actor, Action.VIEW_EVALUATION, review_scope(other)):
+                notes.append(f"The comparison with review {other_id} is left out: {actor.email} is not assigned to it.")
+                continue
+            if other.submission.content_destroyed_at is not None:
+                notes.append(f"The comparison with review {other_id} is left out: that review was withdrawn.")
+                continue
+            earlier_run = session.scalar(select(EvalRun).where(EvalRun.public_id == source_run))
+            if earlier_run is None:
+                continue
+            label = f"earlier: {other.submission.model} {other.submission.model_version}"
+            for row in session.scalars(
+                select(SampleVerdict).where(
+                    SampleVerdict.run_id == earlier_run.id,
+                    SampleVerdict.subject == MODEL,
+                    SampleVerdict.verdict != "error",
+                )
+            ):
+                judged = _judged(row, run.public_id)
+                rows.append(
+                    Judged(
+                        label,
+                        judged.instance,
+                        judged.family,
+                        judged.variant,
+                        judged.tier,
+                        judged.mode,
+                        judged.epoch,
+                        judged.success,
+                    )
+                )
+            notes.append(
+                f"Compared on exactly the same instances with {other.submission.model} "
+                f"{other.submission.model_version} (review {other_id}, run {source_run})."
+            )
+        return rows, notes
 
     def _key_name(self, session: Session) -> str:
         head = session.get(AuditHead, 1)

@@ -106,11 +106,18 @@ class RunPlan(BaseModel, frozen=True):
 
     suite: Suite
     tasks: list[PlannedTask]
+    instances_from: str | None = None
+    """``REVIEW/RUN`` when the seeds were taken from another review's run, to compare two models on exactly
+    the same instances (a developer's earlier model and its successor)."""
 
     @classmethod
     def fresh(cls, suite: Suite) -> RunPlan:
         """The suite with a new random seed per task."""
         return cls(suite=suite, tasks=[PlannedTask(task=task, seed=secrets.randbelow(2**31)) for task in suite.tasks])
+
+    def reused_by(self, source: str) -> RunPlan:
+        """This plan's suite and seeds, for another review's run: the same instances, exactly."""
+        return RunPlan(suite=self.suite, tasks=self.tasks, instances_from=source)
 
     @property
     def samples_total(self) -> int:
