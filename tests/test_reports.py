@@ -82,6 +82,13 @@ def exploit_details(reviewed: Reviewed) -> dict[str, str]:
 # What the report says -----------------------------------------------------------------------------------------
 
 
+def test_the_timeline_shows_each_report_built(reviewed: Reviewed) -> None:
+    shown = Cli(reviewed.settings, reviewed.clock)("review", "show", reviewed.review, "--as", reviewed.world.lead.email)
+    assert shown.exit_code == 0, shown.stderr
+    assert f"report by {reviewed.world.reviewer.email}: draft report {reviewed.draft.id} built" in shown.stdout
+    assert "clock extended" not in shown.stdout
+
+
 def test_the_draft_report_decides_each_level_from_the_evaluation_results(reviewed: Reviewed) -> None:
     built = reviewed.draft
     assert (built.status, built.complete, built.has_results) == ("draft", True, True)
@@ -297,6 +304,9 @@ def test_a_report_cannot_be_built_before_the_review_is_accepted_or_by_someone_un
     ("case", "exit_code", "message"),
     [
         ("build a withdrawn review", 1, "only a review that was accepted, and neither declined nor withdrawn"),
+        ("build a closed review", 1, "is closed: its final report was issued and cannot change"),
+        ("export into a file", 1, "The report files cannot be written to"),
+        ("verify without a deployment or key", 1, "Give the issuing agency's verifier key with --key"),
         ("build an unknown review", 1, "R-NOSUCH1"),
         ("build unassigned", 1, "may not build the report"),
         ("verify a missing file", 1, "cannot be read"),
@@ -322,9 +332,19 @@ def test_bad_input_to_reports_and_findings_is_refused_in_one_line_and_changes_no
         finding = airlock.findings.add(world.reviewer, review, title="Seen", body="Something.")
         if case == "build a withdrawn review":
             airlock.reviews.withdraw(world.acme_admin, review)
+        if case == "build a closed review":
+            airlock.reports.build(world.reviewer, review)
+            for state in ("evaluating", "draft_report", "developer_response", "final_report", "closed"):
+                airlock.reviews.transition(world.lead, review, state)
+        if case == "export into a file":
+            airlock.reports.build(world.reviewer, review)
+            (tmp_path / "occupied").write_text("a file, not a directory")
         reviewer, developer = world.reviewer.email, world.acme_admin.email
         arguments = {
             "build a withdrawn review": ["report", "build", review, "--as", reviewer],
+            "build a closed review": ["report", "build", review, "--as", reviewer],
+            "export into a file": ["report", "export", review, "--out", str(tmp_path / "occupied"), "--as", reviewer],
+            "verify without a deployment or key": ["report", "verify", __file__, "--signature", __file__],
             "build an unknown review": ["report", "build", "R-NOSUCH1", "--as", reviewer],
             "build unassigned": ["report", "build", review, "--as", world.auditor.email],
             "verify a missing file": ["report", "verify", str(tmp_path / "missing.pdf")],
@@ -358,7 +378,7 @@ def test_bad_input_to_reports_and_findings_is_refused_in_one_line_and_changes_no
         }[case]
         before = database_snapshot(airlock.database)
 
-        run = Cli(settings, clock)
+        run = Cli(Settings(home=tmp_path / "nowhere") if "without a deployment" in case else settings, clock)
         outcome = run(*arguments, "--out", str(tmp_path / "out")) if "build" in case else run(*arguments)
 
         assert outcome.exit_code == exit_code, outcome.stderr

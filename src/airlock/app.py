@@ -22,6 +22,7 @@ from airlock.review.findings import Findings
 from airlock.review.models import Deployment
 from airlock.review.oversight import Oversight
 from airlock.review.reporting import Reports
+from airlock.review.tokens import ApiTokens
 from airlock.review.upgrade import legacy_content_waiting
 from airlock.review.views import DeploymentView
 from airlock.store import Database, open_database
@@ -58,6 +59,7 @@ class Airlock:
     evaluations: Evaluations = field(init=False)
     findings: Findings = field(init=False)
     reports: Reports = field(init=False)
+    tokens: ApiTokens = field(init=False)
 
     def __post_init__(self) -> None:
         settings = self.settings
@@ -78,6 +80,7 @@ class Airlock:
         self.evaluations = Evaluations(self.context)
         self.findings = Findings(self.context)
         self.reports = Reports(self.context, self.findings)
+        self.tokens = ApiTokens(self.context)
 
     @classmethod
     def open(

@@ -67,7 +67,7 @@ class _Scenario:
         self.suite = suite
         self.day_zero = clock.now()
         self.number = 0
-        self.judged = 0
+        self.judged = (0, 0)
 
     def step(self, text: str, *command: str) -> None:
         self.number += 1
@@ -328,11 +328,16 @@ class _Scenario:
         return DemoOutcome(home=home, completed_review=first.id, withdrawn_review=second.id, reports=reports)
 
     def progress(self, status: RunStatus) -> None:
-        """A line each time another of the model's samples is judged, so the real minutes show progress."""
-        done = status.model_tally.done
-        if done != self.judged:
-            self.judged = done
-            self.say(f"             ... {done} of {status.samples_total} samples judged")
+        """A line each time another verdict is recorded, so the real minutes show progress: the model's
+        samples first, then the baselines (the classical tools take up to their budget on each instance)."""
+        model = status.model_tally.done
+        baselines = sum(tally.done for subject, tally in status.tallies.items() if subject != "model")
+        if (model, baselines) != self.judged:
+            self.judged = (model, baselines)
+            self.say(
+                f"             ... model: {model} of {status.samples_total} samples judged"
+                + (f"; baselines: {baselines} verdicts" if baselines else "")
+            )
 
     def submit(self, admin: Principal, version: str, *, release_in_days: int) -> ReviewDetail:
         release = self.clock.now().date() + timedelta(days=release_in_days)
@@ -364,12 +369,13 @@ class _Scenario:
 
 def _write_report(directory: Path, files: dict[str, list[ReportFile]]) -> dict[str, dict[str, Path]]:
     """Write each variant's files; returns variant -> format (html, pdf, json) -> path."""
-    directory.mkdir(parents=True, exist_ok=True)
+    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
     written: dict[str, dict[str, Path]] = {}
     for variant, variant_files in files.items():
         for file in variant_files:
             path = directory / file.name
             path.write_bytes(file.data)
+            path.chmod(0o600)
             if not file.is_signature:
                 written.setdefault(variant, {})[path.suffix.lstrip(".")] = path
     return written

@@ -53,6 +53,12 @@ class PermissionDeniedError(AirlockError):
     is_refusal = True
 
 
+class AuthenticationError(AirlockError):
+    """A request without valid credentials: no token, an unknown, expired or revoked one."""
+
+    kind = "unauthenticated"
+
+
 class TransitionError(AirlockError):
     """The review's current state does not allow the requested move."""
 

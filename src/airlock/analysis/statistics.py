@@ -71,11 +71,10 @@ class Estimate:
 
 
 def critical_value(clusters: int, confidence: float = CONFIDENCE) -> float:
-    """Student's t on ``clusters - 1`` degrees of freedom (the normal's with fewer than two clusters)."""
+    """Student's t on ``clusters - 1`` degrees of freedom; with fewer than two clusters, on one (a single
+    template says no more than two do: the interval must not narrow as the evidence shrinks)."""
     tail = 1 - (1 - confidence) / 2
-    if clusters < 2:
-        return float(stats.norm.ppf(tail))
-    return float(stats.t.ppf(tail, clusters - 1))
+    return float(stats.t.ppf(tail, max(1, clusters - 1)))
 
 
 def wilson_interval(proportion: float, size: float, critical: float) -> tuple[float, float]:

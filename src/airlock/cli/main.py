@@ -15,6 +15,7 @@ from airlock.cli.oversight_commands import audit_app, vault_app
 from airlock.cli.report_commands import finding_app, report_app
 from airlock.cli.review_commands import review_app, submit
 from airlock.cli.sandbox_command import sandbox_app
+from airlock.cli.serve_commands import serve, token_app
 
 app = typer.Typer(
     name="airlock",
@@ -28,6 +29,7 @@ app = typer.Typer(
 app.command("init")(init)
 app.command("demo")(demo)
 app.command("submit")(submit)
+app.command("serve")(serve)
 app.add_typer(org_app, name="org")
 app.add_typer(user_app, name="user")
 app.add_typer(review_app, name="review")
@@ -38,6 +40,7 @@ app.add_typer(challenges_app, name="challenges")
 app.add_typer(eval_app, name="eval")
 app.add_typer(report_app, name="report")
 app.add_typer(finding_app, name="finding")
+app.add_typer(token_app, name="token")
 
 
 def _version(value: bool) -> None:

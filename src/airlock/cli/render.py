@@ -119,8 +119,12 @@ def describe_event(event: EventView) -> str:
         text = f"content destroyed (data key shredded) by {event.actor}"
     elif event.kind == "evaluation":
         text = f"evaluation by {event.actor}"
-    else:
+    elif event.kind == "report":
+        text = f"report by {event.actor}"
+    elif event.kind == "clock_extended":
         text = f"clock extended by {event.days} days by {event.actor}"
+    else:
+        text = f"{event.kind.replace('_', ' ')} by {event.actor}"
     if event.consent_from and event.consent_from != event.actor:
         reference = f", {event.consent_reference}" if event.consent_reference else ""
         text += f" (consent: {event.consent_from}{reference})"

@@ -7,8 +7,18 @@ from typing import Annotated
 
 import typer
 
-from airlock.cli._common import AsOption, JsonOption, ReviewArgument, console, opened, print_json, reporting_errors
-from airlock.errors import InvalidInputError
+from airlock.app import Airlock
+from airlock.cli._common import (
+    AsOption,
+    JsonOption,
+    ReviewArgument,
+    console,
+    opened,
+    print_json,
+    reporting_errors,
+    settings_for,
+)
+from airlock.errors import ConfigurationError, InvalidInputError
 from airlock.reports.signing import SIGNATURE_SUFFIX
 from airlock.review.findings import FindingDetail
 from airlock.review.reporting import ReportFile
@@ -149,8 +159,17 @@ def verify(
                 ) from None
             facts = verify_file(data, note, verifier)
         else:
-            with opened(ctx, json_output) as airlock:
+            try:
+                airlock = Airlock.open(settings_for(ctx))
+            except ConfigurationError:
+                raise InvalidInputError(
+                    "There is no Airlock deployment here to take the report key from.",
+                    "Give the issuing agency's verifier key with --key (they print it with `airlock report key`).",
+                ) from None
+            try:
                 facts = airlock.reports.verify(data, note)
+            finally:
+                airlock.close()
     if json_output:
         print_json({"valid": True, **facts.__dict__})
         return
@@ -263,10 +282,19 @@ def _read(path: Path, what: str) -> bytes:
 
 
 def _write(directory: Path, files: list[ReportFile]) -> list[Path]:
-    directory.mkdir(parents=True, exist_ok=True)
-    paths = []
-    for file in files:
-        path = directory / file.name
-        path.write_bytes(file.data)
-        paths.append(path)
+    """Write confidential report files for the person who asked: a directory only they can read."""
+    with reporting_errors(json_output=False):
+        try:
+            directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+            paths = []
+            for file in files:
+                path = directory / file.name
+                path.write_bytes(file.data)
+                path.chmod(0o600)
+                paths.append(path)
+        except OSError as error:
+            raise InvalidInputError(
+                f"The report files cannot be written to {directory}: {error.strerror}.",
+                "Give --out a directory you can write to (it is created if missing).",
+            ) from None
     return paths

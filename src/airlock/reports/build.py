@@ -192,19 +192,21 @@ def summary_paragraph(model: str, analysis: Analysis) -> str:
     by_decision: dict[Decision, list[str]] = {d: [] for d in Decision}
     for decided in analysis.decisions:
         by_decision[decided.decision].append(decided.level.id)
-    crossed = ", ".join(by_decision[Decision.CROSSED]) or "none"
-    parts.append(
-        f"Of the {len(analysis.decisions)} capability levels of {analysis.framework.name}, the evidence shows "
-        f"{crossed} crossed"
-        + (f"; {', '.join(by_decision[Decision.NOT_CROSSED])} not crossed" if by_decision[Decision.NOT_CROSSED] else "")
-        + (
-            f"; for {', '.join(by_decision[Decision.INCONCLUSIVE])} it cannot yet tell (more or harder challenges "
-            "would be needed)"
-            if by_decision[Decision.INCONCLUSIVE]
-            else ""
-        )
-        + "."
+    crossed, not_crossed, open_ = (
+        by_decision[d] for d in (Decision.CROSSED, Decision.NOT_CROSSED, Decision.INCONCLUSIVE)
     )
+    levels = f"{len(analysis.decisions)} capability levels ({analysis.framework.name})"
+    if crossed:
+        parts.append(f"Of the {levels}, the evidence shows {', '.join(crossed)} crossed.")
+    else:
+        parts.append(f"The evidence shows none of the {levels} crossed.")
+    if not_crossed:
+        parts.append(f"{', '.join(not_crossed)} {'is' if len(not_crossed) == 1 else 'are'} clearly not crossed.")
+    if open_:
+        parts.append(
+            f"For {', '.join(open_)} the evidence cannot yet tell either way: more or harder challenges would "
+            "be needed."
+        )
     return " ".join(parts)
 
 

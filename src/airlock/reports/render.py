@@ -40,7 +40,6 @@ from typing import Any
 from xml.etree import ElementTree
 
 import jinja2
-import weasyprint  # type: ignore[import-untyped]  # WeasyPrint ships no type information
 from markupsafe import Markup
 
 from airlock.reports.model import Report
@@ -85,19 +84,21 @@ def render_pdf(report: Report) -> bytes:
 
     Nothing is fetched: the HTML is self-contained, and an attempt to fetch anything stops the rendering.
     """
-    document = weasyprint.HTML(string=render_html(report), base_url=None, url_fetcher=_NoFetching())
+    # Imported here: WeasyPrint takes half a second to import, and every `airlock` command would pay it.
+    import weasyprint  # type: ignore[import-untyped]  # WeasyPrint ships no type information
+
+    class NoFetching(weasyprint.URLFetcher):  # type: ignore[misc]  # WeasyPrint is untyped
+        """A URL fetcher that refuses every URL, fatally: a report is rendered offline or not at all."""
+
+        def __init__(self) -> None:
+            super().__init__(fail_on_errors=True)
+
+        def fetch(self, url: str, headers: dict[str, str] | None = None) -> Any:
+            raise weasyprint.urls.FatalURLFetchingError(f"The report refers to {url!r}; reports are rendered offline.")
+
+    document = weasyprint.HTML(string=render_html(report), base_url=None, url_fetcher=NoFetching())
     pdf: bytes = document.write_pdf()
     return pdf
-
-
-class _NoFetching(weasyprint.URLFetcher):  # type: ignore[misc]  # WeasyPrint is untyped
-    """A URL fetcher that refuses every URL, fatally: a report is rendered offline or not at all."""
-
-    def __init__(self) -> None:
-        super().__init__(fail_on_errors=True)
-
-    def fetch(self, url: str, headers: dict[str, str] | None = None) -> Any:
-        raise weasyprint.urls.FatalURLFetchingError(f"The report refers to {url!r}; reports are rendered offline.")
 
 
 @functools.cache

@@ -77,8 +77,8 @@ def verify_file(data: bytes, note: str, verifier: Verifier) -> SignedFacts:
         text = open_note(note, verifier)
     except NoteError as error:
         raise ReportSignatureError(
-            f"The signature is not valid: {error}.",
-            "The report was not signed by this deployment's report key, or its signature file was altered.",
+            f"The signature is not valid for the key {verifier.name} (key id {verifier.hash.hex()}): {error}.",
+            "The report was signed with another key, or its signature file was altered; check the verifier key.",
         ) from None
     lines = text.splitlines()
     facts: dict[str, str] = {}

@@ -259,3 +259,20 @@ class Finding(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
     review: Mapped[Review] = relationship(lazy="joined")
+
+
+class ApiToken(Base):
+    """A credential for the REST API: shown once when issued; only its SHA-256 is kept. Revocable, expiring."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    public_id: Mapped[str] = mapped_column(String(16), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    name: Mapped[str] = mapped_column(String(100))
+    secret_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    user: Mapped[User] = relationship(lazy="joined")

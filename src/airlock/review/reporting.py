@@ -58,10 +58,10 @@ BUILDABLE_STATES = frozenset(
         ReviewState.DRAFT_REPORT,
         ReviewState.DEVELOPER_RESPONSE,
         ReviewState.FINAL_REPORT,
-        ReviewState.CLOSED,
         ReviewState.EXPIRED,
     }
 )
+"""A closed review's final report was issued and stays as it is: it is exported, never rebuilt."""
 FINAL_STATES = frozenset({ReviewState.FINAL_REPORT, ReviewState.CLOSED, ReviewState.EXPIRED})
 DEVELOPER_READS_FROM = frozenset({ReviewState.DEVELOPER_RESPONSE, ReviewState.FINAL_REPORT, ReviewState.CLOSED})
 NOTABLE_SUCCESSES = 3
@@ -114,6 +114,11 @@ class Reports:
         with self._context.operation(actor, "report.build", target) as session:
             review = load_visible_review(session, actor, review_id)
             authorize(actor, Action.BUILD_REPORT, review_scope(review), what=f"build the report of {review.public_id}")
+            if review.state == ReviewState.CLOSED:
+                raise TransitionError(
+                    f"Review {review.public_id} is closed: its final report was issued and cannot change.",
+                    f"Export it with `airlock report export {review.public_id}`.",
+                )
             if review.state not in BUILDABLE_STATES:
                 raise TransitionError(
                     f"Review {review.public_id} is {review.state}; only a review that was accepted, and neither "

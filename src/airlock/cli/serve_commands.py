@@ -1,0 +1,106 @@
+"""``airlock serve`` (the REST API on loopback by default) and ``airlock token`` (API tokens)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from airlock.cli._common import AsOption, JsonOption, console, opened, print_json
+from airlock.review.tokens import DEFAULT_DAYS, TokenView
+
+token_app = typer.Typer(
+    help="API tokens: issue one to use the REST API as yourself, list and revoke them.",
+    no_args_is_help=True,
+    rich_markup_mode=None,
+)
+
+
+def serve(
+    ctx: typer.Context,
+    host: Annotated[str, typer.Option(help="Address to listen on; keep 127.0.0.1 behind a TLS proxy.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535, help="Port to listen on.")] = 8000,
+) -> None:
+    """Serve the REST API (/api/v1, OpenAPI document at /api/v1/openapi.json) until interrupted.
+
+    It listens on loopback by default; in production put a TLS-terminating proxy in front (docs/api.md).
+
+    \b
+    Example:
+      airlock serve --port 8000
+    """
+    import uvicorn
+
+    from airlock.api.app import create_app
+
+    with opened(ctx, False) as airlock:
+        console.print(f"Serving the Airlock API on http://{host}:{port}/api/v1 (Ctrl-C stops it).")
+        uvicorn.run(create_app(airlock), host=host, port=port, log_level="warning")
+
+
+@token_app.command("issue")
+def issue(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Option(help="What the token is for, e.g. 'dashboard script'.")],
+    days: Annotated[int, typer.Option(help="Days until it expires (1 to 365).")] = DEFAULT_DAYS,
+    as_: AsOption = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Issue an API token for yourself. It is shown once: store it now.
+
+    \b
+    Example:
+      airlock token issue --name "nightly export" --days 7 --as reviewer@agency.example
+    """
+    with opened(ctx, json_output) as airlock:
+        issued = airlock.tokens.issue(airlock.directory.principal(as_), name=name, days=days)
+    if json_output:
+        print_json(issued.view.model_dump(mode="json") | {"token": issued.token})
+        return
+    console.print(
+        f"Token {issued.view.id} for {issued.view.user}, valid until {issued.view.expires_at:%Y-%m-%d %H:%M} UTC."
+    )
+    console.print("It is shown only now; send it as 'Authorization: Bearer TOKEN':")
+    console.print(issued.token, markup=False)
+
+
+@token_app.command("list")
+def list_tokens(ctx: typer.Context, as_: AsOption = None, json_output: JsonOption = False) -> None:
+    """List your API tokens (an operator sees everyone's); secrets are never shown again.
+
+    \b
+    Example:
+      airlock token list --as reviewer@agency.example
+    """
+    with opened(ctx, json_output) as airlock:
+        tokens = airlock.tokens.visible_to(airlock.directory.principal(as_))
+    _show(tokens, json_output)
+
+
+@token_app.command("revoke")
+def revoke(
+    ctx: typer.Context,
+    token: Annotated[str, typer.Argument(metavar="TOKEN_ID", help="The token's identifier, e.g. T-1A2B3C4D.")],
+    as_: AsOption = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Revoke an API token at once.
+
+    \b
+    Example:
+      airlock token revoke T-1A2B3C4D --as reviewer@agency.example
+    """
+    with opened(ctx, json_output) as airlock:
+        revoked = airlock.tokens.revoke(airlock.directory.principal(as_), token)
+    _show([revoked], json_output)
+
+
+def _show(tokens: list[TokenView], json_output: bool) -> None:
+    if json_output:
+        print_json([token.model_dump(mode="json") for token in tokens])
+        return
+    if not tokens:
+        console.print("No tokens.")
+    for token in tokens:
+        state = "revoked" if token.revoked_at else f"expires {token.expires_at:%Y-%m-%d}"
+        console.print(f"{token.id}  {token.user}  {token.name}  ({state})", markup=False)
