@@ -59,6 +59,28 @@ def reviewed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Reviewed]:
         airlock.close()
 
 
+@dataclass
+class Fresh:
+    """A new deployment with the test world, for a test that changes it."""
+
+    airlock: Airlock
+    world: World
+    settings: Settings
+    clock: ManualClock
+
+
+@pytest.fixture
+def fresh(tmp_path: Path) -> Iterator[Fresh]:
+    settings = Settings(home=tmp_path / "home", database_url=f"sqlite:///{tmp_path}/airlock.db")
+    clock = ManualClock(datetime.now(UTC))
+    airlock = Airlock.open(settings, clock, must_be_initialised=False)
+    try:
+        airlock.initialise()
+        yield Fresh(airlock, build_world(airlock), settings, clock)
+    finally:
+        airlock.close()
+
+
 def file(built: BuiltReport, variant: str, extension: str) -> ReportFile:
     return next(f for f in built.files[variant] if f.name.endswith(f".{extension}"))
 
@@ -248,16 +270,10 @@ def test_the_developer_answers_a_finding_and_the_final_report_carries_the_answer
 # Bad input --------------------------------------------------------------------------------------------------------
 
 
-def test_a_review_without_completed_evaluations_gets_a_report_that_says_so(tmp_path: Path) -> None:
-    settings = Settings(home=tmp_path / "home", database_url=f"sqlite:///{tmp_path}/airlock.db")
-    airlock = Airlock.open(settings, ManualClock(datetime.now(UTC)), must_be_initialised=False)
-    try:
-        airlock.initialise()
-        world = build_world(airlock)
-        review = accepted_review(airlock, world, base_url="http://127.0.0.1:9/v1")
-        built = airlock.reports.build(world.reviewer, review)
-    finally:
-        airlock.close()
+def test_a_review_without_completed_evaluations_gets_a_report_that_says_so(fresh: Fresh) -> None:
+    airlock, world = fresh.airlock, fresh.world
+    review = accepted_review(airlock, world, base_url="http://127.0.0.1:9/v1")
+    built = airlock.reports.build(world.reviewer, review)
     assert (built.has_results, built.decisions) == (False, [])
     report = json.loads(file(built, "full", "json").data)
     assert report["decisions"] == []
@@ -320,139 +336,120 @@ def test_a_report_cannot_be_built_before_the_review_is_accepted_or_by_someone_un
     ],
 )
 def test_bad_input_to_reports_and_findings_is_refused_in_one_line_and_changes_nothing(
-    tmp_path: Path, case: str, exit_code: int, message: str
+    tmp_path: Path, fresh: Fresh, case: str, exit_code: int, message: str
 ) -> None:
-    settings = Settings(home=tmp_path / "home", database_url=f"sqlite:///{tmp_path}/airlock.db")
-    clock = ManualClock(datetime.now(UTC))
-    airlock = Airlock.open(settings, clock, must_be_initialised=False)
-    try:
-        airlock.initialise()
-        world = build_world(airlock)
-        review = accepted_review(airlock, world, base_url="http://127.0.0.1:9/v1")
-        finding = airlock.findings.add(world.reviewer, review, title="Seen", body="Something.")
-        if case == "build a withdrawn review":
-            airlock.reviews.withdraw(world.acme_admin, review)
-        if case == "build a closed review":
-            airlock.reports.build(world.reviewer, review)
-            for state in ("evaluating", "draft_report", "developer_response", "final_report", "closed"):
-                airlock.reviews.transition(world.lead, review, state)
-        if case == "export into a file":
-            airlock.reports.build(world.reviewer, review)
-            (tmp_path / "occupied").write_text("a file, not a directory")
-        reviewer, developer = world.reviewer.email, world.acme_admin.email
-        arguments = {
-            "build a withdrawn review": ["report", "build", review, "--as", reviewer],
-            "build a closed review": ["report", "build", review, "--as", reviewer],
-            "export into a file": ["report", "export", review, "--out", str(tmp_path / "occupied"), "--as", reviewer],
-            "verify without a deployment or key": ["report", "verify", __file__, "--signature", __file__],
-            "build an unknown review": ["report", "build", "R-NOSUCH1", "--as", reviewer],
-            "build unassigned": ["report", "build", review, "--as", world.auditor.email],
-            "verify a missing file": ["report", "verify", str(tmp_path / "missing.pdf")],
-            "verify with a malformed key": ["report", "verify", __file__, "--signature", __file__, "--key", "x+y+z"],
-            "add a finding without a title": [
-                "finding",
-                "add",
-                review,
-                "--title",
-                " ",
-                "--body",
-                "b",
-                "--as",
-                reviewer,
-            ],
-            "add a finding as the developer": [
-                "finding",
-                "add",
-                review,
-                "--title",
-                "t",
-                "--body",
-                "b",
-                "--as",
-                developer,
-            ],
-            "answer before the draft is sent": ["finding", "respond", finding.id, "--text", "No.", "--as", developer],
-            "answer as a reviewer": ["finding", "respond", finding.id, "--text", "No.", "--as", reviewer],
-            "answer an unknown finding": ["finding", "respond", "F-NOSUCH1", "--text", "No.", "--as", developer],
-            "export an unknown variant": ["report", "export", review, "--variant", "partial", "--as", reviewer],
-        }[case]
-        before = database_snapshot(airlock.database)
+    airlock, world, settings, clock = fresh.airlock, fresh.world, fresh.settings, fresh.clock
+    review = accepted_review(airlock, world, base_url="http://127.0.0.1:9/v1")
+    finding = airlock.findings.add(world.reviewer, review, title="Seen", body="Something.")
+    if case == "build a withdrawn review":
+        airlock.reviews.withdraw(world.acme_admin, review)
+    if case == "build a closed review":
+        airlock.reports.build(world.reviewer, review)
+        for state in ("evaluating", "draft_report", "developer_response", "final_report", "closed"):
+            airlock.reviews.transition(world.lead, review, state)
+    if case == "export into a file":
+        airlock.reports.build(world.reviewer, review)
+        (tmp_path / "occupied").write_text("a file, not a directory")
+    reviewer, developer = world.reviewer.email, world.acme_admin.email
+    arguments = {
+        "build a withdrawn review": ["report", "build", review, "--as", reviewer],
+        "build a closed review": ["report", "build", review, "--as", reviewer],
+        "export into a file": ["report", "export", review, "--out", str(tmp_path / "occupied"), "--as", reviewer],
+        "verify without a deployment or key": ["report", "verify", __file__, "--signature", __file__],
+        "build an unknown review": ["report", "build", "R-NOSUCH1", "--as", reviewer],
+        "build unassigned": ["report", "build", review, "--as", world.auditor.email],
+        "verify a missing file": ["report", "verify", str(tmp_path / "missing.pdf")],
+        "verify with a malformed key": ["report", "verify", __file__, "--signature", __file__, "--key", "x+y+z"],
+        "add a finding without a title": [
+            "finding",
+            "add",
+            review,
+            "--title",
+            " ",
+            "--body",
+            "b",
+            "--as",
+            reviewer,
+        ],
+        "add a finding as the developer": [
+            "finding",
+            "add",
+            review,
+            "--title",
+            "t",
+            "--body",
+            "b",
+            "--as",
+            developer,
+        ],
+        "answer before the draft is sent": ["finding", "respond", finding.id, "--text", "No.", "--as", developer],
+        "answer as a reviewer": ["finding", "respond", finding.id, "--text", "No.", "--as", reviewer],
+        "answer an unknown finding": ["finding", "respond", "F-NOSUCH1", "--text", "No.", "--as", developer],
+        "export an unknown variant": ["report", "export", review, "--variant", "partial", "--as", reviewer],
+    }[case]
+    before = database_snapshot(airlock.database)
 
-        run = Cli(Settings(home=tmp_path / "nowhere") if "without a deployment" in case else settings, clock)
-        outcome = run(*arguments, "--out", str(tmp_path / "out")) if "build" in case else run(*arguments)
+    run = Cli(Settings(home=tmp_path / "nowhere") if "without a deployment" in case else settings, clock)
+    outcome = run(*arguments, "--out", str(tmp_path / "out")) if "build" in case else run(*arguments)
 
-        assert outcome.exit_code == exit_code, outcome.stderr
-        assert message in outcome.stderr
-        if exit_code == 1:
-            assert len(outcome.error_lines) == 1
-        assert database_snapshot(airlock.database) == before
-        assert not (tmp_path / "out").exists()
-    finally:
-        airlock.close()
-
-
-def test_a_successor_model_is_compared_with_its_predecessor_on_exactly_the_same_instances(tmp_path: Path) -> None:
-    settings = Settings(home=tmp_path / "home", database_url=f"sqlite:///{tmp_path}/airlock.db")
-    clock = ManualClock(datetime.now(UTC))
-    airlock = Airlock.open(settings, clock, must_be_initialised=False)
-    try:
-        airlock.initialise()
-        world = build_world(airlock)
-        with fake_endpoint(replaying_references(suites_cache())) as strong:
-            earlier = accepted_review(airlock, world, base_url=strong.url)
-            assert airlock.evaluations.run(world.reviewer, earlier, QUICK).status == "completed"
-        with fake_endpoint(lambda messages: "I cannot solve this.") as weak:
-            successor = accepted_review(airlock, world, base_url=weak.url)
-            run = airlock.evaluations.run(world.reviewer, successor, QUICK, same_instances_as=earlier)
-        assert run.status == "completed"
-        first, second = (airlock.evaluations.status(world.reviewer, r)[0] for r in (earlier, successor))
-        assert first.seeds == second.seeds  # the same instances, exactly
-
-        built = airlock.reports.build(world.reviewer, successor)
-
-        report = json.loads(file(built, "full", "json").data)
-        differences = report["results"]["differences"]
-        versus = next(d for d in differences if d["versus"].startswith("earlier:") and d["family"] == "all")
-        assert (versus["family"], versus["value"], versus["observations"]) == ("all", -1.0, 4)
-        assert "100 percentage points fewer than" in report["summary"]
-        assert any(f"review {earlier}" in note for note in report["notes"])
-    finally:
-        airlock.close()
-
-
-def test_another_developers_review_is_never_a_comparison(tmp_path: Path) -> None:
-    settings = Settings(home=tmp_path / "home", database_url=f"sqlite:///{tmp_path}/airlock.db")
-    clock = ManualClock(datetime.now(UTC))
-    airlock = Airlock.open(settings, clock, must_be_initialised=False)
-    try:
-        airlock.initialise()
-        world = build_world(airlock)
-        acme = accepted_review(airlock, world, base_url="http://127.0.0.1:9/v1")
-        globex = airlock.submissions.submit(
-            world.globex_admin,
-            SubmissionRequest(
-                model="openai-api/globex/g1",
-                model_version="1",
-                planned_release_date=clock.now().date() + timedelta(days=40),
-                model_card="card",
-                base_url="http://127.0.0.1:9/v1",
-                endpoint_credentials="sk-fake",
-            ),
-        ).id
-        airlock.reviews.accept(world.lead, globex)
-        airlock.reviews.assign(world.lead, globex, world.reviewer.email)
-        before = database_snapshot(airlock.database)
-
-        outcome = Cli(settings, clock)(
-            "eval", "run", globex, "--suite", QUICK, "--same-instances-as", acme, "--as", world.reviewer.email
-        )
-
-        assert outcome.exit_code == 1
+    assert outcome.exit_code == exit_code, outcome.stderr
+    assert message in outcome.stderr
+    if exit_code == 1:
         assert len(outcome.error_lines) == 1
-        assert "is of another developer's model" in outcome.stderr
-        assert database_snapshot(airlock.database) == before
-    finally:
-        airlock.close()
+    assert database_snapshot(airlock.database) == before
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_successor_model_is_compared_with_its_predecessor_on_exactly_the_same_instances(
+    fresh: Fresh,
+) -> None:
+    airlock, world = fresh.airlock, fresh.world
+    with fake_endpoint(replaying_references(suites_cache())) as strong:
+        earlier = accepted_review(airlock, world, base_url=strong.url)
+        assert airlock.evaluations.run(world.reviewer, earlier, QUICK).status == "completed"
+    with fake_endpoint(lambda messages: "I cannot solve this.") as weak:
+        successor = accepted_review(airlock, world, base_url=weak.url)
+        run = airlock.evaluations.run(world.reviewer, successor, QUICK, same_instances_as=earlier)
+    assert run.status == "completed"
+    first, second = (airlock.evaluations.status(world.reviewer, r)[0] for r in (earlier, successor))
+    assert first.seeds == second.seeds  # the same instances, exactly
+
+    built = airlock.reports.build(world.reviewer, successor)
+
+    report = json.loads(file(built, "full", "json").data)
+    differences = report["results"]["differences"]
+    versus = next(d for d in differences if d["versus"].startswith("earlier:") and d["family"] == "all")
+    assert (versus["family"], versus["value"], versus["observations"]) == ("all", -1.0, 4)
+    assert "100 percentage points fewer than" in report["summary"]
+    assert any(f"review {earlier}" in note for note in report["notes"])
+
+
+def test_another_developers_review_is_never_a_comparison(fresh: Fresh) -> None:
+    airlock, world, settings, clock = fresh.airlock, fresh.world, fresh.settings, fresh.clock
+    acme = accepted_review(airlock, world, base_url="http://127.0.0.1:9/v1")
+    globex = airlock.submissions.submit(
+        world.globex_admin,
+        SubmissionRequest(
+            model="openai-api/globex/g1",
+            model_version="1",
+            planned_release_date=clock.now().date() + timedelta(days=40),
+            model_card="card",
+            base_url="http://127.0.0.1:9/v1",
+            endpoint_credentials="sk-fake",
+        ),
+    ).id
+    airlock.reviews.accept(world.lead, globex)
+    airlock.reviews.assign(world.lead, globex, world.reviewer.email)
+    before = database_snapshot(airlock.database)
+
+    outcome = Cli(settings, clock)(
+        "eval", "run", globex, "--suite", QUICK, "--same-instances-as", acme, "--as", world.reviewer.email
+    )
+
+    assert outcome.exit_code == 1
+    assert len(outcome.error_lines) == 1
+    assert "is of another developer's model" in outcome.stderr
+    assert database_snapshot(airlock.database) == before
 
 
 @pytest.mark.parametrize(
@@ -463,25 +460,18 @@ def test_another_developers_review_is_never_a_comparison(tmp_path: Path) -> None
     ],
 )
 def test_a_comparison_without_instances_to_reuse_is_refused_before_anything_runs(
-    tmp_path: Path, case: str, message: str
+    fresh: Fresh, case: str, message: str
 ) -> None:
-    settings = Settings(home=tmp_path / "home", database_url=f"sqlite:///{tmp_path}/airlock.db")
-    clock = ManualClock(datetime.now(UTC))
-    airlock = Airlock.open(settings, clock, must_be_initialised=False)
-    try:
-        airlock.initialise()
-        world = build_world(airlock)
-        review = accepted_review(airlock, world, base_url="http://127.0.0.1:9/v1")
-        other = review if case == "itself" else accepted_review(airlock, world, base_url="http://127.0.0.1:9/v1")
-        before = database_snapshot(airlock.database)
+    airlock, world, settings, clock = fresh.airlock, fresh.world, fresh.settings, fresh.clock
+    review = accepted_review(airlock, world, base_url="http://127.0.0.1:9/v1")
+    other = review if case == "itself" else accepted_review(airlock, world, base_url="http://127.0.0.1:9/v1")
+    before = database_snapshot(airlock.database)
 
-        outcome = Cli(settings, clock)(
-            "eval", "run", review, "--suite", QUICK, "--same-instances-as", other, "--as", world.reviewer.email
-        )
+    outcome = Cli(settings, clock)(
+        "eval", "run", review, "--suite", QUICK, "--same-instances-as", other, "--as", world.reviewer.email
+    )
 
-        assert outcome.exit_code == 1
-        assert len(outcome.error_lines) == 1
-        assert message in outcome.stderr
-        assert database_snapshot(airlock.database) == before
-    finally:
-        airlock.close()
+    assert outcome.exit_code == 1
+    assert len(outcome.error_lines) == 1
+    assert message in outcome.stderr
+    assert database_snapshot(airlock.database) == before
