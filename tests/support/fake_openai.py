@@ -35,10 +35,7 @@ class FakeEndpoint:
     failing: bool = False
     stall_seconds: float = 0.0
     hold_after: int | None = None
-    """Hold every sample request after this many admitted ones, until ``release`` is set."""
-    admitted: int = 0
-    """Sample requests let through to an answer; counted when admitted, so that requests arriving together
-    cannot all slip under ``hold_after`` before any of them is answered."""
+    """Hold every sample request after this many answered ones, until ``release`` is set."""
     release: threading.Event = field(default_factory=threading.Event)
     held: threading.Event = field(default_factory=threading.Event)
     url: str = ""
@@ -76,9 +73,7 @@ def _handler(endpoint: FakeEndpoint) -> type[BaseHTTPRequestHandler]:
                 if endpoint.stall_seconds:
                     time.sleep(endpoint.stall_seconds)
                 with endpoint.lock:
-                    hold = endpoint.hold_after is not None and endpoint.admitted >= endpoint.hold_after
-                    if not hold:
-                        endpoint.admitted += 1
+                    hold = endpoint.hold_after is not None and endpoint.sample_calls >= endpoint.hold_after
                 if hold:
                     endpoint.held.set()
                     endpoint.release.wait(timeout=60)
