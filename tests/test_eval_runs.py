@@ -243,7 +243,7 @@ def test_a_run_killed_with_sigkill_resumes_and_makes_no_model_call_twice(
 ) -> None:
     airlock, world, settings = deployment
     review = accepted_review(airlock, world, base_url=endpoint.url)
-    endpoint.hold_after = 2  # requests after the second answered one wait: kill the run while they do
+    endpoint.hold_after = 2  # requests after the second admitted one wait: kill the run while they do
     environment = {
         **os.environ,
         "AIRLOCK_HOME": str(settings.home),
@@ -254,9 +254,12 @@ def test_a_run_killed_with_sigkill_resumes_and_makes_no_model_call_twice(
     killed = subprocess.Popen(command, env=environment, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
         assert endpoint.held.wait(timeout=120), "the run never reached a held request"
-        # Kill once every answered sample is recorded and the rest wait on the model.
-        deadline = time.monotonic() + 30
-        while len(model_rows(airlock)) < endpoint.sample_calls and time.monotonic() < deadline:
+        # Kill once both admitted samples are answered and recorded, and the rest wait on the model: a kill
+        # between an answer and its record would rightly cost that call again on resume.
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and (
+            endpoint.sample_calls < 2 or len(model_rows(airlock)) < endpoint.sample_calls
+        ):
             time.sleep(0.1)
         killed.send_signal(signal.SIGKILL)
         killed.wait(timeout=30)

@@ -35,7 +35,8 @@ class FakeEndpoint:
     failing: bool = False
     stall_seconds: float = 0.0
     hold_after: int | None = None
-    """Hold every sample request after this many answered ones, until ``release`` is set."""
+    """Admit this many sample requests, then hold every later one until ``release`` is set."""
+    admitted: int = 0
     release: threading.Event = field(default_factory=threading.Event)
     held: threading.Event = field(default_factory=threading.Event)
     url: str = ""
@@ -72,8 +73,12 @@ def _handler(endpoint: FakeEndpoint) -> type[BaseHTTPRequestHandler]:
                     return
                 if endpoint.stall_seconds:
                     time.sleep(endpoint.stall_seconds)
+                # Counted on arrival, not on answer: requests run in parallel, so counting answers would let
+                # a third one through while the first two are still being answered.
                 with endpoint.lock:
-                    hold = endpoint.hold_after is not None and endpoint.sample_calls >= endpoint.hold_after
+                    hold = endpoint.hold_after is not None and endpoint.admitted >= endpoint.hold_after
+                    if not hold:
+                        endpoint.admitted += 1
                 if hold:
                     endpoint.held.set()
                     endpoint.release.wait(timeout=60)

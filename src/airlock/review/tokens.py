@@ -72,7 +72,9 @@ class ApiTokens:
         if not 1 <= days <= MAX_DAYS:
             raise InvalidInputError(f"A token lives 1 to {MAX_DAYS} days, not {days}.", "Choose --days in that range.")
         public_id = "T-" + secrets.token_hex(4).upper()
-        secret = secrets.token_urlsafe(32)
+        # Hex, not base64: no '_' or '-' inside the secret, so the token splits one way and a double-click
+        # selects all of it.
+        secret = secrets.token_hex(32)
         with self._context.operation(actor, "token.issue", f"token:{public_id}") as session:
             now = self._context.clock.now()
             token = ApiToken(
