@@ -4,6 +4,7 @@ organisation never learns that another organisation's review exists."""
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -19,8 +20,9 @@ from airlock.clock import ManualClock
 from airlock.config import Settings
 from airlock.review import SubmissionRequest
 from tests.support.cli import Cli
+from tests.support.fake_openai import fake_endpoint, replaying_references
 from tests.support.world import World, build_world, database_snapshot
-from tests.test_eval_runs import accepted_review
+from tests.test_eval_runs import QUICK, accepted_review, suites_cache
 
 
 @dataclass
@@ -90,7 +92,8 @@ def test_only_a_hash_of_the_secret_is_stored(served: Served) -> None:
     issued = served.airlock.tokens.issue(served.world.reviewer, name="kept")
     prefix, token_id, secret = issued.token.split("_", 2)
     assert (prefix, token_id) == ("alk", issued.view.id)
-    assert len(secret) == 64 and set(secret) <= set("0123456789abcdef"), "256 random bits, in hex"
+    assert len(secret) == 64, "256 random bits"
+    assert set(secret) <= set("0123456789abcdef"), "in hex"
     snapshot = json.dumps(database_snapshot(served.airlock.database, with_audit=True), default=str)
     assert secret not in snapshot
     assert issued.view.id in snapshot
@@ -165,7 +168,9 @@ def test_reports_download_as_signed_files_and_partners_get_only_the_granted_vari
     is_problem(
         served.client.get(f"/api/v1/reviews/{review}/reports/full/json", headers=partner), 403, "permission_denied"
     )
-    is_problem(served.client.get(f"/api/v1/reviews/{review}/reports/full/docx", headers=reviewer), 404, "not_found")
+    is_problem(
+        served.client.get(f"/api/v1/reviews/{review}/reports/full/docx", headers=reviewer), 422, "invalid_request"
+    )
 
 
 def test_the_openapi_document_is_served_and_nothing_loads_from_a_cdn(served: Served) -> None:
@@ -196,3 +201,200 @@ def test_a_token_is_shown_once_listed_without_its_secret_and_revoked(served: Ser
     bad = run("token", "issue", "--name", "x", "--days", "400", "--as", served.world.reviewer.email)
     assert bad.exit_code == 1
     assert "A token lives 1 to 365 days" in bad.stderr
+
+
+# Every other endpoint ------------------------------------------------------------------------------------------
+
+
+def test_the_directory_is_kept_by_operators_and_developer_admins_and_read_by_agency_staff(served: Served) -> None:
+    world, client = served.world, served.client
+    operator, reviewer, acme = (
+        served.token(world.operator),
+        served.token(world.reviewer),
+        served.token(world.acme_admin),
+    )
+
+    added = client.post("/api/v1/organisations", json={"name": "Initech", "kind": "developer"}, headers=operator)
+    assert added.status_code == 201, added.text
+    assert added.json()["slug"] == "initech"
+    is_problem(
+        client.post("/api/v1/organisations", json={"name": "Initech", "kind": "developer"}, headers=operator),
+        409,
+        "conflict",
+    )
+    is_problem(
+        client.post("/api/v1/organisations", json={"name": "X", "kind": "bank"}, headers=operator), 422, "invalid_input"
+    )
+    is_problem(
+        client.post("/api/v1/organisations", json={"name": "Y", "kind": "developer"}, headers=acme),
+        403,
+        "permission_denied",
+    )
+    assert "initech" in [o["slug"] for o in client.get("/api/v1/organisations", headers=reviewer).json()]
+    is_problem(client.get("/api/v1/organisations", headers=acme), 403, "permission_denied")
+
+    colleague = {"email": "new@acme.test", "name": "New", "role": "developer_member", "organisation": "acme-ai"}
+    assert client.post("/api/v1/users", json=colleague, headers=acme).status_code == 201
+    outsider = {**colleague, "email": "spy@globex.test", "organisation": "globex"}
+    is_problem(client.post("/api/v1/users", json=outsider, headers=acme), 403, "permission_denied")
+    listed = client.get("/api/v1/users", params={"organisation": "acme-ai"}, headers=reviewer).json()
+    assert "new@acme.test" in [user["email"] for user in listed]
+    is_problem(client.get("/api/v1/users", headers=acme), 403, "permission_denied")
+
+
+def test_a_developer_submits_through_the_api_and_bad_input_changes_nothing(served: Served) -> None:
+    world, client = served.world, served.client
+    acme, reviewer = served.token(world.acme_admin), served.token(world.reviewer)
+    release = (served.clock.now().date() + timedelta(days=60)).isoformat()
+    body = {"model": "openai-api/acme/a2", "model_version": "2", "planned_release_date": release, "model_card": "c"}
+
+    before = database_snapshot(served.airlock.database)
+    past = client.post("/api/v1/submissions", json={**body, "planned_release_date": "2020-01-01"}, headers=acme)
+    assert "is not after today" in str(is_problem(past, 422, "invalid_input")["title"])
+    is_problem(
+        client.post("/api/v1/submissions", json={**body, "planned_release_date": "soon"}, headers=acme),
+        422,
+        "invalid_request",
+    )
+    is_problem(client.post("/api/v1/submissions", json=body, headers=reviewer), 403, "permission_denied")
+    assert database_snapshot(served.airlock.database) == before
+
+    made = client.post("/api/v1/submissions", json=body, headers=acme)
+    assert made.status_code == 201, made.text
+    assert made.json()["state"] == "submitted"
+    assert made.json()["id"] in [
+        r["id"] for r in client.get("/api/v1/reviews", headers=served.token(world.lead)).json()
+    ]
+
+
+def test_clock_team_and_partner_grants_through_the_api(served: Served) -> None:
+    world, client = served.world, served.client
+    review = accepted_review(served.airlock, served.world, base_url="http://127.0.0.1:9/v1")
+    lead, admin, partner = served.token(world.lead), served.token(world.acme_admin), served.token(world.partner)
+
+    no_consent = {"action": "extend", "days": 5, "reason": "model endpoint down for a week"}
+    is_problem(client.post(f"/api/v1/reviews/{review}/clock", json=no_consent, headers=lead), 409, "consent_required")
+    consented = {**no_consent, "consent_from": world.acme_admin.email, "consent_reference": "email of 29 Nov"}
+    extended = client.post(f"/api/v1/reviews/{review}/clock", json=consented, headers=lead)
+    assert extended.status_code == 200, extended.text
+    assert extended.json()["clock"]["extension_days"] == 5
+    pause = {**consented, "action": "pause", "days": None}
+    assert (
+        client.post(f"/api/v1/reviews/{review}/clock", json=pause, headers=lead).json()["clock"]["status"] == "paused"
+    )
+    resumed = client.post(f"/api/v1/reviews/{review}/clock", json={"action": "resume"}, headers=lead)
+    assert resumed.json()["clock"]["status"] == "running"
+    is_problem(
+        client.post(f"/api/v1/reviews/{review}/clock", json={"action": "stop"}, headers=lead), 422, "invalid_request"
+    )
+
+    is_problem(
+        client.post(f"/api/v1/reviews/{review}/team", json={"reviewer": world.reviewer.email}, headers=admin),
+        403,
+        "permission_denied",
+    )
+    removed = client.delete(f"/api/v1/reviews/{review}/team/{world.reviewer.email}", headers=lead)
+    assert world.reviewer.email not in removed.json()["assigned"]
+    added = client.post(f"/api/v1/reviews/{review}/team", json={"reviewer": world.reviewer.email}, headers=lead)
+    assert world.reviewer.email in added.json()["assigned"]
+
+    is_problem(client.get(f"/api/v1/reviews/{review}", headers=partner), 404, "not_found")
+    grant = {"partner": "grid-cert", "content": ["redacted_report"]}
+    is_problem(client.post(f"/api/v1/reviews/{review}/grants", json=grant, headers=lead), 403, "permission_denied")
+    assert client.post(f"/api/v1/reviews/{review}/grants", json=grant, headers=admin).status_code == 200
+    seen = client.get(f"/api/v1/reviews/{review}", headers=partner).json()
+    assert seen["limited_view"] is True
+    assert seen["submitted_by"] == "acme-ai"
+    assert seen["assigned"] == []
+    assert {event["actor"] for event in seen["events"]} == {""}, "the partner sees the moves, not who made them"
+    assert client.delete(f"/api/v1/reviews/{review}/grants/grid-cert", headers=admin).status_code == 200
+    is_problem(client.get(f"/api/v1/reviews/{review}", headers=partner), 404, "not_found")
+
+
+def test_findings_reports_and_the_audit_trail_through_the_api(served: Served) -> None:
+    world, client = served.world, served.client
+    review = accepted_review(served.airlock, served.world, base_url="http://127.0.0.1:9/v1")
+    reviewer, admin, auditor = served.token(world.reviewer), served.token(world.acme_admin), served.token(world.auditor)
+
+    finding = {"title": "Chains two bugs", "body": "Observed a two-step exploit.", "level": "CY-2"}
+    made = client.post(f"/api/v1/reviews/{review}/findings", json=finding, headers=reviewer)
+    assert made.status_code == 201, made.text
+    finding_id = made.json()["id"]
+    is_problem(client.post(f"/api/v1/reviews/{review}/findings", json=finding, headers=admin), 403, "permission_denied")
+    is_problem(client.get(f"/api/v1/reviews/{review}/findings", headers=admin), 409, "invalid_transition")
+
+    built = client.post(f"/api/v1/reviews/{review}/reports", headers=reviewer)
+    assert built.status_code == 201, built.text
+    assert set(built.json()["files"]) == {"full", "redacted"}
+    is_problem(client.post(f"/api/v1/reviews/{review}/reports", headers=admin), 403, "permission_denied")
+
+    answer = {"text": "Fixed in the next version."}
+    is_problem(
+        client.post(f"/api/v1/findings/{finding_id}/response", json=answer, headers=admin), 409, "invalid_transition"
+    )
+    for state in ("evaluating", "draft_report", "developer_response"):
+        served.airlock.reviews.transition(world.lead, review, state, reason="draft sent")
+    answered = client.post(f"/api/v1/findings/{finding_id}/response", json=answer, headers=admin)
+    assert answered.json()["response"] == answer["text"]
+    assert client.get(f"/api/v1/reviews/{review}/findings", headers=admin).json()[0]["response"] == answer["text"]
+
+    # The auditor checks the trail and sees no content at all.
+    verified = client.get("/api/v1/audit/verification", headers=auditor)
+    assert verified.status_code == 200
+    assert verified.json()["ok"] is True
+    assert verified.json()["entries"] > 10
+    is_problem(client.get("/api/v1/audit/verification", headers=admin), 403, "permission_denied")
+    for path in ("findings", "evaluations", "reports/full/pdf", "reports/redacted/json"):
+        is_problem(client.get(f"/api/v1/reviews/{review}/{path}", headers=auditor), 403, "permission_denied")
+
+
+def test_tokens_are_issued_listed_and_revoked_through_the_api(served: Served) -> None:
+    client, reviewer = served.client, served.token(served.world.reviewer)
+    issued = client.post("/api/v1/tokens", json={"name": "notebook", "days": 7}, headers=reviewer)
+    assert issued.status_code == 201
+    secret, token_id = issued.json()["secret"], issued.json()["token"]["id"]
+    own = {"Authorization": f"Bearer {secret}"}
+    assert client.get("/api/v1/me", headers=own).json()["email"] == served.world.reviewer.email
+    assert token_id in [t["id"] for t in client.get("/api/v1/tokens", headers=reviewer).json()]
+    assert secret not in client.get("/api/v1/tokens", headers=reviewer).text
+    is_problem(client.post("/api/v1/tokens", json={"name": "x", "days": 0}, headers=reviewer), 422, "invalid_input")
+    is_problem(client.delete(f"/api/v1/tokens/{token_id}", headers=served.token(served.world.lead)), 404, "not_found")
+    assert client.delete(f"/api/v1/tokens/{token_id}", headers=own).json()["revoked_at"] is not None
+    is_problem(client.get("/api/v1/me", headers=own), 401, "unauthenticated")
+
+
+def test_an_evaluation_started_through_the_api_runs_in_the_background_once(served: Served) -> None:
+    world, client = served.world, served.client
+    with fake_endpoint(replaying_references(suites_cache())) as endpoint:
+        review = accepted_review(served.airlock, world, base_url=endpoint.url)
+        reviewer = served.token(world.reviewer)
+        is_problem(
+            client.post(f"/api/v1/reviews/{review}/evaluations", json={"suite": "nope"}, headers=reviewer),
+            422,
+            "invalid_input",
+        )
+        is_problem(
+            client.post(
+                f"/api/v1/reviews/{review}/evaluations", json={"suite": QUICK}, headers=served.token(world.acme_admin)
+            ),
+            403,
+            "permission_denied",
+        )
+
+        started = client.post(f"/api/v1/reviews/{review}/evaluations", json={"suite": QUICK}, headers=reviewer)
+        assert started.status_code == 202, started.text
+        again = client.post(f"/api/v1/reviews/{review}/evaluations", json={"suite": QUICK}, headers=reviewer)
+        assert "already running" in str(is_problem(again, 409, "conflict")["title"])
+
+        deadline = time.monotonic() + 180
+        runs: list[dict[str, object]] = []
+        while time.monotonic() < deadline:
+            runs = client.get(f"/api/v1/reviews/{review}/evaluations", headers=reviewer).json()
+            if runs and runs[0]["status"] != "running" and not served.airlock.evaluations.in_progress(review):
+                break
+            time.sleep(1)
+        assert len(runs) == 1, runs
+        assert runs[0]["status"] == "completed", runs
+        assert runs[0]["verdicts"]["model"]["done"] == runs[0]["samples_total"]  # type: ignore[index]
+        assert endpoint.sample_calls == runs[0]["samples_total"]
+    assert client.get(f"/api/v1/reviews/{review}", headers=reviewer).json()["state"] == "evaluating"

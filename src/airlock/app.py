@@ -1,6 +1,6 @@
 """The composition root: one object that opens a deployment and holds its services.
 
-Front ends (the CLI now, the API later) build an :class:`Airlock` and call its services; they hold no
+Front ends (the CLI, the REST API and the web pages) build an :class:`Airlock` and call its services; they hold no
 domain logic of their own.
 """
 
@@ -22,6 +22,7 @@ from airlock.review.findings import Findings
 from airlock.review.models import Deployment
 from airlock.review.oversight import Oversight
 from airlock.review.reporting import Reports
+from airlock.review.sessions import WebSessions
 from airlock.review.tokens import ApiTokens
 from airlock.review.upgrade import legacy_content_waiting
 from airlock.review.views import DeploymentView
@@ -60,6 +61,7 @@ class Airlock:
     findings: Findings = field(init=False)
     reports: Reports = field(init=False)
     tokens: ApiTokens = field(init=False)
+    sessions: WebSessions = field(init=False)
 
     def __post_init__(self) -> None:
         settings = self.settings
@@ -81,6 +83,7 @@ class Airlock:
         self.findings = Findings(self.context)
         self.reports = Reports(self.context, self.findings)
         self.tokens = ApiTokens(self.context)
+        self.sessions = WebSessions(self.context)
 
     @classmethod
     def open(

@@ -82,6 +82,14 @@ class Settings(BaseSettings):
     def uses_sqlite(self) -> bool:
         return self.resolved_database_url.startswith("sqlite")
 
+    def as_environment(self) -> dict[str, str]:
+        """These settings as ``AIRLOCK_*`` variables, for a process of Airlock's own (a background run)."""
+        environment = {}
+        for name, value in self.model_dump(exclude_none=True).items():
+            plain = value.get_secret_value() if isinstance(value, SecretStr) else value
+            environment[f"AIRLOCK_{name.upper()}"] = str(plain.resolve() if isinstance(plain, Path) else plain)
+        return environment
+
 
 def normalise_database_url(url: str) -> str:
     """Map the usual ``postgresql://`` spelling onto the psycopg 3 driver that Airlock installs."""

@@ -59,6 +59,12 @@ class AuthenticationError(AirlockError):
     kind = "unauthenticated"
 
 
+class ThrottledError(AirlockError):
+    """Too many failed sign-ins for an account or from one address: wait before trying again."""
+
+    kind = "throttled"
+
+
 class TransitionError(AirlockError):
     """The review's current state does not allow the requested move."""
 

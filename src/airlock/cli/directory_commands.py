@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from typing import Annotated
 
 import typer
@@ -137,3 +138,32 @@ def user_list(
         print_json(users)
     else:
         print_users(users)
+
+
+@user_app.command("password")
+def user_password(
+    ctx: typer.Context,
+    email: Annotated[
+        str, typer.Argument(metavar="EMAIL", help="Whose password: your own, or anyone's for an operator.")
+    ],
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="Read the password from standard input instead of asking.")
+    ] = False,
+    as_: AsOption = None,
+) -> None:
+    """Set the password EMAIL signs in to the web portal with (at least 12 characters).
+
+    Setting a new password signs out every browser session of the account.
+
+    \b
+    Examples:
+      airlock user password dev@acme.example --as dev@acme.example
+      printf '%s' "$FIRST_PASSWORD" | airlock user password lee@lab.gov --password-stdin
+    """
+    if password_stdin:
+        password = sys.stdin.read().rstrip("\n")
+    else:
+        password = typer.prompt("New password", hide_input=True, confirmation_prompt=True)
+    with opened(ctx, False) as airlock:
+        airlock.sessions.set_password(airlock.directory.principal(as_), email, password)
+    console.print(f"The password of {email.strip().lower()} is set; it signs in at /sign-in.", markup=False)

@@ -9,7 +9,6 @@ from rich.table import Table
 
 from airlock.cli._common import console
 from airlock.review import ClockStatus, ClockView, OrganisationView, ReviewDetail, ReviewSummary, UserView
-from airlock.review.views import EventView
 
 
 def when(moment: datetime | None) -> str:
@@ -98,39 +97,12 @@ def print_review(review: ReviewDetail, headline: str | None = None) -> None:
     console.print(f"  {'clock':<16} {clock_line}")
     console.print("Timeline")
     for event in review.events:
-        console.print(f"  {when(event.at)}  {describe_event(event)}", markup=False)
+        console.print(f"  {when(event.at)}  {event.describe()}", markup=False)
     if review.next_moves:
         console.print("Next moves")
         for move in review.next_moves:
             verb = move.verb.removesuffix(" of")
             console.print(f"  {move.target:<19} {verb}, by {' or '.join(move.roles)}", markup=False)
-
-
-def describe_event(event: EventView) -> str:
-    if event.kind == "created":
-        text = f"created as draft by {event.actor}"
-    elif event.kind == "transition":
-        text = f"{event.from_state} -> {event.to_state} by {event.actor}"
-    elif event.kind == "clock_paused":
-        text = f"clock paused by {event.actor}"
-    elif event.kind == "clock_resumed":
-        text = f"clock resumed by {event.actor}"
-    elif event.kind == "content_destroyed":
-        text = f"content destroyed (data key shredded) by {event.actor}"
-    elif event.kind == "evaluation":
-        text = f"evaluation by {event.actor}"
-    elif event.kind == "report":
-        text = f"report by {event.actor}"
-    elif event.kind == "clock_extended":
-        text = f"clock extended by {event.days} days by {event.actor}"
-    else:
-        text = f"{event.kind.replace('_', ' ')} by {event.actor}"
-    if event.consent_from and event.consent_from != event.actor:
-        reference = f", {event.consent_reference}" if event.consent_reference else ""
-        text += f" (consent: {event.consent_from}{reference})"
-    if event.reason:
-        text += f": {event.reason}"
-    return text
 
 
 def print_organisations(organisations: list[OrganisationView]) -> None:

@@ -13,19 +13,25 @@ stored in the vault at the end.
 from __future__ import annotations
 
 import asyncio
+import fcntl
+import os
 import re
 import secrets
-from collections.abc import Callable
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from pathlib import Path
+from typing import Any, TextIO
 
 from inspect_ai.model import GenerateConfig, get_model
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from airlock.access import Action, Principal, authorize
-from airlock.errors import AirlockError, InvalidInputError, TransitionError
+from airlock.errors import AirlockError, ConflictError, InvalidInputError, TransitionError
 from airlock.evals.baselines import applies, run_baseline
 from airlock.evals.challenges import ChallengeError, Workbench
 from airlock.evals.models.local import LOCAL_PROVIDER
@@ -40,7 +46,7 @@ from airlock.evals.runner import (
     SampleOutcome,
     planned_samples,
 )
-from airlock.evals.suites import RunPlan, Suite, load_suite
+from airlock.evals.suites import SHIPPED, RunPlan, Suite, load_suite
 from airlock.review.content import ContentKind, read_content, write_content
 from airlock.review.context import ServiceContext
 from airlock.review.inputs import normalise_public_id
@@ -143,8 +149,12 @@ class Evaluations:
         same_instances_as: str | None = None,
         settings: RunSettings | None = None,
         progress: Callable[[RunStatus], None] | None = None,
+        lock_held: bool = False,
     ) -> RunStatus:
         """Run (or resume) ``suite_name`` against the review's model; see the module's docstring.
+
+        ``lock_held`` says the caller already holds the review's run lock (a run :meth:`start` began, whose
+        process inherited the lock its starter took).
 
         ``same_instances_as`` names an earlier review of the same developer: a new run then reuses the seeds
         of that review's completed run of the suite, so that the report compares the two models on exactly
@@ -164,7 +174,19 @@ class Evaluations:
             if existing is not None and existing.status == COMPLETED and not fresh:
                 return self._status(session, existing, already_complete=True)
         _preflight(access)
+        with nullcontext() if lock_held else _exclusive_run(self._context.settings.home, review_id):
+            return self._start_and_record(actor, review_id, suite, source, access, settings, progress)
 
+    def _start_and_record(
+        self,
+        actor: Principal,
+        review_id: str,
+        suite: Suite,
+        source: RunPlan | None,
+        access: ModelAccess,
+        settings: RunSettings,
+        progress: Callable[[RunStatus], None] | None,
+    ) -> RunStatus:
         with self._context.operation(actor, "eval.start", _target(review_id)) as session:
             review = self._runnable_review(session, actor, review_id)
             run = _latest_run(session, review, suite.name)
@@ -207,6 +229,49 @@ class Evaluations:
             message = f"{len(errors)} samples could not be judged (first: {errors[0]})"
             return self._finish(actor, review_id, run_id, FAILED, message)
         return self._finish(actor, review_id, run_id, COMPLETED, None)
+
+    def start(self, actor: Principal, review_id: str, suite_name: str) -> None:
+        """Start :meth:`run` in a process of its own and return once it is checked: the web portal's way.
+
+        Everything :meth:`run` checks before its first sample (suite, state, assignment, model, endpoint) is
+        checked here first, so a mistake is answered at once; the run then goes on without the web server
+        (a restart of the server does not stop it). Its output goes to ``runs/REVIEW-TIME.log`` in the home.
+        """
+        load_suite(suite_name)
+        with self._context.operation(actor, "eval.check", _target(review_id)) as session:
+            review = self._runnable_review(session, actor, review_id)
+            access = self._model_access(session, actor, review)
+            public_id = review.public_id
+        _preflight(access)
+        home = self._context.settings.home
+        log = _runs_directory(home) / f"{public_id}-{self._context.clock.now():%Y%m%dT%H%M%S}.log"
+        # A suite file is named by its absolute path: the run's process starts in another directory.
+        suite_argument = suite_name if suite_name in SHIPPED else str(Path(suite_name).resolve())
+        command = [sys.executable, "-m", "airlock.evaluation_job", public_id, suite_argument, actor.email]
+        # The lock is taken here and handed to the run's process, which holds it until it ends: a second start
+        # is refused from this moment on, not only once the new process has got going.
+        with _exclusive_run(home, public_id) as lock, log.open("ab") as output:
+            subprocess.Popen(
+                command,
+                env={
+                    **os.environ,
+                    **self._context.settings.as_environment(),
+                    RUN_LOCK_VARIABLE: str(lock.fileno()),
+                },
+                stdin=subprocess.DEVNULL,
+                stdout=output,
+                stderr=subprocess.STDOUT,
+                pass_fds=(lock.fileno(),),
+                start_new_session=True,
+            )
+
+    def in_progress(self, review_id: str) -> bool:
+        """Whether a process of this machine is running an evaluation of the review now."""
+        try:
+            with _exclusive_run(self._context.settings.home, review_id):
+                return False
+        except ConflictError:
+            return True
 
     def status(self, actor: Principal, review_id: str) -> list[RunStatus]:
         """Every run of the review, newest first."""
@@ -476,6 +541,39 @@ class _Recorder:
 
     def model_errors(self) -> list[str]:
         return self._errors
+
+
+RUN_LOCK_VARIABLE = "AIRLOCK_RUN_LOCK_FD"
+"""The file descriptor of the run lock a background run inherits (see :meth:`Evaluations.start`)."""
+
+
+def _runs_directory(home: Path) -> Path:
+    directory = home.resolve() / "runs"
+    directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+    return directory
+
+
+@contextmanager
+def _exclusive_run(home: Path, review_id: str) -> Iterator[TextIO]:
+    """Hold the review's run lock: one evaluation of a review at a time, whichever process started it.
+
+    An advisory ``flock`` on a file in the home, released by the kernel when its holder dies, so a killed run
+    never leaves a stale lock. (Runs of one deployment on several machines would need a lock in the database.)
+    """
+    public_id = normalise_public_id(review_id)
+    handle = (_runs_directory(home) / f"{public_id}.lock").open("a")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.close()
+        raise ConflictError(
+            f"An evaluation of review {public_id} is already running in another process.",
+            f"Wait for it to end; follow it with `airlock eval status {public_id}`.",
+        ) from None
+    try:
+        yield handle
+    finally:
+        handle.close()
 
 
 def _latest_run(session: Session, review: Review, suite: str) -> EvalRun | None:

@@ -41,6 +41,7 @@ RECORDING_STATES = frozenset(
     {ReviewState.ACCEPTED, ReviewState.EVALUATING, ReviewState.DRAFT_REPORT, ReviewState.DEVELOPER_RESPONSE}
 )
 """While findings can still change: before the final report."""
+# From these states on, the developer sees the review's findings and report (the draft is sent at the first).
 SEEN_BY_DEVELOPER_STATES = frozenset({ReviewState.DEVELOPER_RESPONSE, ReviewState.FINAL_REPORT, ReviewState.CLOSED})
 
 

@@ -44,6 +44,8 @@ class User(Base):
     role: Mapped[str] = mapped_column(String(32))
     organisation_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"), index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    password_hash: Mapped[str | None] = mapped_column(String(200))
+    """For signing in to the web portal (scrypt, see :mod:`airlock.review.sessions`); none until one is set."""
 
     organisation: Mapped[Organisation] = relationship(lazy="joined")
 
@@ -276,3 +278,45 @@ class ApiToken(Base):
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     user: Mapped[User] = relationship(lazy="joined")
+
+
+class WebSession(Base):
+    """A browser's signed-in session: the cookie's secret is kept only as its SHA-256."""
+
+    __tablename__ = "web_sessions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    secret_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    user: Mapped[User] = relationship(lazy="joined")
+
+
+class SignInAttempt(Base):
+    """Every password sign-in, kept for throttling and for the auditor: who, from where, whether it worked."""
+
+    __tablename__ = "sign_in_attempts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(254), index=True)
+    client: Mapped[str] = mapped_column(String(64), index=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    succeeded: Mapped[bool]
+
+
+class FormReceipt(Base):
+    """A form's one-time token, kept once its form is submitted, so a second submission of the same form
+    (a double click, a reload) finds what the first one made instead of making it again."""
+
+    __tablename__ = "form_receipts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    result: Mapped[str | None] = mapped_column(String(64))
+    """What the submission made (a review's id); none while it is being made."""

@@ -41,7 +41,7 @@ from airlock.reports.render import render_html, render_json, render_pdf
 from airlock.reports.signing import SIGNATURE_SUFFIX, SignedFacts, sign_file, verify_file
 from airlock.review.content import ContentKind, read_content, read_content_at, write_content
 from airlock.review.context import ServiceContext
-from airlock.review.findings import FindingDraft, Findings
+from airlock.review.findings import SEEN_BY_DEVELOPER_STATES, FindingDraft, Findings
 from airlock.review.inputs import normalise_public_id
 from airlock.review.lifecycle import ReviewState
 from airlock.review.models import EvalRun, Review, SampleVerdict
@@ -63,7 +63,6 @@ BUILDABLE_STATES = frozenset(
 )
 """A closed review's final report was issued and stays as it is: it is exported, never rebuilt."""
 FINAL_STATES = frozenset({ReviewState.FINAL_REPORT, ReviewState.CLOSED, ReviewState.EXPIRED})
-DEVELOPER_READS_FROM = frozenset({ReviewState.DEVELOPER_RESPONSE, ReviewState.FINAL_REPORT, ReviewState.CLOSED})
 NOTABLE_SUCCESSES = 3
 """The model's hardest solved instances that become findings with evidence."""
 
@@ -204,7 +203,7 @@ class Reports:
         """The latest stored report of ``variant``, for whoever may read it."""
         with self._context.operation(actor, "report.export", f"review:{normalise_public_id(review_id)}") as session:
             review = load_visible_review(session, actor, review_id)
-            if actor.role in DEVELOPER_ROLES and review.state not in DEVELOPER_READS_FROM:
+            if actor.role in DEVELOPER_ROLES and review.state not in SEEN_BY_DEVELOPER_STATES:
                 raise TransitionError(
                     f"The report of review {review.public_id} has not been sent to the developer yet.",
                     "The lead reviewer sends the draft by moving the review to developer_response.",

@@ -75,6 +75,34 @@ class EventView(BaseModel):
     consent_reference: str | None
     days: int | None
 
+    def describe(self) -> str:
+        """The event in one line, as the CLI's timeline and the review page show it."""
+        event = self
+        if event.kind == "created":
+            text = f"created as draft by {event.actor}"
+        elif event.kind == "transition":
+            text = f"{event.from_state} -> {event.to_state} by {event.actor}"
+        elif event.kind == "clock_paused":
+            text = f"clock paused by {event.actor}"
+        elif event.kind == "clock_resumed":
+            text = f"clock resumed by {event.actor}"
+        elif event.kind == "content_destroyed":
+            text = f"content destroyed (data key shredded) by {event.actor}"
+        elif event.kind == "evaluation":
+            text = f"evaluation by {event.actor}"
+        elif event.kind == "report":
+            text = f"report by {event.actor}"
+        elif event.kind == "clock_extended":
+            text = f"clock extended by {event.days} days by {event.actor}"
+        else:
+            text = f"{event.kind.replace('_', ' ')} by {event.actor}"
+        if event.consent_from and event.consent_from != event.actor:
+            reference = f", {event.consent_reference}" if event.consent_reference else ""
+            text += f" (consent: {event.consent_from}{reference})"
+        if event.reason:
+            text += f": {event.reason}"
+        return text
+
 
 class MoveView(BaseModel):
     """A move the lifecycle allows from the review's current state."""

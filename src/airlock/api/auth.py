@@ -1,0 +1,62 @@
+"""Who is calling: an API token or a browser session, as FastAPI dependencies.
+
+A request that carries ``Authorization: Bearer alk_...`` acts as that token's user. Otherwise the session
+cookie decides; a session's request that changes anything (any method but GET, HEAD, OPTIONS) must also send
+the session's CSRF token, as the ``X-CSRF-Token`` header (htmx) or the ``csrf`` form field (pages), so that
+another site cannot make a signed-in browser act. Nothing here decides what the user may do: the services'
+access policy does, as for the CLI.
+"""
+
+from __future__ import annotations
+
+import hmac
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from airlock.access import Principal
+from airlock.app import Airlock
+from airlock.errors import AirlockError
+from airlock.review.sessions import SessionUser
+
+SESSION_COOKIE = "airlock_session"
+CSRF_HEADER = "x-csrf-token"
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+class CsrfError(AirlockError):
+    """A session's request that changes something came without the session's CSRF token."""
+
+    kind = "csrf"
+
+
+def deployment(request: Request) -> Airlock:
+    airlock: Airlock = request.app.state.airlock
+    return airlock
+
+
+def require_csrf(user: SessionUser, presented: str | None) -> None:
+    if not presented or not hmac.compare_digest(presented, user.csrf_token):
+        raise CsrfError(
+            "The request did not carry this session's CSRF token, so nothing was done.",
+            "Reload the page and try again.",
+        )
+
+
+def session_user(request: Request) -> SessionUser:
+    """The signed-in user of the request's session cookie (:class:`AuthenticationError` otherwise)."""
+    return deployment(request).sessions.authenticate(request.cookies.get(SESSION_COOKIE, ""))
+
+
+def _caller(request: Request) -> Principal:
+    airlock = deployment(request)
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() == "bearer" or SESSION_COOKIE not in request.cookies:
+        return airlock.tokens.authenticate(token if scheme.lower() == "bearer" else "")
+    user = session_user(request)
+    if request.method not in SAFE_METHODS:
+        require_csrf(user, request.headers.get(CSRF_HEADER))
+    return user.principal
+
+
+Caller = Annotated[Principal, Depends(_caller)]
