@@ -13,13 +13,16 @@ Decisions:
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.utils import get_openapi
 from fastapi.responses import Response
 from fastapi.staticfiles import StaticFiles
 
 from airlock import __version__
-from airlock.api.problems import problem, problem_of
+from airlock.api.problems import PROBLEM, problem, problem_of
 from airlock.api.routes import api_router
 from airlock.app import Airlock
 from airlock.errors import AirlockError
@@ -56,4 +59,26 @@ def create_app(airlock: Airlock) -> FastAPI:
     app.include_router(api_router(airlock))
     app.include_router(web_router(airlock))
     app.mount("/static", StaticFiles(directory=STATIC_DIRECTORY), name="static")
+
+    def document() -> dict[str, Any]:
+        """FastAPI's OpenAPI document, with errors under the media type they are sent as (RFC 9457)."""
+        if app.openapi_schema is None:
+            generated = get_openapi(
+                title=app.title, version=app.version, description=app.description, routes=app.routes
+            )
+            for item in generated["paths"].values():
+                for operation in item.values():
+                    for status, response in operation.get("responses", {}).items():
+                        content = response.get("content", {})
+                        if status.startswith(("4", "5")) and "application/json" in content:
+                            content[PROBLEM] = content.pop("application/json")
+            app.openapi_schema = generated
+        return app.openapi_schema
+
+    app.openapi = document  # type: ignore[method-assign]
     return app
+
+
+def from_environment() -> FastAPI:
+    """The portal for the deployment the ``AIRLOCK_*`` variables name: each worker process's own."""
+    return create_app(Airlock.open())

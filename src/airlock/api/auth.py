@@ -13,6 +13,7 @@ import hmac
 from typing import Annotated
 
 from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from airlock.access import Principal
 from airlock.app import Airlock
@@ -48,11 +49,16 @@ def session_user(request: Request) -> SessionUser:
     return deployment(request).sessions.authenticate(request.cookies.get(SESSION_COOKIE, ""))
 
 
-def _caller(request: Request) -> Principal:
+# Declared so that the OpenAPI document names the scheme; the token itself is checked below.
+_bearer = HTTPBearer(auto_error=False, description="An API token: `airlock token issue`, or POST /api/v1/tokens.")
+
+
+def _caller(
+    request: Request, bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)] = None
+) -> Principal:
     airlock = deployment(request)
-    scheme, _, token = request.headers.get("authorization", "").partition(" ")
-    if scheme.lower() == "bearer" or SESSION_COOKIE not in request.cookies:
-        return airlock.tokens.authenticate(token if scheme.lower() == "bearer" else "")
+    if bearer is not None or SESSION_COOKIE not in request.cookies:
+        return airlock.tokens.authenticate(bearer.credentials if bearer is not None else "")
     user = session_user(request)
     if request.method not in SAFE_METHODS:
         require_csrf(user, request.headers.get(CSRF_HEADER))

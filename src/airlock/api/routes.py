@@ -30,6 +30,7 @@ REFUSALS: dict[int | str, dict[str, Any]] = {
         403: "The caller's role does not allow this.",
         404: "No such resource that the caller may see.",
         409: "The review's state or the record's current version does not allow this now.",
+        410: "The review's content was destroyed (withdrawn, declined or past retention).",
         422: "The request is invalid; the problem's title says which field and why.",
     }.items()
 }
@@ -271,7 +272,12 @@ def api_router(airlock: Airlock) -> APIRouter:
         """Every evaluation run of the review, newest first, with its verdicts so far."""
         return [EvaluationRun.model_validate(run.as_json()) for run in airlock.evaluations.status(caller, review_id)]
 
-    @api.post("/reviews/{review_id}/evaluations", status_code=202, tags=["evaluations"])
+    @api.post(
+        "/reviews/{review_id}/evaluations",
+        status_code=202,
+        tags=["evaluations"],
+        responses={424: {"model": Problem, "description": "The model's endpoint did not answer a test request."}},
+    )
     def start_evaluation(caller: Caller, review_id: str, start: EvaluationStart) -> Started:
         """Start (or resume) a suite's run in the background, once everything it needs is checked; follow it
         with GET on the same path."""

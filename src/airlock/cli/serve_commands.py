@@ -20,22 +20,35 @@ def serve(
     ctx: typer.Context,
     host: Annotated[str, typer.Option(help="Address to listen on; keep 127.0.0.1 behind a TLS proxy.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(min=1, max=65535, help="Port to listen on.")] = 8000,
+    workers: Annotated[
+        int, typer.Option(min=1, max=64, help="Worker processes (PostgreSQL recommended for more than one).")
+    ] = 1,
 ) -> None:
-    """Serve the REST API (/api/v1, OpenAPI document at /api/v1/openapi.json) until interrupted.
+    """Serve the portal until interrupted: the web pages at / and the REST API at /api/v1.
 
     It listens on loopback by default; in production put a TLS-terminating proxy in front (docs/api.md).
+    Users sign in to the pages with the password `airlock user password` sets.
 
     \b
-    Example:
+    Examples:
       airlock serve --port 8000
+      AIRLOCK_DATABASE_URL=postgresql://airlock@db/airlock airlock serve --workers 4
     """
     import uvicorn
 
     from airlock.api.app import create_app
 
     with opened(ctx, False) as airlock:
-        console.print(f"Serving the Airlock API on http://{host}:{port}/api/v1 (Ctrl-C stops it).")
-        uvicorn.run(create_app(airlock), host=host, port=port, log_level="warning")
+        console.print(
+            f"Serving the Airlock portal on http://{host}:{port}/ (API at /api/v1; Ctrl-C stops it).", markup=False
+        )
+        if workers == 1:
+            uvicorn.run(create_app(airlock), host=host, port=port, log_level="warning")
+            return
+    # Several processes each open the deployment themselves, from the same AIRLOCK_* variables.
+    uvicorn.run(
+        "airlock.api.app:from_environment", factory=True, host=host, port=port, workers=workers, log_level="warning"
+    )
 
 
 @token_app.command("issue")

@@ -1,0 +1,329 @@
+"""The portal's pages behind a real browser's back: sessions, CSRF, throttled sign-in, forms that keep what
+the user typed and are not submitted twice, and pages that show each role only what it may see. (The
+end-to-end walk through the pages in Chromium is in test_portal_e2e.py.)"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from httpx import Response
+
+from airlock.access import Principal
+from airlock.api.app import create_app
+from airlock.app import Airlock
+from airlock.clock import ManualClock
+from airlock.config import Settings
+from tests.support.cli import Cli
+from tests.support.world import World, build_world, database_snapshot
+from tests.test_eval_runs import accepted_review
+
+PASSWORD = "correct horse battery staple"
+
+
+@dataclass
+class Portal:
+    airlock: Airlock
+    world: World
+    settings: Settings
+    clock: ManualClock
+    app_client: TestClient
+
+    def browser(self, base_url: str = "http://127.0.0.1") -> TestClient:
+        """A fresh browser (its own cookie jar) on the portal."""
+        return TestClient(self.app_client.app, base_url=base_url)
+
+    def signed_in(self, user: Principal) -> tuple[TestClient, str]:
+        """A browser signed in as ``user``, and its session's CSRF token."""
+        browser = self.browser()
+        answer = browser.post("/sign-in", data={"email": user.email, "password": PASSWORD}, follow_redirects=False)
+        assert answer.status_code == 303, answer.text
+        return browser, csrf_of(browser.get("/reviews"))
+
+
+@pytest.fixture
+def portal(tmp_path: Path) -> Iterator[Portal]:
+    settings = Settings(home=tmp_path / "home", database_url=f"sqlite:///{tmp_path}/airlock.db")
+    clock = ManualClock(datetime.now(UTC))
+    airlock = Airlock.open(settings, clock, must_be_initialised=False)
+    airlock.initialise()
+    world = build_world(airlock)
+    for user in (world.acme_admin, world.lead, world.reviewer, world.partner, world.auditor, world.globex_admin):
+        airlock.sessions.set_password(world.operator, user.email, PASSWORD)
+    try:
+        with TestClient(create_app(airlock)) as client:
+            yield Portal(airlock, world, settings, clock, client)
+    finally:
+        airlock.close()
+
+
+def csrf_of(page: Response) -> str:
+    found = re.search(r'name="csrf" value="([0-9a-f]{64})"', page.text)
+    assert found, page.text
+    return found.group(1)
+
+
+def form_token_of(page: Response) -> str:
+    found = re.search(r'name="form_token" value="([0-9a-f]+)"', page.text)
+    assert found, page.text
+    return found.group(1)
+
+
+def field_errors(page: Response) -> dict[str, str]:
+    return dict(re.findall(r'<p class="error" id="([a-z_]+)-error">([^<]*)</p>', page.text))
+
+
+def reviews_in_database(portal: Portal) -> int:
+    return len(database_snapshot(portal.airlock.database)["reviews"])
+
+
+# Signing in ------------------------------------------------------------------------------------------------------
+
+
+def test_a_visitor_who_is_not_signed_in_is_sent_to_the_sign_in_page(portal: Portal) -> None:
+    browser = portal.browser()
+    page = browser.get("/reviews/R-ANYTHING", follow_redirects=False)
+    assert page.status_code == 303
+    assert page.headers["location"] == "/sign-in?next=/reviews/R-ANYTHING"
+    live = browser.get("/reviews/R-ANYTHING/evaluations", headers={"HX-Request": "true"})
+    assert live.status_code == 401
+    assert live.headers["HX-Redirect"] == "/sign-in"
+
+
+def test_signing_in_sets_a_hardened_cookie_and_signing_out_ends_the_session(portal: Portal) -> None:
+    browser = portal.browser()
+    answer = browser.post(
+        "/sign-in", data={"email": "Admin@Acme.test ", "password": PASSWORD, "next": "/submit"}, follow_redirects=False
+    )
+    assert answer.status_code == 303
+    assert answer.headers["location"] == "/submit"
+    cookie = answer.headers["set-cookie"].lower()
+    assert "httponly" in cookie
+    assert "samesite=strict" in cookie
+    assert "secure" not in cookie, "plain HTTP on loopback: a laptop or a test"
+    secret = browser.cookies["airlock_session"]
+    assert secret not in str(database_snapshot(portal.airlock.database, with_audit=True)), "only its hash is kept"
+
+    page = browser.get("/reviews")
+    assert page.status_code == 200
+    assert "Admin" in page.text
+    assert browser.post("/sign-out", data={"csrf": csrf_of(page)}, follow_redirects=False).status_code == 303
+    stolen = portal.browser()
+    stolen.cookies.set("airlock_session", secret)
+    assert stolen.get("/reviews", follow_redirects=False).status_code == 303, "a signed-out session is dead"
+
+
+def test_behind_tls_the_cookie_is_secure_and_over_plain_http_from_elsewhere_sign_in_is_refused(portal: Portal) -> None:
+    behind_tls = portal.browser("https://portal.lab.example")
+    answer = behind_tls.post(
+        "/sign-in", data={"email": portal.world.lead.email, "password": PASSWORD}, follow_redirects=False
+    )
+    assert "secure" in answer.headers["set-cookie"].lower()
+
+    plain = portal.browser("http://portal.lab.example")
+    refused = plain.post("/sign-in", data={"email": portal.world.lead.email, "password": PASSWORD})
+    assert refused.status_code == 422
+    assert "served over plain HTTP" in refused.text
+    assert "set-cookie" not in refused.headers
+
+
+def test_a_wrong_password_and_an_unknown_account_get_the_same_answer_and_are_audited(portal: Portal) -> None:
+    browser = portal.browser()
+    wrong = browser.post("/sign-in", data={"email": portal.world.lead.email, "password": "not the password"})
+    unknown = browser.post("/sign-in", data={"email": "nobody@lab.test", "password": "not the password"})
+    assert wrong.status_code == unknown.status_code == 401
+    assert "The email address or the password is wrong." in wrong.text
+    assert wrong.text.replace(portal.world.lead.email, "nobody@lab.test") == unknown.text
+    assert 'value="nobody@lab.test"' in unknown.text, "the email typed is kept"
+    entries = portal.airlock.oversight.entries(portal.world.auditor)
+    failed = [entry.target for entry in entries if entry.action == "session.sign_in_failed"]
+    assert failed == [f"user:{portal.world.lead.email}", "user:nobody@lab.test"]
+
+
+def test_sign_in_is_paused_after_five_failures_even_for_the_right_password(portal: Portal) -> None:
+    browser, email = portal.browser(), portal.world.lead.email
+    for _ in range(5):
+        assert browser.post("/sign-in", data={"email": email, "password": "guess guess guess"}).status_code == 401
+    throttled = browser.post("/sign-in", data={"email": email, "password": PASSWORD}, follow_redirects=False)
+    assert throttled.status_code == 429
+    assert "Sign-in is paused after 5 failed attempts in 15 minutes" in throttled.text
+    # Another account from the same address is not affected (up to 20 failures from one address).
+    other = browser.post("/sign-in", data={"email": portal.world.reviewer.email, "password": PASSWORD})
+    assert other.status_code == 200
+
+    portal.clock.advance(timedelta(minutes=16))
+    again = portal.browser().post("/sign-in", data={"email": email, "password": PASSWORD}, follow_redirects=False)
+    assert again.status_code == 303
+
+
+def test_after_sign_in_the_browser_goes_only_to_a_page_of_this_portal(portal: Portal) -> None:
+    for target in ("//evil.example/phish", "https://evil.example/", "/\\evil.example"):
+        answer = portal.browser().post(
+            "/sign-in",
+            data={"email": portal.world.lead.email, "password": PASSWORD, "next": target},
+            follow_redirects=False,
+        )
+        assert answer.headers["location"] == "/reviews", target
+
+
+def test_password_rules_and_who_may_set_a_password(portal: Portal) -> None:
+    run = Cli(portal.settings, portal.clock)
+    member = portal.world.acme_member.email
+    short = run("user", "password", member, "--password-stdin", "--as", member, input="tooshort")
+    assert short.exit_code == 1
+    assert "A password needs 12 to 1024 characters; this one has 8." in short.stderr
+    others = run("user", "password", portal.world.lead.email, "--password-stdin", "--as", member, input=PASSWORD)
+    assert others.exit_code == 1
+    assert "You can set only your own password" in others.stderr
+    own = run("user", "password", member, "--password-stdin", "--as", member, input="a brand new passphrase\n")
+    assert own.exit_code == 0, own.stderr
+
+    browser, _ = portal.signed_in(portal.world.lead)
+    portal.airlock.sessions.set_password(portal.world.lead, portal.world.lead.email, "another long passphrase")
+    assert browser.get("/reviews", follow_redirects=False).status_code == 303, "a new password ends old sessions"
+
+
+# Forms ------------------------------------------------------------------------------------------------------------
+
+
+def test_a_form_without_the_session_csrf_token_changes_nothing(portal: Portal) -> None:
+    browser, csrf = portal.signed_in(portal.world.acme_admin)
+    form = browser.get("/submit")
+    data = {
+        "form_token": form_token_of(form),
+        "model": "openai-api/acme/a3",
+        "model_version": "3",
+        "planned_release_date": (portal.clock.now().date() + timedelta(days=50)).isoformat(),
+        "confidentiality_marking": "confidential",
+    }
+    before = database_snapshot(portal.airlock.database)
+    forged = browser.post("/submit", data={**data, "csrf": "0" * 64})
+    assert forged.status_code == 403
+    assert "CSRF token, so nothing was done" in forged.text
+    api = browser.post("/api/v1/tokens", json={"name": "forged"})
+    assert api.status_code == 403
+    assert database_snapshot(portal.airlock.database) == before
+    assert browser.post("/submit", data={**data, "csrf": csrf}, follow_redirects=False).status_code == 303
+
+
+def test_bad_submission_input_is_shown_next_to_each_field_and_what_was_typed_is_kept(portal: Portal) -> None:
+    browser, csrf = portal.signed_in(portal.world.acme_admin)
+    typed = {
+        "csrf": csrf,
+        "form_token": form_token_of(browser.get("/submit")),
+        "model": "falcon",
+        "model_version": "",
+        "planned_release_date": "2020-02-30",
+        "base_url": "https://user:pw@models.acme.test/v1",
+        "endpoint_credentials": "sk-secret-value",
+        "model_card": "Our <b>model</b>",
+        "artefacts": "weights=nothex",
+        "confidentiality_marking": "highly_confidential",
+    }
+    before = database_snapshot(portal.airlock.database)
+    page = browser.post("/submit", data=typed)
+
+    assert page.status_code == 422
+    errors = field_errors(page)
+    assert set(errors) == {"model", "model_version", "planned_release_date", "base_url", "artefacts"}
+    assert "is not a model name" in errors["model"]
+    assert "model version is empty" in errors["model_version"]
+    assert 'aria-describedby="model-error model-hint"' in page.text
+    assert 'value="falcon"' in page.text
+    assert "Our &lt;b&gt;model&lt;/b&gt;</textarea>" in page.text, "kept, and escaped"
+    assert '<option value="highly_confidential" selected>' in page.text
+    assert "sk-secret-value" not in page.text, "credentials are never sent back"
+    assert database_snapshot(portal.airlock.database) == before
+
+
+def test_a_double_submitted_form_makes_one_review(portal: Portal) -> None:
+    browser, csrf = portal.signed_in(portal.world.acme_admin)
+    data = {
+        "csrf": csrf,
+        "form_token": form_token_of(browser.get("/submit")),
+        "model": "openai-api/acme/a4",
+        "model_version": "4",
+        "planned_release_date": (portal.clock.now().date() + timedelta(days=50)).isoformat(),
+        "confidentiality_marking": "confidential",
+    }
+    first = browser.post("/submit", data=data, follow_redirects=False)
+    second = browser.post("/submit", data=data, follow_redirects=False)
+    assert first.status_code == second.status_code == 303
+    assert first.headers["location"] == second.headers["location"]
+    assert reviews_in_database(portal) == 1
+    page = browser.get(first.headers["location"])
+    assert "openai-api/acme/a4" in page.text
+
+    # A refused submission gives its token back, so the corrected form goes through.
+    refused = {**data, "form_token": form_token_of(browser.get("/submit")), "model_version": ""}
+    assert browser.post("/submit", data=refused).status_code == 422
+    corrected = browser.post("/submit", data={**refused, "model_version": "5"}, follow_redirects=False)
+    assert corrected.status_code == 303
+    assert reviews_in_database(portal) == 2
+
+
+# What each role sees ------------------------------------------------------------------------------------------
+
+
+def test_each_role_sees_only_what_it_may_on_the_pages(portal: Portal) -> None:
+    world, airlock = portal.world, portal.airlock
+    review = accepted_review(airlock, world, base_url="http://127.0.0.1:9/v1")
+    airlock.reviews.transition(world.reviewer, review, "evaluating", reason="manual")
+    airlock.findings.add(world.reviewer, review, title="Exploits tier 2", body="Observed twice.", level="CY-2")
+    airlock.reports.build(world.reviewer, review)
+
+    globex, _ = portal.signed_in(world.globex_admin)
+    assert review not in globex.get("/reviews").text
+    hidden = globex.get(f"/reviews/{review}")
+    assert hidden.status_code == 404
+    assert f"There is no review {review}" in hidden.text or "no review" in hidden.text.lower()
+
+    developer, _ = portal.signed_in(world.acme_admin)
+    page = developer.get(f"/reviews/{review}").text
+    assert "Exploits tier 2" not in page, "findings reach the developer with the draft report"
+    assert "Start evaluation" not in page
+
+    reviewer, _ = portal.signed_in(world.reviewer)
+    page = reviewer.get(f"/reviews/{review}").text
+    assert "Exploits tier 2" in page
+    assert "view it here" in page
+    assert reviewer.get(f"/reviews/{review}/report/full/pdf").content.startswith(b"%PDF-")
+
+    partner, _ = portal.signed_in(world.partner)
+    assert partner.get(f"/reviews/{review}").status_code == 404
+    airlock.reviews.grant(world.acme_admin, review, "grid-cert", ["redacted_report"])
+    page = partner.get(f"/reviews/{review}").text
+    assert "The redacted report" in page
+    assert "The full report" not in page
+    assert "Exploits tier 2" not in page
+    assert partner.get(f"/reviews/{review}/report/full/pdf").status_code == 403
+    shown = partner.get(f"/reviews/{review}/report/redacted/html")
+    assert shown.status_code == 200
+    assert "sandbox" in shown.headers["content-security-policy"]
+
+    auditor, csrf = portal.signed_in(world.auditor)
+    page = auditor.get(f"/reviews/{review}").text
+    assert "its content is not shown to your role" in page
+    assert "Exploits tier 2" not in page
+    assert auditor.get(f"/reviews/{review}/report/full/html").status_code == 403
+    verified = auditor.post("/audit/verify", data={"csrf": csrf})
+    assert "The log is intact" in verified.text
+
+
+def test_pages_load_nothing_from_elsewhere_and_say_so_in_their_policy(portal: Portal) -> None:
+    browser, _ = portal.signed_in(portal.world.acme_admin)
+    for path in ("/sign-in", "/reviews", "/submit"):
+        page = browser.get(path)
+        assert page.status_code == 200
+        assert "script-src 'self'" in page.headers["content-security-policy"]
+        assert "frame-ancestors 'none'" in page.headers["content-security-policy"]
+        sources = re.findall(r'(?:src|href)="([^"]+)"', page.text)
+        assert sources
+        assert all(source.startswith(("/", "#")) for source in sources), sources
+    for asset in re.findall(r'(?:src|href)="(/static/[^"?]+)', browser.get("/reviews").text):
+        assert browser.get(asset).status_code == 200, asset
