@@ -9,10 +9,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Protocol
 
 import pytest
 from fastapi.testclient import TestClient
-from httpx import Response
 
 from airlock.access import Principal
 from airlock.api.app import create_app
@@ -62,19 +62,26 @@ def portal(tmp_path: Path) -> Iterator[Portal]:
         airlock.close()
 
 
-def csrf_of(page: Response) -> str:
+class Page(Protocol):
+    """An answer of the test client (which httpx it comes from does not matter here)."""
+
+    @property
+    def text(self) -> str: ...
+
+
+def csrf_of(page: Page) -> str:
     found = re.search(r'name="csrf" value="([0-9a-f]{64})"', page.text)
     assert found, page.text
     return found.group(1)
 
 
-def form_token_of(page: Response) -> str:
+def form_token_of(page: Page) -> str:
     found = re.search(r'name="form_token" value="([0-9a-f]+)"', page.text)
     assert found, page.text
     return found.group(1)
 
 
-def field_errors(page: Response) -> dict[str, str]:
+def field_errors(page: Page) -> dict[str, str]:
     return dict(re.findall(r'<p class="error" id="([a-z_]+)-error">([^<]*)</p>', page.text))
 
 
