@@ -17,7 +17,7 @@ from enum import StrEnum
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from airlock.access import Action, Principal, Role, authorize, is_permitted
+from airlock.access import Action, Principal, Role, Scope, authorize, is_permitted
 from airlock.errors import AirlockError, ConsentRequiredError, InvalidInputError, NotFoundError, TransitionError
 from airlock.review.content import GRANTABLE_TO_PARTNERS, ContentKind, read_content
 from airlock.review.context import CLOCK_ACTOR, ServiceContext
@@ -543,7 +543,30 @@ def review_detail(context: ServiceContext, session: Session, review: Review, vie
         if full
         else [],
         events=events,
+        permitted=_permitted(viewer, review, scope),
     )
+
+
+# What a front end may offer on a review's page; each one is decided again when it is asked for.
+_OFFERED_ACTIONS = (
+    Action.VIEW_EVALUATION,
+    Action.RUN_EVALUATION,
+    Action.RECORD_FINDING,
+    Action.RESPOND_TO_FINDING,
+    Action.BUILD_REPORT,
+    Action.ASSIGN_REVIEWER,
+    Action.GRANT_PARTNER,
+    Action.PAUSE_CLOCK,
+    Action.EXTEND_CLOCK,
+)
+
+
+def _permitted(viewer: Principal, review: Review, scope: Scope) -> list[str]:
+    permitted = [action.name.lower() for action in _OFFERED_ACTIONS if is_permitted(viewer, action, scope)]
+    for kind in (ContentKind.FULL_REPORT, ContentKind.REDACTED_REPORT):
+        if is_permitted(viewer, Action.READ_CONTENT, review_scope(review, content_kind=kind)):
+            permitted.append(f"read_{kind}")
+    return permitted
 
 
 def record_event(

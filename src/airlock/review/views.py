@@ -153,3 +153,6 @@ class ReviewDetail(ReviewSummary):
     partner_grants: list[GrantView]
     next_moves: list[MoveView]
     events: list[EventView]
+    permitted: list[str] = []
+    """What the viewer may do on the review now, by the access policy's action names (``run_evaluation``,
+    ``read_full_report``, ...): what a front end offers. The services decide again on every request."""

@@ -39,6 +39,7 @@ from airlock.errors import AirlockError, AuthenticationError, ConflictError, Inv
 from airlock.evals.suites import SHIPPED
 from airlock.review import SubmissionRequest
 from airlock.review.findings import SEEN_BY_DEVELOPER_STATES
+from airlock.review.lifecycle import ReviewState
 from airlock.review.sessions import SESSION_LIFETIME, SessionUser
 from airlock.review.submissions import ConfidentialityMarking
 
@@ -264,15 +265,16 @@ def web_router(airlock: Airlock) -> APIRouter:
         problems: dict[str, str] | None = None,
     ) -> HTMLResponse:
         detail = airlock.reviews.show(user.principal, review_id)
-        runs = airlock.evaluations.status(user.principal, review_id) if may(user, Action.VIEW_EVALUATION) else []
-        developer_sees = may(user, Action.RESPOND_TO_FINDING) and detail.state in SEEN_BY_DEVELOPER_STATES
+        allowed = set(detail.permitted)
+        runs = airlock.evaluations.status(user.principal, review_id) if "view_evaluation" in allowed else []
+        developer_sees = "respond_to_finding" in allowed and detail.state in SEEN_BY_DEVELOPER_STATES
         findings = (
             airlock.findings.for_review(user.principal, review_id)
-            if may(user, Action.RECORD_FINDING) or developer_sees
+            if "record_finding" in allowed or developer_sees
             else []
         )
         kinds = {item.kind for item in detail.content}
-        reports = [variant for variant in ("full", "redacted") if f"{variant}_report" in kinds]
+        stored = [variant for variant in ("full", "redacted") if f"{variant}_report" in kinds]
         return render(
             request,
             "review.html.j2",
@@ -280,12 +282,20 @@ def web_router(airlock: Airlock) -> APIRouter:
             status=status,
             review=detail,
             runs=runs,
-            running=airlock.evaluations.in_progress(detail.id) if may(user, Action.VIEW_EVALUATION) else False,
+            allowed=allowed,
+            running=airlock.evaluations.in_progress(detail.id) if "view_evaluation" in allowed else False,
             poll_seconds=POLL_SECONDS,
             suites=SHIPPED,
             findings=findings,
-            reports=reports,
-            moves=[move for move in detail.next_moves if user.principal.role in move.roles],
+            show_findings=bool(findings) or "record_finding" in allowed,
+            has_report=bool(stored),
+            reports=[variant for variant in stored if f"read_{variant}_report" in allowed],
+            # Starting an evaluation makes the move to evaluating: the page offers the evaluation's own button.
+            moves=[
+                move
+                for move in detail.next_moves
+                if user.principal.role in move.roles and move.target != ReviewState.EVALUATING
+            ],
             problems=problems or {},
         )
 
@@ -318,6 +328,14 @@ def web_router(airlock: Airlock) -> APIRouter:
             csrf,
             f"move:{to}",
             lambda: airlock.reviews.transition(user.principal, review_id, to, reason=reason or None),
+        )
+
+    @web.post("/reviews/{review_id}/team")
+    def assign(
+        request: Request, user: Viewer, review_id: str, csrf: FormText = "", reviewer: FormText = ""
+    ) -> Response:
+        return act(
+            request, user, review_id, csrf, "team", lambda: airlock.reviews.assign(user.principal, review_id, reviewer)
         )
 
     @web.post("/reviews/{review_id}/evaluations")
