@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck unit clean clang
+.PHONY: demo test lint typecheck unit clean clang chromium
 
 demo: $(STAMP) clang
 	$(BIN)/airlock demo
@@ -20,7 +20,7 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-unit: $(STAMP) clang
+unit: $(STAMP) clang chromium
 	$(BIN)/pytest
 
 # The fuzzer baseline needs clang with libFuzzer. Where it is missing and Debian's packages can be installed
@@ -32,6 +32,17 @@ clang:
 			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq clang >/dev/null; \
 		else \
 			echo "clang is not installed: the fuzzer baseline will be unavailable (apt-get install clang)."; \
+		fi; }
+
+# The portal's end-to-end tests drive Debian's Chromium with Playwright (Playwright's own browser download
+# needs the internet). Installed like clang; without it those tests skip and say why.
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { \
+		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+			echo "Installing Chromium from Debian's packages, for the portal's end-to-end tests."; \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+		else \
+			echo "chromium is not installed: the portal's browser tests will skip (apt-get install chromium)."; \
 		fi; }
 
 $(STAMP): pyproject.toml constraints.txt
