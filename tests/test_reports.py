@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -19,8 +20,9 @@ from airlock.app import Airlock
 from airlock.audit.note import verifier_key
 from airlock.clock import ManualClock
 from airlock.config import Settings
+from airlock.errors import ConflictError
 from airlock.reports.signing import sign_file
-from airlock.review import ReviewState, SubmissionRequest
+from airlock.review import ReviewState, SubmissionRequest, reporting
 from airlock.review.reporting import BuiltReport, ReportFile
 from tests.support.cli import Cli
 from tests.support.fake_openai import fake_endpoint, replaying_references
@@ -281,6 +283,29 @@ def test_a_review_without_completed_evaluations_gets_a_report_that_says_so(fresh
     assert report["summary"].startswith("No evaluation of ")
     page = file(built, "full", "html").data.decode()
     assert re.search(r"no evaluation has completed|no completed evaluations", page, re.IGNORECASE)
+
+
+def test_a_review_that_moves_while_its_report_renders_gets_no_report_stored(
+    fresh: Fresh, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The PDFs render outside any transaction (seconds in which others may write); storing them checks that
+    the review is still where it was."""
+    airlock, world = fresh.airlock, fresh.world
+    review = accepted_review(airlock, world, base_url="http://127.0.0.1:9/v1")
+    render = reporting._signed_files
+    moved: list[str] = []
+
+    def render_while_the_review_moves(*arguments: Any) -> list[ReportFile]:
+        if not moved:
+            moved.append(airlock.reviews.withdraw(world.acme_admin, review, reason="changed our plans").state)
+        return render(*arguments)
+
+    monkeypatch.setattr(reporting, "_signed_files", render_while_the_review_moves)
+    with pytest.raises(ConflictError, match="moved to withdrawn while its report was being built"):
+        airlock.reports.build(world.reviewer, review)
+    assert moved == ["withdrawn"]
+    kinds = {item.kind for item in airlock.reviews.show(world.lead, review).content}
+    assert not kinds & {"full_report", "redacted_report"}
 
 
 def test_an_invalid_framework_is_refused_with_its_line_and_nothing_is_stored(

@@ -32,7 +32,7 @@ from airlock.analysis import MODEL, Analysis, analyse
 from airlock.analysis.framework import Decision, Judged, load_framework
 from airlock.audit.models import AuditHead
 from airlock.audit.note import NoteError, parse_verifier_key, verifier_key
-from airlock.errors import InvalidInputError, NotFoundError, TransitionError
+from airlock.errors import ConflictError, InvalidInputError, NotFoundError, TransitionError
 from airlock.evals.suites import RunPlan
 from airlock.reports.build import ReportFacts, build_report
 from airlock.reports.evidence import evidence_from_transcript
@@ -160,15 +160,36 @@ class Reports:
             methods = _methods(review.submission.model, completed, chosen.name, chosen.version)
             instances = _instances(verdicts, run_ids)
             findings = self._findings.details(session, actor, review)
-            report_id = "RP-" + secrets.token_hex(4).upper()
             key_name, key = self._signing_key(session)
-            files: dict[str, list[ReportFile]] = {}
-            for variant in VARIANTS:
-                views = [finding.view(redacted=variant == "redacted") for finding in findings]
-                report = build_report(
-                    facts, analysis, variant=variant, methods=methods, findings=views, instances=instances
+            reports = {
+                variant: build_report(
+                    facts,
+                    analysis,
+                    variant=variant,
+                    methods=methods,
+                    findings=[finding.view(redacted=variant == "redacted") for finding in findings],
+                    instances=instances,
                 )
-                files[variant] = _signed_files(report, f"{review.public_id}-{status}-{variant}", key_name, key)
+                for variant in VARIANTS
+            }
+            public_id, state = review.public_id, review.state
+
+        # Rendering the PDFs takes seconds: it happens outside any transaction, so that nobody else waits for
+        # the database meanwhile; storing them checks that the review did not move in between.
+        report_id = "RP-" + secrets.token_hex(4).upper()
+        files: dict[str, list[ReportFile]] = {
+            variant: _signed_files(report, f"{public_id}-{status}-{variant}", key_name, key)
+            for variant, report in reports.items()
+        }
+        with self._context.operation(actor, "report.store", target) as session:
+            review = load_visible_review(session, actor, review_id)
+            if review.state != state:
+                raise ConflictError(
+                    f"Review {review.public_id} moved to {review.state} while its report was being built; "
+                    "nothing was stored.",
+                    "Build the report again.",
+                )
+            for variant in VARIANTS:
                 write_content(
                     self._context,
                     session,
