@@ -79,6 +79,7 @@ class Run:
     failed: int
     not_sent: int
     elapsed: float
+    first_failure: str = ""
 
     @property
     def rate(self) -> float:
@@ -121,9 +122,7 @@ async def timed_get(client: httpx.AsyncClient, path: str, since: float) -> tuple
 def summarise(outcomes: list[tuple[float | None, str]], not_sent: int, elapsed: float) -> Run:
     latencies = [latency for latency, _ in outcomes if latency is not None]
     reasons = [why for latency, why in outcomes if latency is None]
-    if reasons:
-        print(f"      {len(reasons)} failed; the first: {reasons[0]}")
-    return Run(latencies, len(reasons), not_sent, elapsed)
+    return Run(latencies, len(reasons), not_sent, elapsed, reasons[0] if reasons else "")
 
 
 async def open_loop(
@@ -181,6 +180,10 @@ async def settle(client: httpx.AsyncClient) -> None:
     print("      (the server was still busy a minute after the last phase)")
 
 
+def failures(run: Run) -> str:
+    return f"\n      {run.failed} failed; the first: {run.first_failure}" if run.failed else ""
+
+
 def ms(seconds: float) -> str:
     return f"{seconds * 1000:8.1f}"
 
@@ -198,7 +201,8 @@ async def drive(base_url: str, token: str, review_ids: list[str], options: argpa
         Endpoint("GET /api/v1/reviews/{id}", lambda n: f"/api/v1/reviews/{review_ids[n * stride % len(review_ids)]}"),
     ]
     connections = options.max_in_flight + options.clients
-    limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
+    # Idle connections are dropped well before uvicorn's keep-alive timeout (5 s) would close them under a request.
+    limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections, keepalive_expiry=2.0)
     headers = {"Authorization": f"Bearer {token}"}
     async with httpx.AsyncClient(
         base_url=base_url, headers=headers, limits=limits, timeout=REQUEST_TIMEOUT_S
@@ -233,7 +237,7 @@ async def drive(base_url: str, token: str, review_ids: list[str], options: argpa
             if run.not_sent:
                 sent = len(run.latencies) + run.failed
                 line += f" ({run.not_sent} of {run.not_sent + sent} not sent: the server fell behind)"
-            print(line, flush=True)
+            print(line + failures(run), flush=True)
 
         print(f"  saturation: {options.clients} clients in a closed loop for {options.saturation_seconds:g} s each")
         ceiling: Run | None = None
@@ -249,7 +253,7 @@ async def drive(base_url: str, token: str, review_ids: list[str], options: argpa
                 line += "  (baseline)"
             else:
                 line += f"  requests per second as a ratio to /me: {ratio(run.rate, ceiling.rate, 3).strip()}"
-            print(line, flush=True)
+            print(line + failures(run), flush=True)
 
 
 # The deployment ------------------------------------------------------------------------------------------------

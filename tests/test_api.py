@@ -18,6 +18,7 @@ from airlock.api.app import create_app
 from airlock.app import Airlock
 from airlock.clock import ManualClock
 from airlock.config import Settings
+from airlock.errors import AirlockError
 from airlock.review import SubmissionRequest
 from tests.support.cli import Cli
 from tests.support.fake_openai import fake_endpoint, replaying_references
@@ -398,3 +399,49 @@ def test_an_evaluation_started_through_the_api_runs_in_the_background_once(serve
         assert runs[0]["verdicts"]["model"]["done"] == runs[0]["samples_total"]  # type: ignore[index]
         assert endpoint.sample_calls == runs[0]["samples_total"]
     assert client.get(f"/api/v1/reviews/{review}", headers=reviewer).json()["state"] == "evaluating"
+
+
+def test_the_dashboard_pages_and_its_query_shows_each_role_exactly_what_the_policy_does(served: Served) -> None:
+    """The dashboard selects reviews in SQL (a page at a time); that selection must be the access policy's."""
+    world, airlock = served.world, served.airlock
+    release = served.clock.now().date() + timedelta(days=40)
+
+    def submit(user: Principal, model: str, *, draft: bool = False) -> str:
+        request = SubmissionRequest(model=model, model_version="1", planned_release_date=release, as_draft=draft)
+        return airlock.submissions.submit(user, request).id
+
+    draft = submit(world.acme_admin, "openai-api/acme/draft", draft=True)
+    assigned = accepted_review(airlock, world, base_url="http://127.0.0.1:9/v1")
+    granted = submit(world.acme_admin, "openai-api/acme/granted")
+    airlock.reviews.grant(world.acme_admin, granted, "grid-cert", ["model_card"])
+    globex = submit(world.globex_admin, "openai-api/globex/g1")
+    everything = {draft, assigned, granted, globex}
+    for user in (
+        world.operator,
+        world.lead,
+        world.reviewer,
+        world.auditor,
+        world.acme_admin,
+        world.acme_member,
+        world.globex_admin,
+        world.partner,
+    ):
+        expected = set()
+        for review in everything:
+            try:
+                airlock.reviews.show(user, review)
+                expected.add(review)
+            except AirlockError:
+                pass
+        listed = [summary.id for summary in airlock.reviews.list_visible(user)]
+        assert set(listed) == expected, user.email
+        assert len(listed) == len(set(listed))
+    assert {r.id for r in airlock.reviews.list_visible(world.reviewer)} == {assigned}
+    assert {r.id for r in airlock.reviews.list_visible(world.partner)} == {granted}
+
+    lead = served.token(world.lead)
+    first = served.client.get("/api/v1/reviews", params={"limit": 2}, headers=lead).json()
+    rest = served.client.get("/api/v1/reviews", params={"limit": 2, "offset": 2}, headers=lead).json()
+    assert [r["id"] for r in first + rest] == [r.id for r in airlock.reviews.list_visible(world.lead)]
+    assert len(first) == 2
+    is_problem(served.client.get("/api/v1/reviews", params={"limit": 0}, headers=lead), 422, "invalid_request")

@@ -19,6 +19,8 @@ from airlock.api.app import create_app
 from airlock.app import Airlock
 from airlock.clock import ManualClock
 from airlock.config import Settings
+from airlock.review import SubmissionRequest
+from airlock.web import pages
 from tests.support.cli import Cli
 from tests.support.world import World, build_world, database_snapshot
 from tests.test_eval_runs import accepted_review
@@ -334,3 +336,24 @@ def test_pages_load_nothing_from_elsewhere_and_say_so_in_their_policy(portal: Po
         assert all(source.startswith(("/", "#")) for source in sources), sources
     for asset in re.findall(r'(?:src|href)="(/static/[^"?]+)', browser.get("/reviews").text):
         assert browser.get(asset).status_code == 200, asset
+
+
+def test_the_dashboard_shows_reviews_a_page_at_a_time(portal: Portal, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(pages, "DASHBOARD_PAGE", 2)
+    release = portal.clock.now().date() + timedelta(days=40)
+    made = [
+        portal.airlock.submissions.submit(
+            portal.world.acme_admin,
+            SubmissionRequest(model=f"openai-api/acme/m{number}", model_version="1", planned_release_date=release),
+        ).id
+        for number in range(3)
+    ]
+    browser, _ = portal.signed_in(portal.world.lead)
+    first = browser.get("/reviews").text
+    assert [review in first for review in made] == [False, True, True], "newest first"
+    assert "Older reviews" in first
+    assert "Newer reviews" not in first
+    second = browser.get("/reviews?page=2").text
+    assert [review in second for review in made] == [True, False, False]
+    assert "Newer reviews" in second
+    assert "Older reviews" not in second

@@ -8,9 +8,9 @@ same answer as for no review at all.
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, Field
 
 from airlock.api.auth import Caller
@@ -19,9 +19,11 @@ from airlock.app import Airlock
 from airlock.reports.signing import SIGNATURE_SUFFIX
 from airlock.review import ReviewDetail, ReviewSummary, SubmissionRequest
 from airlock.review.oversight import VerificationView
+from airlock.review.reviews import MAX_PAGE
 from airlock.review.tokens import TokenView
 from airlock.review.views import OrganisationView, UserView
 
+DEFAULT_PAGE = 100
 MEDIA_TYPES = {"html": "text/html; charset=utf-8", "pdf": "application/pdf", "json": "application/json"}
 REFUSALS: dict[int | str, dict[str, Any]] = {
     status: {"model": Problem, "description": description}
@@ -221,9 +223,15 @@ def api_router(airlock: Airlock) -> APIRouter:
         return airlock.submissions.submit(caller, SubmissionRequest(**new.model_dump()))
 
     @api.get("/reviews", tags=["reviews"])
-    def reviews(caller: Caller, state: str | None = None) -> list[ReviewSummary]:
-        """The reviews the caller may see, newest first, with their clocks: the dashboard."""
-        return airlock.reviews.list_visible(caller, state=state)
+    def reviews(
+        caller: Caller,
+        state: str | None = None,
+        limit: Annotated[int, Query(ge=1, le=MAX_PAGE, description="Reviews per page.")] = DEFAULT_PAGE,
+        offset: Annotated[int, Query(ge=0, description="How many reviews to skip.")] = 0,
+    ) -> list[ReviewSummary]:
+        """The reviews the caller may see, newest first, with their clocks, a page at a time: the dashboard.
+        Fewer than ``limit`` reviews means the last page."""
+        return airlock.reviews.list_visible(caller, state=state, limit=limit, offset=offset)
 
     @api.get("/reviews/{review_id}", tags=["reviews"])
     def review(caller: Caller, review_id: str) -> ReviewDetail:

@@ -36,14 +36,16 @@ def serve(
     """
     import uvicorn
 
-    from airlock.api.app import create_app
+    from airlock.api.app import create_app, freeze_startup_objects
 
     with opened(ctx, False) as airlock:
         console.print(
             f"Serving the Airlock portal on http://{host}:{port}/ (API at /api/v1; Ctrl-C stops it).", markup=False
         )
         if workers == 1:
-            uvicorn.run(create_app(airlock), host=host, port=port, log_level="warning")
+            app = create_app(airlock)
+            freeze_startup_objects()
+            uvicorn.run(app, host=host, port=port, log_level="warning")
             return
     # Several processes each open the deployment themselves, from the same AIRLOCK_* variables.
     uvicorn.run(

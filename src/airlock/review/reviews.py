@@ -11,8 +11,9 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from enum import StrEnum
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -21,7 +22,7 @@ from airlock.access import Action, Principal, Role, Scope, authorize, is_permitt
 from airlock.errors import AirlockError, ConsentRequiredError, InvalidInputError, NotFoundError, TransitionError
 from airlock.review.content import GRANTABLE_TO_PARTNERS, ContentKind, read_content
 from airlock.review.context import CLOCK_ACTOR, ServiceContext
-from airlock.review.deadline import MAX_CLOCK_DAYS, read_clock, release_moment
+from airlock.review.deadline import MAX_CLOCK_DAYS, ClockRecord, read_clock, release_moment
 from airlock.review.directory import find_organisation, find_user, principal_of
 from airlock.review.inputs import normalise_public_id, parse_choice
 from airlock.review.lifecycle import (
@@ -33,8 +34,8 @@ from airlock.review.lifecycle import (
     parse_state,
     transitions_from,
 )
-from airlock.review.models import PartnerGrant, Review, ReviewAssignment, ReviewEvent, Submission
-from airlock.review.scope import review_scope
+from airlock.review.models import Organisation, PartnerGrant, Review, ReviewAssignment, ReviewEvent, Submission
+from airlock.review.scope import review_scope, scope_of, visible_reviews
 from airlock.review.views import (
     ArtefactHash,
     ClockView,
@@ -82,20 +83,81 @@ class Reviews:
 
     # Reading ---------------------------------------------------------------------------------------
 
-    def list_visible(self, actor: Principal, *, state: str | None = None) -> list[ReviewSummary]:
-        """The reviews ``actor`` may see, newest first, optionally only those in ``state``."""
+    def list_visible(
+        self, actor: Principal, *, state: str | None = None, limit: int | None = None, offset: int = 0
+    ) -> list[ReviewSummary]:
+        """The reviews ``actor`` may see, newest first, optionally only those in ``state``; with ``limit``, only
+        that many from the ``offset``-th on (a page of a dashboard)."""
         wanted = _parse_state_filter(state)
+        if limit is not None and not 1 <= limit <= MAX_PAGE:
+            raise InvalidInputError(f"A page holds 1 to {MAX_PAGE} reviews, not {limit}.", "Ask for fewer.")
+        if offset < 0:
+            raise InvalidInputError(f"An offset counts reviews from 0, not {offset}.")
         self.apply_clock()
         now = self._context.clock.now()
+        # Columns, not whole reviews: a dashboard page is read on every visit (see bench/api.py).
+        query = (
+            select(
+                Review.id,
+                Review.public_id,
+                Review.state,
+                *_CLOCK_COLUMNS,
+                Submission.public_id.label("submission_id"),
+                Submission.organisation_id,
+                Submission.model,
+                Submission.model_version,
+                Submission.planned_release_date,
+                Organisation.slug.label("organisation"),
+            )
+            .join(Review.submission)
+            .join(Submission.organisation)
+            .where(visible_reviews(actor))
+            .order_by(Review.created_at.desc(), Review.id.desc())
+            .offset(offset)
+            .limit(limit)
+        )
+        if wanted is not None:
+            query = query.where(Review.state == wanted)
         with self._context.database.transaction(read_only=True) as session:
-            query = select(Review).order_by(Review.created_at.desc(), Review.id.desc())
-            if wanted is not None:
-                query = query.where(Review.state == wanted)
-            return [
-                _summary(review, now)
-                for review in session.scalars(query)
-                if is_permitted(actor, Action.VIEW_REVIEW, review_scope(review))
-            ]
+            rows = session.execute(query).all()
+            ids = [row.id for row in rows]
+            assigned: dict[int, list[int]] = {review: [] for review in ids}
+            granted: dict[int, list[tuple[int, list[str]]]] = {review: [] for review in ids}
+            for review, user in session.execute(
+                select(ReviewAssignment.review_id, ReviewAssignment.user_id).where(ReviewAssignment.review_id.in_(ids))
+            ):
+                assigned[review].append(user)
+            for review, organisation, kinds in session.execute(
+                select(PartnerGrant.review_id, PartnerGrant.organisation_id, PartnerGrant.content_kinds).where(
+                    PartnerGrant.review_id.in_(ids)
+                )
+            ):
+                granted[review].append((organisation, kinds))
+        # The SQL condition mirrors the policy; the policy itself still has the last word on every review.
+        return [
+            _summary_of(
+                review=row.public_id,
+                submission=row.submission_id,
+                state=row.state,
+                organisation=row.organisation,
+                model=row.model,
+                model_version=row.model_version,
+                planned_release_date=row.planned_release_date,
+                clock=_ClockFacts.of(row),
+                now=now,
+            )
+            for row in rows
+            if is_permitted(
+                actor,
+                Action.VIEW_REVIEW,
+                scope_of(
+                    organisation_id=row.organisation_id,
+                    state=row.state,
+                    assigned_user_ids=assigned[row.id],
+                    partner_grants=granted[row.id],
+                ),
+            )
+        ]
 
     def show(self, actor: Principal, review_id: str) -> ReviewDetail:
         """One review with its clock, timeline, team and next moves (metadata only: no content)."""
@@ -246,7 +308,7 @@ class Reviews:
         context = self._context
         now = context.clock.now()
         with context.database.transaction(read_only=True) as session:
-            due = self._due_for_expiry(session, now) or self._due_for_destruction(session, now)
+            due = self._overdue(session, now) or self._due_for_destruction(session, now)
             cleanup_pending = context.vault.shredding_pending(session)
         if cleanup_pending:
             finish_shredding(context)
@@ -278,13 +340,20 @@ class Reviews:
                 destroyed.append(_summary(review, now))
             return ClockSweep(expired, destroyed)
 
-    def _due_for_expiry(self, session: Session, now: datetime) -> list[Review]:
-        running = session.scalars(
-            select(Review).where(
-                Review.state.in_([state.value for state in CLOCK_RUNNING_STATES]), Review.paused_since.is_(None)
-            )
+    def _overdue(self, session: Session, now: datetime) -> list[int]:
+        """The ids of reviews whose running clock is past its deadline. Every service call asks this first, so
+        it reads only the clock's columns, not whole reviews (a few milliseconds for hundreds of running
+        clocks instead of tens)."""
+        rows = session.execute(
+            select(Review.id, *_CLOCK_COLUMNS, Submission.planned_release_date)
+            .join(Review.submission)
+            .where(Review.state.in_([state.value for state in CLOCK_RUNNING_STATES]), Review.paused_since.is_(None))
         )
-        return [review for review in running if read_clock(review, review.submission.planned_release_date, now).overdue]
+        return [row.id for row in rows if read_clock(_ClockFacts.of(row), row.planned_release_date, now).overdue]
+
+    def _due_for_expiry(self, session: Session, now: datetime) -> list[Review]:
+        overdue = self._overdue(session, now)
+        return list(session.scalars(select(Review).where(Review.id.in_(overdue)))) if overdue else []
 
     def _due_for_destruction(self, session: Session, now: datetime) -> list[Review]:
         ended_before = now - timedelta(days=self._context.settings.retention_days)
@@ -547,6 +616,9 @@ def review_detail(context: ServiceContext, session: Session, review: Review, vie
     )
 
 
+MAX_PAGE = 500
+"""The most reviews one page of a list holds."""
+
 # What a front end may offer on a review's page; each one is decided again when it is asked for.
 _OFFERED_ACTIONS = (
     Action.VIEW_EVALUATION,
@@ -567,6 +639,40 @@ def _permitted(viewer: Principal, review: Review, scope: Scope) -> list[str]:
         if is_permitted(viewer, Action.READ_CONTENT, review_scope(review, content_kind=kind)):
             permitted.append(f"read_{kind}")
     return permitted
+
+
+_CLOCK_COLUMNS = (
+    Review.period_days,
+    Review.clock_started_at,
+    Review.clock_stopped_at,
+    Review.paused_since,
+    Review.paused_seconds,
+    Review.extension_days,
+)
+
+
+@dataclass(frozen=True)
+class _ClockFacts:
+    """A review's clock columns, read without the rest of the review (lists and the clock sweep)."""
+
+    period_days: int | None
+    clock_started_at: datetime | None
+    clock_stopped_at: datetime | None
+    paused_since: datetime | None
+    paused_seconds: int
+    extension_days: int
+
+    @classmethod
+    def of(cls, row: Any) -> _ClockFacts:
+        """From a result row that holds :data:`_CLOCK_COLUMNS`."""
+        return cls(
+            row.period_days,
+            row.clock_started_at,
+            row.clock_stopped_at,
+            row.paused_since,
+            row.paused_seconds,
+            row.extension_days,
+        )
 
 
 def record_event(
@@ -759,15 +865,40 @@ def _parse_state_filter(state: str | None) -> ReviewState | None:
 
 def _summary(review: Review, now: datetime) -> ReviewSummary:
     submission: Submission = review.submission
-    return ReviewSummary(
-        id=review.public_id,
-        submission_id=submission.public_id,
+    return _summary_of(
+        review=review.public_id,
+        submission=submission.public_id,
         state=review.state,
         organisation=submission.organisation.slug,
         model=submission.model,
         model_version=submission.model_version,
         planned_release_date=submission.planned_release_date,
-        clock=ClockView.from_reading(read_clock(review, submission.planned_release_date, now)),
+        clock=review,
+        now=now,
+    )
+
+
+def _summary_of(
+    *,
+    review: str,
+    submission: str,
+    state: str,
+    organisation: str,
+    model: str,
+    model_version: str,
+    planned_release_date: date,
+    clock: ClockRecord,
+    now: datetime,
+) -> ReviewSummary:
+    return ReviewSummary(
+        id=review,
+        submission_id=submission,
+        state=state,
+        organisation=organisation,
+        model=model,
+        model_version=model_version,
+        planned_release_date=planned_release_date,
+        clock=ClockView.from_reading(read_clock(clock, planned_release_date, now)),
     )
 
 

@@ -52,6 +52,7 @@ PAGE_POLICY = (
 # A report is a self-contained file (inline styles, plots as data: images) shown in a sandboxed frame.
 REPORT_POLICY = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; frame-ancestors 'self'; sandbox"
 POLL_SECONDS = 2
+DASHBOARD_PAGE = 50
 
 _templates = Environment(
     loader=PackageLoader("airlock.web", "templates"),
@@ -178,9 +179,21 @@ def web_router(airlock: Airlock) -> APIRouter:
     # The dashboard -----------------------------------------------------------------------------------------
 
     @web.get("/reviews")
-    def dashboard(request: Request, user: Viewer, state: str = "") -> Response:
-        reviews = airlock.reviews.list_visible(user.principal, state=state or None)
-        return render(request, "dashboard.html.j2", user=user, reviews=reviews, state=state)
+    def dashboard(request: Request, user: Viewer, state: str = "", page: int = 1) -> Response:
+        page = max(page, 1)
+        # One more than a page: whether there is a next page, without counting them all.
+        reviews = airlock.reviews.list_visible(
+            user.principal, state=state or None, limit=DASHBOARD_PAGE + 1, offset=(page - 1) * DASHBOARD_PAGE
+        )
+        return render(
+            request,
+            "dashboard.html.j2",
+            user=user,
+            reviews=reviews[:DASHBOARD_PAGE],
+            state=state,
+            page=page,
+            more=len(reviews) > DASHBOARD_PAGE,
+        )
 
     # Submitting a model ------------------------------------------------------------------------------------
 
