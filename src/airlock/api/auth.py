@@ -53,7 +53,8 @@ def session_user(request: Request) -> SessionUser:
 _bearer = HTTPBearer(auto_error=False, description="An API token: `airlock token issue`, or POST /api/v1/tokens.")
 
 
-def _caller(
+# Async, like the quick reads: a sync dependency costs a worker-thread hop on every request (see routes.py).
+async def _caller(
     request: Request, bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)] = None
 ) -> Principal:
     airlock = deployment(request)
