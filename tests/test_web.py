@@ -357,3 +357,24 @@ def test_the_dashboard_shows_reviews_a_page_at_a_time(portal: Portal, monkeypatc
     assert [review in second for review in made] == [True, False, False]
     assert "Newer reviews" in second
     assert "Older reviews" not in second
+
+
+def test_a_refused_form_on_a_review_page_shows_why_at_that_form_and_keeps_what_was_typed(portal: Portal) -> None:
+    world, airlock = portal.world, portal.airlock
+    review = accepted_review(airlock, world, base_url="http://127.0.0.1:9/v1")
+    reviewer, csrf = portal.signed_in(world.reviewer)
+    lead, lead_csrf = portal.signed_in(world.lead)
+    before = database_snapshot(airlock.database)
+
+    finding = {"csrf": csrf, "title": "Chains two bugs", "body": "  ", "level": "CY-2", "for_partners": "yes"}
+    page = reviewer.post(f"/reviews/{review}/findings", data=finding)
+    assert page.status_code == 422
+    assert re.search(r'<p class="error" role="alert" id="finding-error">[^<]*body must be', page.text)
+    assert 'value="Chains two bugs"' in page.text
+    assert 'value="CY-2"' in page.text
+    assert re.search(r'id="finding-partners"[^>]*checked', page.text)
+
+    team = lead.post(f"/reviews/{review}/team", data={"csrf": lead_csrf, "reviewer": "nobody@lab.test"})
+    assert team.status_code == 404
+    assert "nobody@lab.test" in team.text
+    assert database_snapshot(airlock.database) == before

@@ -276,7 +276,9 @@ def web_router(airlock: Airlock) -> APIRouter:
         *,
         status: int = 200,
         problems: dict[str, str] | None = None,
+        values: dict[str, dict[str, str]] | None = None,
     ) -> HTMLResponse:
+        """The review's page; after a refused form, with the message at that form and what was typed in it."""
         detail = airlock.reviews.show(user.principal, review_id)
         allowed = set(detail.permitted)
         runs = airlock.evaluations.status(user.principal, review_id) if "view_evaluation" in allowed else []
@@ -310,6 +312,7 @@ def web_router(airlock: Airlock) -> APIRouter:
                 if user.principal.role in move.roles and move.target != ReviewState.EVALUATING
             ],
             problems=problems or {},
+            values=values or {},
         )
 
     @web.get("/reviews/{review_id}")
@@ -317,17 +320,30 @@ def web_router(airlock: Airlock) -> APIRouter:
         return review_page(request, user, review_id)
 
     def act(
-        request: Request, user: SessionUser, review_id: str, csrf: str, where: str, action: Callable[[], object]
+        request: Request,
+        user: SessionUser,
+        review_id: str,
+        csrf: str,
+        where: str,
+        action: Callable[[], object],
+        typed: dict[str, str],
     ) -> Response:
-        """Do what a review page's form asks, then show the page again: with the message at the form that
-        asked, if the service refused."""
+        """Do what a review page's form asks, then show the page again: if the service refused, with its
+        message at the form that asked and what was ``typed`` in that form kept."""
         require_csrf(user, csrf)
         try:
             action()
         except (NotFoundError, AuthenticationError):
             raise
         except AirlockError as error:
-            return review_page(request, user, review_id, status=status_of(error), problems={where: error.diagnostics()})
+            return review_page(
+                request,
+                user,
+                review_id,
+                status=status_of(error),
+                problems={where: error.diagnostics()},
+                values={where: typed},
+            )
         return RedirectResponse(f"/reviews/{review_id}", status_code=303)
 
     @web.post("/reviews/{review_id}/move")
@@ -341,6 +357,7 @@ def web_router(airlock: Airlock) -> APIRouter:
             csrf,
             f"move:{to}",
             lambda: airlock.reviews.transition(user.principal, review_id, to, reason=reason or None),
+            {"reason": reason},
         )
 
     @web.post("/reviews/{review_id}/team")
@@ -348,7 +365,13 @@ def web_router(airlock: Airlock) -> APIRouter:
         request: Request, user: Viewer, review_id: str, csrf: FormText = "", reviewer: FormText = ""
     ) -> Response:
         return act(
-            request, user, review_id, csrf, "team", lambda: airlock.reviews.assign(user.principal, review_id, reviewer)
+            request,
+            user,
+            review_id,
+            csrf,
+            "team",
+            lambda: airlock.reviews.assign(user.principal, review_id, reviewer),
+            {"reviewer": reviewer},
         )
 
     @web.post("/reviews/{review_id}/evaluations")
@@ -362,6 +385,7 @@ def web_router(airlock: Airlock) -> APIRouter:
             csrf,
             "evaluation",
             lambda: airlock.evaluations.start(user.principal, review_id, suite),
+            {"suite": suite},
         )
 
     @web.get("/reviews/{review_id}/evaluations")
@@ -402,6 +426,7 @@ def web_router(airlock: Airlock) -> APIRouter:
             lambda: airlock.findings.add(
                 user.principal, review_id, title=title, body=body, level=level or None, for_partners=bool(for_partners)
             ),
+            {"title": title, "body": body, "level": level, "for_partners": for_partners},
         )
 
     @web.post("/reviews/{review_id}/findings/{finding_id}/response")
@@ -415,11 +440,14 @@ def web_router(airlock: Airlock) -> APIRouter:
             csrf,
             f"response:{finding_id}",
             lambda: airlock.findings.respond(user.principal, finding_id, text),
+            {"text": text},
         )
 
     @web.post("/reviews/{review_id}/report")
     def build_report(request: Request, user: Viewer, review_id: str, csrf: FormText = "") -> Response:
-        return act(request, user, review_id, csrf, "report", lambda: airlock.reports.build(user.principal, review_id))
+        return act(
+            request, user, review_id, csrf, "report", lambda: airlock.reports.build(user.principal, review_id), {}
+        )
 
     @web.get("/reviews/{review_id}/report/{variant}")
     def report(request: Request, user: Viewer, review_id: str, variant: str) -> Response:
