@@ -96,6 +96,7 @@ def reviews_in_database(portal: Portal) -> int:
 
 def test_a_visitor_who_is_not_signed_in_is_sent_to_the_sign_in_page(portal: Portal) -> None:
     browser = portal.browser()
+    assert browser.get("/", follow_redirects=False).headers["location"] == "/sign-in"
     page = browser.get("/reviews/R-ANYTHING", follow_redirects=False)
     assert page.status_code == 303
     assert page.headers["location"] == "/sign-in?next=/reviews/R-ANYTHING"
@@ -189,6 +190,9 @@ def test_password_rules_and_who_may_set_a_password(portal: Portal) -> None:
     others = run("user", "password", portal.world.lead.email, "--password-stdin", "--as", member, input=PASSWORD)
     assert others.exit_code == 1
     assert "You can set only your own password" in others.stderr
+    no_terminal = run("user", "password", member, "--as", member, input="a brand new passphrase")
+    assert no_terminal.exit_code == 2
+    assert "pipe the password in" in no_terminal.stderr
     own = run("user", "password", member, "--password-stdin", "--as", member, input="a brand new passphrase\n")
     assert own.exit_code == 0, own.stderr
 
@@ -333,7 +337,7 @@ def test_pages_load_nothing_from_elsewhere_and_say_so_in_their_policy(portal: Po
         assert "frame-ancestors 'none'" in page.headers["content-security-policy"]
         sources = re.findall(r'(?:src|href)="([^"]+)"', page.text)
         assert sources
-        assert all(source.startswith(("/", "#")) for source in sources), sources
+        assert all(source.startswith(("/", "#")) or source == "data:," for source in sources), sources
     for asset in re.findall(r'(?:src|href)="(/static/[^"?]+)', browser.get("/reviews").text):
         assert browser.get(asset).status_code == 200, asset
 

@@ -151,7 +151,7 @@ def user_password(
     ] = False,
     as_: AsOption = None,
 ) -> None:
-    """Set the password EMAIL signs in to the web portal with (at least 12 characters).
+    """Set the password that EMAIL signs in to the web pages with (at least 12 characters).
 
     Setting a new password signs out every browser session of the account.
 
@@ -162,6 +162,8 @@ def user_password(
     """
     if password_stdin:
         password = sys.stdin.read().rstrip("\n")
+    elif not sys.stdin.isatty():
+        raise typer.BadParameter("there is no terminal to ask on; pipe the password in", param_hint="--password-stdin")
     else:
         password = typer.prompt("New password", hide_input=True, confirmation_prompt=True)
     with opened(ctx, False) as airlock:

@@ -128,6 +128,10 @@ def web_router(airlock: Airlock) -> APIRouter:
 
     @web.get("/")
     def home(request: Request) -> Response:
+        try:
+            session_user(request)
+        except AuthenticationError:
+            return RedirectResponse("/sign-in", status_code=303)
         return RedirectResponse("/reviews", status_code=303)
 
     @web.get("/sign-in")
