@@ -12,7 +12,7 @@ same answer as for no review at all.
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Response
@@ -23,7 +23,10 @@ from airlock.api.problems import Problem
 from airlock.app import Airlock
 from airlock.reports.signing import SIGNATURE_SUFFIX
 from airlock.review import ReviewDetail, ReviewSummary, SubmissionRequest
+from airlock.review.evaluations import RunView
+from airlock.review.findings import FindingDetail
 from airlock.review.oversight import VerificationView
+from airlock.review.reporting import BuiltReportSummary
 from airlock.review.reviews import MAX_PAGE
 from airlock.review.tokens import TokenView
 from airlock.review.views import OrganisationView, UserView
@@ -103,30 +106,6 @@ class EvaluationStart(BaseModel):
     suite: str = Field(description="smoke, screening or full (or a suite file on the server).")
 
 
-class SubjectCounts(BaseModel):
-    done: int
-    solved: int
-    errors: int
-
-
-class EvaluationRun(BaseModel):
-    run: str
-    review: str
-    suite: str
-    model: str
-    status: str
-    samples_total: int
-    seeds: dict[str, int]
-    verdicts: dict[str, SubjectCounts]
-    input_tokens: int
-    output_tokens: int
-    started_at: datetime
-    finished_at: datetime | None
-    elapsed_seconds: float
-    remaining_seconds: float | None
-    error: str | None
-
-
 class Started(BaseModel):
     review: str
     suite: str
@@ -142,36 +121,6 @@ class NewFinding(BaseModel):
 
 class FindingResponse(BaseModel):
     text: str = Field(description="The developer's answer; a later answer replaces an earlier one.")
-
-
-class Finding(BaseModel):
-    id: str
-    review: str
-    kind: str
-    level: str | None
-    title: str
-    body: str
-    evidence: dict[str, str] | None
-    response: str | None
-    responded_by: str | None
-    responded_at: datetime | None
-    created_at: datetime
-    for_partners: bool
-
-
-class Decision(BaseModel):
-    level: str
-    decision: str
-
-
-class BuiltReport(BaseModel):
-    id: str
-    review: str
-    status: str
-    complete: bool
-    has_results: bool
-    decisions: list[Decision]
-    files: dict[str, list[str]]
 
 
 class NewToken(BaseModel):
@@ -281,9 +230,9 @@ def api_router(airlock: Airlock) -> APIRouter:
     # Evaluations -------------------------------------------------------------------------------------------
 
     @api.get("/reviews/{review_id}/evaluations", tags=["evaluations"])
-    def evaluations(caller: Caller, review_id: str) -> list[EvaluationRun]:
+    def evaluations(caller: Caller, review_id: str) -> list[RunView]:
         """Every evaluation run of the review, newest first, with its verdicts so far."""
-        return [EvaluationRun.model_validate(run.as_json()) for run in airlock.evaluations.status(caller, review_id)]
+        return [run.view() for run in airlock.evaluations.status(caller, review_id)]
 
     @api.post(
         "/reviews/{review_id}/evaluations",
@@ -300,29 +249,28 @@ def api_router(airlock: Airlock) -> APIRouter:
     # Findings ----------------------------------------------------------------------------------------------
 
     @api.get("/reviews/{review_id}/findings", tags=["findings"])
-    def findings(caller: Caller, review_id: str) -> list[Finding]:
+    def findings(caller: Caller, review_id: str) -> list[FindingDetail]:
         """The review's findings and the developer's responses."""
-        return [Finding.model_validate(f.as_json()) for f in airlock.findings.for_review(caller, review_id)]
+        return airlock.findings.for_review(caller, review_id)
 
     @api.post("/reviews/{review_id}/findings", status_code=201, tags=["findings"])
-    def add_finding(caller: Caller, review_id: str, new: NewFinding) -> Finding:
+    def add_finding(caller: Caller, review_id: str, new: NewFinding) -> FindingDetail:
         """Record a reviewer's own finding."""
-        found = airlock.findings.add(
+        return airlock.findings.add(
             caller, review_id, title=new.title, body=new.body, level=new.level, for_partners=new.for_partners
         )
-        return Finding.model_validate(found.as_json())
 
     @api.post("/findings/{finding_id}/response", tags=["findings"])
-    def respond(caller: Caller, finding_id: str, answer: FindingResponse) -> Finding:
+    def respond(caller: Caller, finding_id: str, answer: FindingResponse) -> FindingDetail:
         """The developer's answer to a finding."""
-        return Finding.model_validate(airlock.findings.respond(caller, finding_id, answer.text).as_json())
+        return airlock.findings.respond(caller, finding_id, answer.text)
 
     # Reports -----------------------------------------------------------------------------------------------
 
     @api.post("/reviews/{review_id}/reports", status_code=201, tags=["reports"])
-    def build_report(caller: Caller, review_id: str) -> BuiltReport:
+    def build_report(caller: Caller, review_id: str) -> BuiltReportSummary:
         """Build the review's signed report from its evaluation runs and findings (assigned reviewers)."""
-        return BuiltReport.model_validate(airlock.reports.build(caller, review_id).as_json())
+        return airlock.reports.build(caller, review_id).summary()
 
     @api.get(
         "/reviews/{review_id}/reports/{variant}/{file_format}",

@@ -78,7 +78,7 @@ def run(
             if live is not None:
                 live.stop()
     if json_output:
-        print_json(status.as_json())
+        print_json(status.view())
     else:
         _report_run(status)
     if status.status == FAILED:
@@ -105,7 +105,7 @@ def status(ctx: typer.Context, review: ReviewArgument, as_: AsOption = None, jso
     with opened(ctx, json_output) as airlock:
         runs = airlock.evaluations.status(airlock.directory.principal(as_), review)
     if json_output:
-        print_json([run.as_json() for run in runs])
+        print_json([run.view() for run in runs])
         return
     if not runs:
         console.print(f"Review {review} has no evaluation runs yet; start one with airlock eval run.")

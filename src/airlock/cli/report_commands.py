@@ -71,7 +71,7 @@ def build(
     directory = out or Path("airlock-reports") / built.review
     written = {variant: _write(directory, files) for variant, files in built.files.items()}
     if json_output:
-        print_json(built.as_json() | {"directory": str(directory)})
+        print_json(built.summary().model_dump(mode="json") | {"directory": str(directory)})
         return
     console.print(
         f"Built the {built.status} report {built.id} of review {built.review}"
@@ -261,7 +261,7 @@ def finding_respond(
 
 def _show(details: list[FindingDetail], json_output: bool) -> None:
     if json_output:
-        print_json([detail.as_json() for detail in details])
+        print_json(details)
         return
     if not details:
         console.print("No findings.")

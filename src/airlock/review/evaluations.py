@@ -24,9 +24,10 @@ from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TextIO
 
 from inspect_ai.model import GenerateConfig, get_model
+from pydantic import BaseModel
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -72,6 +73,32 @@ class SubjectTally:
     errors: int = 0
 
 
+class SubjectCounts(BaseModel):
+    done: int
+    solved: int
+    errors: int
+
+
+class RunView(BaseModel):
+    """One evaluation run with its verdicts so far, per subject (the model and each baseline)."""
+
+    run: str
+    review: str
+    suite: str
+    model: str
+    status: str
+    samples_total: int
+    seeds: dict[str, int]
+    verdicts: dict[str, SubjectCounts]
+    input_tokens: int
+    output_tokens: int
+    started_at: datetime
+    finished_at: datetime | None
+    elapsed_seconds: float
+    remaining_seconds: float | None
+    error: str | None
+
+
 @dataclass
 class RunStatus:
     """Where a run stands: what the progress display and ``airlock eval status`` show."""
@@ -109,27 +136,28 @@ class RunStatus:
             return 0.0 if self.status == COMPLETED else None
         return None if self.seconds_per_sample is None else self.seconds_per_sample * left
 
-    def as_json(self) -> dict[str, Any]:
-        return {
-            "run": self.run,
-            "review": self.review,
-            "suite": self.suite,
-            "model": self.model,
-            "status": self.status,
-            "samples_total": self.samples_total,
-            "seeds": self.seeds,
-            "verdicts": {
-                subject: {"done": tally.done, "solved": tally.solved, "errors": tally.errors}
+    def view(self) -> RunView:
+        """The run as ``eval status --json`` and the REST API give it."""
+        return RunView(
+            run=self.run,
+            review=self.review,
+            suite=self.suite,
+            model=self.model,
+            status=self.status,
+            samples_total=self.samples_total,
+            seeds=self.seeds,
+            verdicts={
+                subject: SubjectCounts(done=tally.done, solved=tally.solved, errors=tally.errors)
                 for subject, tally in sorted(self.tallies.items())
             },
-            "input_tokens": self.input_tokens,
-            "output_tokens": self.output_tokens,
-            "started_at": self.started_at.isoformat(),
-            "finished_at": self.finished_at.isoformat() if self.finished_at else None,
-            "elapsed_seconds": round(self.elapsed_seconds, 1),
-            "remaining_seconds": None if self.remaining_seconds is None else round(self.remaining_seconds, 1),
-            "error": self.error,
-        }
+            input_tokens=self.input_tokens,
+            output_tokens=self.output_tokens,
+            started_at=self.started_at,
+            finished_at=self.finished_at,
+            elapsed_seconds=round(self.elapsed_seconds, 1),
+            remaining_seconds=None if self.remaining_seconds is None else round(self.remaining_seconds, 1),
+            error=self.error,
+        )
 
 
 class Evaluations:

@@ -18,8 +18,9 @@ import json
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal
+from typing import Literal
 
+from pydantic import BaseModel, ConfigDict
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -62,8 +63,11 @@ class FindingDraft:
 WITHHELD = "Withheld from the redacted report: the text of this finding is in the full report."
 
 
-@dataclass(frozen=True)
-class FindingDetail:
+class FindingDetail(BaseModel):
+    """A finding with its response, as ``finding list --json`` and the REST API give it."""
+
+    model_config = ConfigDict(frozen=True)
+
     id: str
     review: str
     kind: str
@@ -99,22 +103,6 @@ class FindingDetail:
             evidence=None if redacted else self.evidence,
             response=response,
         )
-
-    def as_json(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "review": self.review,
-            "kind": self.kind,
-            "level": self.level,
-            "title": self.title,
-            "body": self.body,
-            "evidence": None if self.evidence is None else self.evidence.model_dump(),
-            "response": self.response,
-            "responded_by": self.responded_by,
-            "responded_at": None if self.responded_at is None else self.responded_at.isoformat(),
-            "created_at": self.created_at.isoformat(),
-            "for_partners": self.for_partners,
-        }
 
 
 def _clean_title(title: str) -> str:

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from pydantic import BaseModel
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -89,16 +90,32 @@ class BuiltReport:
     files: dict[str, list[ReportFile]]
     """Variant -> its files (HTML, PDF, JSON and a signature for each)."""
 
-    def as_json(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "review": self.review,
-            "status": self.status,
-            "complete": self.complete,
-            "has_results": self.has_results,
-            "decisions": [{"level": level, "decision": decision} for level, decision in self.decisions],
-            "files": {variant: [f.name for f in files] for variant, files in self.files.items()},
-        }
+    def summary(self) -> BuiltReportSummary:
+        """What ``report build --json`` and the REST API say of it: the files by name, not their bytes."""
+        return BuiltReportSummary(
+            id=self.id,
+            review=self.review,
+            status=self.status,
+            complete=self.complete,
+            has_results=self.has_results,
+            decisions=[LevelDecision(level=level, decision=decision) for level, decision in self.decisions],
+            files={variant: [f.name for f in files] for variant, files in self.files.items()},
+        )
+
+
+class LevelDecision(BaseModel):
+    level: str
+    decision: str
+
+
+class BuiltReportSummary(BaseModel):
+    id: str
+    review: str
+    status: str
+    complete: bool
+    has_results: bool
+    decisions: list[LevelDecision]
+    files: dict[str, list[str]]
 
 
 class Reports:

@@ -63,6 +63,15 @@ class ClockView(BaseModel):
         )
 
 
+_EVENT_PHRASES = {
+    "created": "created as draft",
+    "clock_paused": "clock paused",
+    "clock_resumed": "clock resumed",
+    "content_destroyed": "content destroyed (data key shredded)",
+}
+"""How the timeline words the events that are not plain "<kind> by <actor>"."""
+
+
 class EventView(BaseModel):
     at: datetime
     kind: str
@@ -77,30 +86,17 @@ class EventView(BaseModel):
 
     def describe(self) -> str:
         """The event in one line, as the CLI's timeline and the review page show it."""
-        event = self
-        if event.kind == "created":
-            text = f"created as draft by {event.actor}"
-        elif event.kind == "transition":
-            text = f"{event.from_state} -> {event.to_state} by {event.actor}"
-        elif event.kind == "clock_paused":
-            text = f"clock paused by {event.actor}"
-        elif event.kind == "clock_resumed":
-            text = f"clock resumed by {event.actor}"
-        elif event.kind == "content_destroyed":
-            text = f"content destroyed (data key shredded) by {event.actor}"
-        elif event.kind == "evaluation":
-            text = f"evaluation by {event.actor}"
-        elif event.kind == "report":
-            text = f"report by {event.actor}"
-        elif event.kind == "clock_extended":
-            text = f"clock extended by {event.days} days by {event.actor}"
+        if self.kind == "transition":
+            text = f"{self.from_state} -> {self.to_state} by {self.actor}"
+        elif self.kind == "clock_extended":
+            text = f"clock extended by {self.days} days by {self.actor}"
         else:
-            text = f"{event.kind.replace('_', ' ')} by {event.actor}"
-        if event.consent_from and event.consent_from != event.actor:
-            reference = f", {event.consent_reference}" if event.consent_reference else ""
-            text += f" (consent: {event.consent_from}{reference})"
-        if event.reason:
-            text += f": {event.reason}"
+            text = f"{_EVENT_PHRASES.get(self.kind, self.kind.replace('_', ' '))} by {self.actor}"
+        if self.consent_from and self.consent_from != self.actor:
+            reference = f", {self.consent_reference}" if self.consent_reference else ""
+            text += f" (consent: {self.consent_from}{reference})"
+        if self.reason:
+            text += f": {self.reason}"
         return text
 
 

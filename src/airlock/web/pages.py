@@ -30,7 +30,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, PackageLoader, select_autoescape
 
 from airlock import __version__
-from airlock.access import Action, Role
+from airlock.access import Action
 from airlock.access.policy import ROLES_FOR_ACTION
 from airlock.api.auth import SESSION_COOKIE, require_csrf, session_user
 from airlock.api.problems import status_of
@@ -78,7 +78,6 @@ def render(
         user=user,
         may=(lambda action: may(user, action)) if user else (lambda action: False),
         Action=Action,
-        Role=Role,
         htmx=f"/static/{HTMX}",
         version=__version__,
         **values,
