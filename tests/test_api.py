@@ -18,7 +18,7 @@ from airlock.api.app import create_app
 from airlock.app import Airlock
 from airlock.clock import ManualClock
 from airlock.config import Settings
-from airlock.errors import AirlockError
+from airlock.errors import AirlockError, InvalidInputError
 from airlock.review import SubmissionRequest
 from tests.support.cli import Cli
 from tests.support.fake_openai import fake_endpoint, replaying_references
@@ -445,3 +445,8 @@ def test_the_dashboard_pages_and_its_query_shows_each_role_exactly_what_the_poli
     assert [r["id"] for r in first + rest] == [r.id for r in airlock.reviews.list_visible(world.lead)]
     assert len(first) == 2
     is_problem(served.client.get("/api/v1/reviews", params={"limit": 0}, headers=lead), 422, "invalid_request")
+    # An offset no database can bind is refused as input, not passed on to fail there.
+    beyond = {"offset": 2**63}
+    is_problem(served.client.get("/api/v1/reviews", params=beyond, headers=lead), 422, "invalid_request")
+    with pytest.raises(InvalidInputError, match="offset"):
+        airlock.reviews.list_visible(world.lead, offset=2**63)

@@ -27,7 +27,7 @@ from airlock.review.evaluations import RunView
 from airlock.review.findings import FindingDetail
 from airlock.review.oversight import VerificationView
 from airlock.review.reporting import BuiltReportSummary
-from airlock.review.reviews import MAX_PAGE
+from airlock.review.reviews import MAX_OFFSET, MAX_PAGE
 from airlock.review.tokens import TokenView
 from airlock.review.views import OrganisationView, UserView
 
@@ -181,7 +181,7 @@ def api_router(airlock: Airlock) -> APIRouter:
         caller: Caller,
         state: str | None = None,
         limit: Annotated[int, Query(ge=1, le=MAX_PAGE, description="Reviews per page.")] = DEFAULT_PAGE,
-        offset: Annotated[int, Query(ge=0, description="How many reviews to skip.")] = 0,
+        offset: Annotated[int, Query(ge=0, le=MAX_OFFSET, description="How many reviews to skip.")] = 0,
     ) -> list[ReviewSummary]:
         """The reviews the caller may see, newest first, with their clocks, a page at a time: the dashboard.
         Fewer than ``limit`` reviews means the last page."""

@@ -91,8 +91,8 @@ class Reviews:
         wanted = _parse_state_filter(state)
         if limit is not None and not 1 <= limit <= MAX_PAGE:
             raise InvalidInputError(f"A page holds 1 to {MAX_PAGE} reviews, not {limit}.", "Ask for fewer.")
-        if offset < 0:
-            raise InvalidInputError(f"An offset counts reviews from 0, not {offset}.")
+        if not 0 <= offset <= MAX_OFFSET:
+            raise InvalidInputError(f"An offset counts reviews from 0 to {MAX_OFFSET}, not {offset}.")
         self.apply_clock()
         now = self._context.clock.now()
         # Columns, not whole reviews: a dashboard page is read on every visit (see bench/api.py).
@@ -618,6 +618,8 @@ def review_detail(context: ServiceContext, session: Session, review: Review, vie
 
 MAX_PAGE = 500
 """The most reviews one page of a list holds."""
+MAX_OFFSET = 2**31 - 1
+"""The furthest a page may start: beyond any real dashboard, and inside the integers every database binds."""
 
 # What a front end may offer on a review's page; each one is decided again when it is asked for.
 _OFFERED_ACTIONS = (
