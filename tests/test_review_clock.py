@@ -197,6 +197,26 @@ def test_a_review_expires_when_its_deadline_passes_without_a_final_report(
     assert "passed with no final report" in shown.events[-1].reason
 
 
+def test_a_quiet_sweep_spares_the_next_second_of_calls_but_not_those_after_a_change_or_a_tick(
+    airlock: Airlock, world: World, clock: ManualClock
+) -> None:
+    review_id = accepted(airlock, world)
+    clock.advance(timedelta(days=30) - timedelta(milliseconds=500))
+    assert airlock.reviews.list_visible(world.lead)  # a sweep that finds nothing due
+    clock.advance(timedelta(milliseconds=600))  # past the deadline, within the second after the quiet sweep
+    assert airlock.reviews.show(world.lead, review_id).state == ReviewState.ACCEPTED
+    (expired,) = airlock.reviews.apply_clock(even_if_recent=True).expired  # what `airlock review tick` does
+    assert expired.id == review_id
+
+    other = accepted(airlock, world)
+    clock.advance(timedelta(days=30) - timedelta(milliseconds=500))
+    assert airlock.reviews.list_visible(world.lead)
+    clock.advance(timedelta(milliseconds=600))
+    # A change in the review's timeline: the quiet sweep before it no longer counts.
+    airlock.reviews.transition(world.reviewer, other, ReviewState.EVALUATING)
+    assert airlock.reviews.show(world.lead, other).state == ReviewState.EXPIRED
+
+
 def test_any_operation_notices_expiry_first(airlock: Airlock, world: World, clock: ManualClock) -> None:
     review_id = accepted(airlock, world)
     clock.advance(timedelta(days=31))

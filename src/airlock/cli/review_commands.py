@@ -328,7 +328,7 @@ def review_tick(ctx: typer.Context, json_output: JsonOption = False) -> None:
       airlock review tick --json
     """
     with opened(ctx, json_output) as airlock:
-        sweep = airlock.reviews.apply_clock()
+        sweep = airlock.reviews.apply_clock(even_if_recent=True)
     if json_output:
         print_json({"expired": sweep.expired, "content_destroyed": sweep.destroyed})
         return

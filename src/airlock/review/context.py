@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from contextlib import AbstractContextManager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session
 
@@ -19,6 +20,36 @@ CLOCK_ACTOR = "review clock"
 """How the review clock signs what it does (expiry, destruction at the end of retention)."""
 
 
+QUIET_SWEEP_HOLDS_FOR = timedelta(seconds=1)
+"""How long a sweep of the review clock that found nothing due spares the reads that follow it."""
+
+
+class SweepRecord:
+    """When this process last swept the review clock and found nothing due.
+
+    Every service call sweeps first (see :meth:`airlock.review.Reviews.apply_clock`); a portal answering a
+    hundred requests a second would otherwise spend a third of each dashboard request on sweeps that find
+    nothing. After a quiet sweep, calls within :data:`QUIET_SWEEP_HOLDS_FOR` of clock time skip it, so a
+    deadline is applied at most that long after it passes. Every new event in a review's timeline forgets the
+    quiet sweep (see :func:`airlock.review.reviews.record_event`): a change of state or clock can make
+    something due at once (a review ended under zero days of retention, say).
+    """
+
+    def __init__(self) -> None:
+        self._quiet_at: datetime | None = None
+
+    def recently_quiet(self, now: datetime) -> bool:
+        quiet_at = self._quiet_at
+        # A clock set back (tests do) counts as not recent.
+        return quiet_at is not None and quiet_at <= now < quiet_at + QUIET_SWEEP_HOLDS_FOR
+
+    def record_quiet(self, now: datetime) -> None:
+        self._quiet_at = now
+
+    def forget(self) -> None:
+        self._quiet_at = None
+
+
 @dataclass(frozen=True)
 class ServiceContext:
     database: Database
@@ -27,6 +58,7 @@ class ServiceContext:
     vault: Vault
     audit: AuditLog
     gate: ContentGate
+    sweeps: SweepRecord = field(default_factory=SweepRecord)
 
     def operation(
         self, actor: Principal | str, action: str, target: str = "", *, purpose: str = ""

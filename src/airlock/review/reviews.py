@@ -300,19 +300,24 @@ class Reviews:
             )
             return review_detail(self._context, session, review, actor)
 
-    def apply_clock(self) -> ClockSweep:
+    def apply_clock(self, *, even_if_recent: bool = False) -> ClockSweep:
         """Expire every review whose running clock passed its deadline, and destroy the content of reviews
         that ended longer ago than the retention period. Nothing runs in the background: every service
-        call and ``airlock review tick`` sweep first.
+        call sweeps first, unless this process swept and found nothing due less than a second ago (see
+        :class:`~airlock.review.context.SweepRecord`); ``airlock review tick`` sweeps ``even_if_recent``.
         """
         context = self._context
         now = context.clock.now()
+        if not even_if_recent and context.sweeps.recently_quiet(now):
+            return ClockSweep([], [])
         with context.database.transaction(read_only=True) as session:
             due = self._overdue(session, now) or self._due_for_destruction(session, now)
             cleanup_pending = context.vault.shredding_pending(session)
         if cleanup_pending:
             finish_shredding(context)
         if not due:
+            if not cleanup_pending:
+                context.sweeps.record_quiet(now)
             return ClockSweep([], [])
         with context.operation(CLOCK_ACTOR, "review.clock.sweep") as session:
             expired: list[ReviewSummary] = []
@@ -692,6 +697,7 @@ def record_event(
     days: int | None = None,
 ) -> None:
     """Add an event to the review's timeline, and the matching entry to the audit log."""
+    context.sweeps.forget()  # whatever changed may be due at once: the next call sweeps
     clean_reference = (consent_reference or "").strip() or None
     review.events.append(
         ReviewEvent(
