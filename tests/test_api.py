@@ -144,7 +144,7 @@ def test_moves_are_made_by_the_roles_the_lifecycle_names(served: Served) -> None
     malformed = served.client.post(
         f"/api/v1/reviews/{detail.id}/transitions", json={"reason": 3}, headers=served.token(world.lead)
     )
-    is_problem(malformed, 422, "invalid_request")
+    assert is_problem(malformed, 422, "invalid_request")["field"] == "to"
 
 
 def test_reports_download_as_signed_files_and_partners_get_only_the_granted_variant(served: Served) -> None:
@@ -274,7 +274,8 @@ def test_clock_team_and_partner_grants_through_the_api(served: Served) -> None:
     lead, admin, partner = served.token(world.lead), served.token(world.acme_admin), served.token(world.partner)
 
     no_consent = {"action": "extend", "days": 5, "reason": "model endpoint down for a week"}
-    is_problem(client.post(f"/api/v1/reviews/{review}/clock", json=no_consent, headers=lead), 409, "consent_required")
+    refused = client.post(f"/api/v1/reviews/{review}/clock", json=no_consent, headers=lead)
+    assert is_problem(refused, 409, "consent_required")["field"] == "consent_from"
     consented = {**no_consent, "consent_from": world.acme_admin.email, "consent_reference": "email of 29 Nov"}
     extended = client.post(f"/api/v1/reviews/{review}/clock", json=consented, headers=lead)
     assert extended.status_code == 200, extended.text

@@ -310,7 +310,11 @@ def test_an_extension_without_consent(populated: Cli) -> None:
     populated("review", "accept", review_id, "--as", "lead@lab.test")
     before = snapshot(populated)
     outcome = populated("review", "extend", review_id, "--days", "5", "--reason", "more", "--as", "lead@lab.test")
-    assert_refused(outcome, "needs the developer's recorded consent", "--consent-from")
+    assert_refused(outcome, "needs the developer's recorded consent", "(--consent-from).")
+    # The service names the input at fault; the command line points at the option that gives it.
+    consent = ("--consent-from", "admin@acme.test", "--as", "lead@lab.test")
+    outcome = populated("review", "extend", review_id, "--days", "5", "--reason", "x", *consent)
+    assert_refused(outcome, "where the developer gave their consent", "(--consent-ref).")
     assert snapshot(populated) == before
 
 

@@ -368,12 +368,13 @@ def test_only_operators_rotate_keys(airlock: Airlock, world: World) -> None:
 def test_a_base_url_carrying_a_secret_is_refused_without_echoing_it(airlock: Airlock, world: World) -> None:
     release = airlock.clock.now().date() + timedelta(days=60)
     for url in ("https://sk-LIVE-123@api.acme.test/v1", "https://api.acme.test/v1?key=AIzaSECRET"):
-        with pytest.raises(AirlockError, match="--api-key-env") as refused:
+        with pytest.raises(AirlockError, match="the key as the endpoint's credentials") as refused:
             airlock.submissions.submit(
                 world.acme_admin,
                 SubmissionRequest(model="openai/x", model_version="1", planned_release_date=release, base_url=url),
             )
         assert "SECRET" not in refused.value.diagnostics()
+        assert refused.value.field == "base_url"
         assert "LIVE" not in refused.value.diagnostics()
 
 

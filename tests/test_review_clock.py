@@ -108,8 +108,9 @@ def test_the_developer_admin_may_pause_on_their_own_consent(airlock: Airlock, wo
 def test_a_pause_without_consent_is_refused_and_changes_nothing(airlock: Airlock, world: World) -> None:
     review_id = accepted(airlock, world)
     before = database_snapshot(airlock.database)
-    with pytest.raises(ConsentRequiredError, match="--consent-from"):
+    with pytest.raises(ConsentRequiredError, match="Name the developer_admin of acme-ai who consented") as refused:
         airlock.reviews.pause(world.lead, review_id, reason="endpoint down")
+    assert refused.value.field == "consent_from"
     assert database_snapshot(airlock.database) == before
 
 
@@ -135,8 +136,9 @@ def test_consent_must_come_from_an_administrator_of_the_submitting_developer(air
 def test_consent_from_someone_else_needs_a_reference_to_where_it_was_given(airlock: Airlock, world: World) -> None:
     review_id = accepted(airlock, world)
     before = database_snapshot(airlock.database)
-    with pytest.raises(InvalidInputError, match="--consent-ref"):
+    with pytest.raises(InvalidInputError, match="where the developer gave their consent") as refused:
         airlock.reviews.extend(world.lead, review_id, days=7, reason="more", consent_from="admin@acme.test")
+    assert refused.value.field == "consent_reference"
     assert database_snapshot(airlock.database) == before
 
 

@@ -3,6 +3,11 @@
 Every refusal or failure Airlock reports is an :class:`AirlockError`: one sentence saying what went wrong,
 and a hint saying what to do next. Front ends print :meth:`AirlockError.diagnostics` and exit with status 1;
 they never show a traceback for bad input.
+
+Services speak to every front end at once, so their messages name an input in words ("a reason"), never
+as one front end spells it (``--reason``, a form field); the error's ``field`` names the input at fault,
+and each front end points at its own spelling of it (the CLI adds its option, a page shows the message
+next to the field, the REST API puts ``field`` in the problem).
 """
 
 from __future__ import annotations
@@ -20,10 +25,12 @@ class AirlockError(Exception):
     is_integrity_failure = False
     """Whether the error reveals damaged or tampered data; such failures are audited too."""
 
-    def __init__(self, message: str, hint: str | None = None) -> None:
+    def __init__(self, message: str, hint: str | None = None, *, field: str | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.hint = hint
+        self.field = field
+        """The input at fault, by its name in the services and the REST API (``reason``, ``days``), if one."""
 
     def __str__(self) -> str:
         return self.diagnostics()

@@ -186,7 +186,7 @@ def refusal(
     role = principal.role
     if role not in allowed:
         names = ", ".join(sorted(allowed)) or "none"
-        return f"It needs one of the roles: {names}; act as such a user with --as EMAIL."
+        return f"It needs one of the roles: {names}; act as a user who has one."
     if role in DEVELOPER_ROLES:
         return _developer_refusal(principal, scope)
     if scope.is_draft:

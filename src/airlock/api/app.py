@@ -55,7 +55,9 @@ def create_app(airlock: Airlock) -> FastAPI:
         first = error.errors()[0] if error.errors() else {"loc": (), "msg": "invalid request"}
         where = ".".join(str(part) for part in first.get("loc", ()))
         message = f"The request is invalid at {where}: {first.get('msg')}."
-        return problem(422, "invalid_request", message, "Correct that field and send the request again.")
+        location = first.get("loc", ())
+        field = str(location[-1]) if len(location) > 1 else None
+        return problem(422, "invalid_request", message, "Correct that field and send the request again.", field)
 
     app.include_router(api_router(airlock))
     app.include_router(web_router(airlock))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from airlock.errors import AirlockError
 
@@ -38,17 +38,20 @@ class Problem(BaseModel):
     title: str
     status: int
     detail: str = ""
+    field: str | None = Field(
+        default=None, description="The input at fault, by its name in the request (reason, days, ...), if one."
+    )
 
 
 def status_of(error: AirlockError) -> int:
     return STATUS_FOR_KIND.get(error.kind, 400)
 
 
-def problem(status: int, kind: str, title: str, detail: str = "") -> JSONResponse:
-    body = Problem(type=f"urn:airlock:problem:{kind}", title=title, status=status, detail=detail)
+def problem(status: int, kind: str, title: str, detail: str = "", field: str | None = None) -> JSONResponse:
+    body = Problem(type=f"urn:airlock:problem:{kind}", title=title, status=status, detail=detail, field=field)
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
-    return JSONResponse(body.model_dump(), status_code=status, media_type=PROBLEM, headers=headers)
+    return JSONResponse(body.model_dump(exclude_none=True), status_code=status, media_type=PROBLEM, headers=headers)
 
 
 def problem_of(error: AirlockError) -> JSONResponse:
-    return problem(status_of(error), error.kind, error.message, error.hint or "")
+    return problem(status_of(error), error.kind, error.message, error.hint or "", error.field)

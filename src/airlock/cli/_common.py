@@ -63,6 +63,26 @@ def settings_for(ctx: typer.Context) -> Settings:
     return _overrides(ctx).settings or load_settings()
 
 
+# The option that gives a service's input, where it is not the input's name with dashes (see airlock.errors).
+_OPTION_FOR_FIELD = {
+    "consent_reference": "--consent-ref",
+    "model_version": "--version",
+    "planned_release_date": "--release-date",
+    "artefacts": "--artefact",
+    "endpoint_credentials": "--api-key-env",
+    "confidentiality_marking": "--marking",
+}
+
+
+def diagnostics_for_the_command_line(error: AirlockError) -> str:
+    """The error's diagnostics, pointing at the option that gives the input at fault, if one is."""
+    text = error.diagnostics()
+    if error.field is None:
+        return text
+    option = _OPTION_FOR_FIELD.get(error.field, "--" + error.field.replace("_", "-"))
+    return f"{text.rstrip('.')} ({option})."
+
+
 @contextmanager
 def reporting_errors(json_output: bool) -> Iterator[None]:
     """Turn an :class:`AirlockError` into its diagnostics on stderr (and JSON on stdout) and exit 1."""
@@ -70,8 +90,9 @@ def reporting_errors(json_output: bool) -> Iterator[None]:
         yield
     except AirlockError as error:
         if json_output:
-            print(json.dumps({"error": {"kind": error.kind, "message": error.message, "hint": error.hint}}))
-        error_console.print(f"[bold red]Error:[/] {escape(error.diagnostics())}")
+            described = {"kind": error.kind, "message": error.message, "hint": error.hint, "field": error.field}
+            print(json.dumps({"error": described}))
+        error_console.print(f"[bold red]Error:[/] {escape(diagnostics_for_the_command_line(error))}")
         raise typer.Exit(1) from None
 
 

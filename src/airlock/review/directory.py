@@ -131,7 +131,8 @@ class Directory:
             if session.scalar(select(Organisation).where(Organisation.slug == clean_slug)) is not None:
                 raise ConflictError(
                     f"An organisation with the identifier {clean_slug!r} already exists.",
-                    "Choose another with --slug, or use the existing one.",
+                    "Choose another, or use the existing one.",
+                    field="slug",
                 )
             organisation = Organisation(
                 slug=clean_slug, name=clean_name, kind=organisation_kind, created_at=self._context.clock.now()

@@ -109,15 +109,17 @@ def _clean_title(title: str) -> str:
     cleaned = " ".join(title.split())
     if not cleaned or len(cleaned) > MAX_TITLE:
         raise InvalidInputError(
-            f"A finding's title must be 1 to {MAX_TITLE} characters on one line.", "Shorten or fill in --title."
+            f"A finding's title must be 1 to {MAX_TITLE} characters on one line.",
+            "Shorten or fill it in.",
+            field="title",
         )
     return cleaned
 
 
-def _clean_text(text: str, what: str, option: str) -> str:
+def _clean_text(text: str, what: str, field: str) -> str:
     cleaned = text.strip()
     if not cleaned or len(cleaned) > MAX_TEXT:
-        raise InvalidInputError(f"{what} must be 1 to {MAX_TEXT} characters.", f"Fill in {option}.")
+        raise InvalidInputError(f"{what} must be 1 to {MAX_TEXT} characters.", "Shorten or fill it in.", field=field)
     return cleaned
 
 
@@ -136,7 +138,7 @@ class Findings:
         for_partners: bool = False,
     ) -> FindingDetail:
         """Record a reviewer's finding on the review; its text reaches the redacted report only ``for_partners``."""
-        title, body = _clean_title(title), _clean_text(body, "A finding's body", "--body")
+        title, body = _clean_title(title), _clean_text(body, "A finding's body", "body")
         level = level.strip() if level else None
         with self._context.operation(actor, "finding.add", f"review:{normalise_public_id(review_id)}") as session:
             review = load_visible_review(session, actor, review_id)
@@ -162,7 +164,7 @@ class Findings:
 
     def respond(self, actor: Principal, finding_id: str, text: str) -> FindingDetail:
         """The developer's answer to a finding (a later answer replaces an earlier one)."""
-        text = _clean_text(text, "A response", "--text")
+        text = _clean_text(text, "A response", "text")
         public_id = normalise_public_id(finding_id)
         with self._context.operation(actor, "finding.respond", f"finding:{public_id}") as session:
             finding = session.scalar(select(Finding).where(Finding.public_id == public_id))

@@ -64,7 +64,7 @@ def slugify(name: str) -> str:
     slug = _SLUG_CHARACTERS.sub("-", name.lower()).strip("-")[:64].strip("-")
     if not slug:
         raise InvalidInputError(
-            f"Cannot derive an identifier from {name!r}; give one with --slug (letters, digits, hyphens)."
+            f"Cannot derive an identifier from {name!r}; give one (letters, digits, hyphens).", field="slug"
         )
     return slug
 
@@ -96,7 +96,8 @@ def parse_artefact_hash(text: str) -> dict[str, str]:
     if not separator or not name.strip() or not _SHA256.match(digest):
         raise InvalidInputError(
             f"The artefact {text!r} is not NAME=SHA256; give the file name, '=', and its 64-digit "
-            "SHA-256 in hexadecimal (or pass the file itself with --artefact-file)."
+            "SHA-256 in hexadecimal.",
+            field="artefacts",
         )
     return {"name": name.strip(), "sha256": digest}
 

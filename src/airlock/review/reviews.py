@@ -419,7 +419,7 @@ class Reviews:
         """Let a trusted partner organisation read exactly ``kinds`` of the review's content (developer admins)."""
         wanted = sorted({parse_choice(ContentKind, kind, "content kind") for kind in kinds})
         if not wanted:
-            raise InvalidInputError("Name at least one content kind to grant with --content.")
+            raise InvalidInputError("Name at least one content kind to grant.", field="content")
         for kind in wanted:
             if kind not in GRANTABLE_TO_PARTNERS:
                 allowed = ", ".join(sorted(GRANTABLE_TO_PARTNERS))
@@ -528,7 +528,7 @@ def move_review(
     )
     clean_reason = (reason or "").strip()
     if transition.reason_required and not clean_reason:
-        raise InvalidInputError(f"A reason is required to {transition.verb} a review; give one with --reason.")
+        raise InvalidInputError(f"A reason is required to {transition.verb} a review; give one.", field="reason")
     if target is ReviewState.ACCEPTED:
         release = release_moment(review.submission.planned_release_date)
         if release <= now:
@@ -807,19 +807,21 @@ def _developer_consent(
             return actor.user_id
         raise ConsentRequiredError(
             f"{doing} the clock of review {review.public_id} needs the developer's recorded consent.",
-            f"Pass --consent-from EMAIL naming a developer_admin of {organisation.slug} "
-            "(and --consent-ref saying where they gave it), or let them make the change themselves.",
+            f"Name the developer_admin of {organisation.slug} who consented and say where they did, or let "
+            "them make the change themselves.",
+            field="consent_from",
         )
     if not (consent_reference or "").strip():
         raise InvalidInputError(
-            "Say where the developer gave their consent with --consent-ref (an email, a letter, a meeting)."
+            "Say where the developer gave their consent (an email, a letter, a meeting).", field="consent_reference"
         )
     consenting = principal_of(find_user(session, consent_from))
     if not is_permitted(consenting, Action.GIVE_CLOCK_CONSENT, scope):
         raise ConsentRequiredError(
             f"{consenting.email} cannot consent for {organisation.slug}: only a developer_admin of the "
             "submitting organisation can.",
-            f"Name a developer_admin of {organisation.slug} with --consent-from.",
+            f"Name a developer_admin of {organisation.slug}.",
+            field="consent_from",
         )
     return consenting.user_id
 
@@ -835,7 +837,7 @@ def _require_running_clock(review: Review, doing: str) -> None:
 def _require_reason(reason: str | None, doing: str) -> str:
     clean = (reason or "").strip()
     if not clean:
-        raise InvalidInputError(f"A reason is required for {doing}; give one with --reason.")
+        raise InvalidInputError(f"A reason is required for {doing}; give one.", field="reason")
     return clean
 
 

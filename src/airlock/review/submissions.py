@@ -181,7 +181,8 @@ def _check_base_url(url: str | None) -> str | None:
     if parsed.username or parsed.password or parsed.query or parsed.fragment:
         raise InvalidInputError(
             "The base URL carries credentials or parameters (user@ or ?key=...), which would be stored "
-            "unencrypted; give the bare endpoint URL and pass the key with --api-key-env."
+            "unencrypted; give the bare endpoint URL, and the key as the endpoint's credentials.",
+            field="base_url",
         )
     return url.strip()
 

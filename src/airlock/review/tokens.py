@@ -68,9 +68,11 @@ class ApiTokens:
         """A new token for ``actor`` itself, valid ``days`` days."""
         clean = " ".join(name.split())
         if not clean or len(clean) > 100:
-            raise InvalidInputError("A token's name must be 1 to 100 characters.", "Say what it is for, with --name.")
+            raise InvalidInputError("A token's name must be 1 to 100 characters.", "Say what it is for.", field="name")
         if not 1 <= days <= MAX_DAYS:
-            raise InvalidInputError(f"A token lives 1 to {MAX_DAYS} days, not {days}.", "Choose --days in that range.")
+            raise InvalidInputError(
+                f"A token lives 1 to {MAX_DAYS} days, not {days}.", "Choose a number in that range.", field="days"
+            )
         public_id = "T-" + secrets.token_hex(4).upper()
         # Hex, not base64: no '_' or '-' inside the secret, so the token splits one way and a double-click
         # selects all of it.
