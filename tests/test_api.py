@@ -349,6 +349,27 @@ def test_findings_reports_and_the_audit_trail_through_the_api(served: Served) ->
     for path in ("findings", "evaluations", "reports/full/pdf", "reports/redacted/json"):
         is_problem(client.get(f"/api/v1/reviews/{review}/{path}", headers=auditor), 403, "permission_denied")
 
+    # The trail itself: the newest entries, oldest first, the refusals above among them; a checkpoint to keep.
+    entries = client.get("/api/v1/audit/entries", params={"newest": 5}, headers=auditor).json()
+    assert [entry["seq"] for entry in entries] == sorted(entry["seq"] for entry in entries)
+    assert len(entries) == 5
+    everything = client.get("/api/v1/audit/entries", params={"newest": 1000}, headers=auditor).json()
+    assert entries[-1]["seq"] >= everything[-2]["seq"]  # reading the trail is itself audited
+    refused = [e for e in everything if e["outcome"] == "refused" and e["actor"] == world.auditor.email]
+    assert {e["target"] for e in refused} >= {f"review:{review}"}
+    later = client.get("/api/v1/audit/entries", params={"since": "2999-01-01T00:00:00Z"}, headers=auditor).json()
+    assert later == []
+    naive = client.get("/api/v1/audit/entries", params={"since": "2026-11-30T10:00:00"}, headers=auditor)
+    assert is_problem(naive, 422, "invalid_input")["field"] == "since"
+    assert client.get("/api/v1/audit/checkpoint", headers=auditor).json()["note"].strip()
+    signals = client.get("/api/v1/audit/unusual", params={"refusals": 4}, headers=auditor).json()
+    assert world.auditor.email in {signal["actor"] for signal in signals}, "refused four times just now"
+    for path in ("entries", "checkpoint", "unusual"):
+        is_problem(client.get(f"/api/v1/audit/{path}", headers=admin), 403, "permission_denied")
+    # The report verifier key is public to every signed-in user: anyone handed a report may check it.
+    key = client.get("/api/v1/reports/verifier-key", headers=admin).json()["key"]
+    assert key == served.airlock.reports.verifier_key()
+
 
 def test_tokens_are_issued_listed_and_revoked_through_the_api(served: Served) -> None:
     client, reviewer = served.client, served.token(served.world.reviewer)

@@ -2,8 +2,9 @@
 
 A developer submits a model (a mistake first: the messages stand next to the fields), the lead reviewer
 accepts it, starts the smoke evaluation and watches it progress, drafts and sends the report; the developer
-answers a finding; the report is issued, viewed in the page and downloaded as a PDF; a partner and an
-auditor see only what they may; the developer withdraws another review. A screenshot of every page goes to
+answers a finding; the report is issued, viewed in the page and downloaded as a PDF; the developer grants a
+partner the redacted report, and the partner and an auditor see only what they may; the developer withdraws
+another review and issues an API token; the lead reviewer opens the directory. A screenshot of every page goes to
 ``build/test-artefacts/portal/`` (``AIRLOCK_TEST_ARTEFACTS`` moves it).
 
 The browser is Debian's ``chromium`` package (Playwright's own download does not work offline);
@@ -198,7 +199,11 @@ def test_a_review_from_submission_to_the_issued_report_through_the_pages(served:
     assert served.airlock.reports.verify(pdf, _signature(served, review)).variant == "full"
 
     # A partner sees the redacted report once granted, and nothing else; an auditor checks the audit log.
-    served.airlock.reviews.grant(served.world.acme_admin, review, "grid-cert", ["redacted_report"])
+    developer.goto(f"{served.url}/reviews/{review}")
+    developer.get_by_label("Partner organisation").fill("grid-cert")
+    developer.get_by_label("redacted report", exact=True).check()
+    developer.get_by_role("button", name="Grant access").click()
+    expect(developer.get_by_text("grid-cert may read: redacted report")).to_be_visible()
     partner_context, partner = served.sign_in(served.world.partner.email)
     partner.get_by_role("link", name=review).click()
     expect(partner.get_by_text("The redacted report:")).to_be_visible()
@@ -224,6 +229,16 @@ def test_a_review_from_submission_to_the_issued_report_through_the_pages(served:
     screenshot(developer, "11-developer-withdrew-a-review")
     developer.goto(f"{served.url}/reviews")
     screenshot(developer, "12-developer-dashboard-after")
+
+    # Each user's account (API tokens, password); the directory for agency staff.
+    developer.get_by_role("link", name="Account").click()
+    developer.get_by_label("What it is for").fill("release pipeline")
+    developer.get_by_role("button", name="Issue a token").click()
+    expect(developer.locator("code.secret")).to_contain_text("alk_")
+    screenshot(developer, "13-developer-account-with-a-new-token")
+    lead.get_by_role("link", name="Directory").click()
+    expect(lead.get_by_role("rowheader", name="grid-cert")).to_be_visible()
+    screenshot(lead, "14-lead-directory")
     for context in (developer_context, lead_context, partner_context, auditor_context):
         context.close()
 

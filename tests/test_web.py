@@ -4,6 +4,7 @@ end-to-end walk through the pages in Chromium is in test_portal_e2e.py.)"""
 
 from __future__ import annotations
 
+import html
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -382,3 +383,162 @@ def test_a_refused_form_on_a_review_page_shows_why_at_that_form_and_keeps_what_w
     assert team.status_code == 404
     assert "nobody@lab.test" in team.text
     assert database_snapshot(airlock.database) == before
+
+
+def error_at(page: Page, where: str) -> str:
+    """The message a page shows at one of its forms, as the user reads it."""
+    found = re.search(rf'<p class="error" role="alert" id="{where}-error">([^<]*)</p>', page.text)
+    assert found, page.text
+    return html.unescape(found.group(1))
+
+
+# The clock, the team and the partners -------------------------------------------------------------------------
+
+
+def test_the_clock_the_team_and_the_partners_are_managed_from_the_review_page(portal: Portal) -> None:
+    world, airlock = portal.world, portal.airlock
+    review = accepted_review(airlock, world, base_url="http://127.0.0.1:9/v1")
+    lead, lead_csrf = portal.signed_in(world.lead)
+    admin, admin_csrf = portal.signed_in(world.acme_admin)
+    page = lead.get(f"/reviews/{review}").text
+    assert "Pause the clock" in page
+    assert "Extend the deadline" in page
+    assert 'name="consent_from"' in page, "a reviewer names the developer who consented"
+    assert 'name="consent_from"' not in admin.get(f"/reviews/{review}").text, "the developer's admin consents"
+
+    before = database_snapshot(airlock.database)
+    pause = {"csrf": lead_csrf, "change": "pause", "reason": "endpoint down"}
+    refused = lead.post(f"/reviews/{review}/clock", data=pause)
+    assert refused.status_code == 409
+    assert "needs the developer's recorded consent" in error_at(refused, "clock-pause")
+    assert "--consent" not in refused.text, "no command-line options on a page"
+    assert 'value="endpoint down"' in refused.text
+    soon = lead.post(f"/reviews/{review}/clock", data={"csrf": lead_csrf, "change": "extend", "days": "soon"})
+    assert "must be a whole number" in error_at(soon, "clock-extend")
+    assert 'value="soon"' in soon.text
+    assert database_snapshot(airlock.database) == before
+
+    consent = {"consent_from": world.acme_admin.email, "consent_reference": "email of 30 Nov"}
+    assert lead.post(f"/reviews/{review}/clock", data={**pause, **consent}, follow_redirects=False).status_code == 303
+    assert airlock.reviews.show(world.lead, review).clock.status == "paused"
+    assert "Resume the clock" in lead.get(f"/reviews/{review}").text
+    resume = {"csrf": lead_csrf, "change": "resume", "reason": "endpoint back"}
+    assert lead.post(f"/reviews/{review}/clock", data=resume, follow_redirects=False).status_code == 303
+    extend = {"csrf": admin_csrf, "change": "extend", "days": "5", "reason": "a second suite"}
+    assert admin.post(f"/reviews/{review}/clock", data=extend, follow_redirects=False).status_code == 303
+    clock = airlock.reviews.show(world.lead, review).clock
+    assert (clock.status, clock.extension_days) == ("running", 5)
+
+    off = {"csrf": lead_csrf, "reviewer": world.reviewer.email}
+    assert lead.post(f"/reviews/{review}/team/remove", data=off, follow_redirects=False).status_code == 303
+    assert world.reviewer.email not in airlock.reviews.show(world.lead, review).assigned
+
+    nothing = admin.post(f"/reviews/{review}/partners", data={"csrf": admin_csrf, "partner": "grid-cert"})
+    assert "Name at least one content kind" in error_at(nothing, "partners")
+    assert 'value="grid-cert"' in nothing.text
+    grant = {"csrf": admin_csrf, "partner": "grid-cert", "content": ["model_card", "redacted_report"]}
+    assert admin.post(f"/reviews/{review}/partners", data=grant, follow_redirects=False).status_code == 303
+    grants = airlock.reviews.show(world.acme_admin, review).partner_grants
+    assert [(g.partner, sorted(g.content)) for g in grants] == [("grid-cert", ["model_card", "redacted_report"])]
+    assert "grid-cert may read: model card, redacted report" in admin.get(f"/reviews/{review}").text
+    partner, _ = portal.signed_in(world.partner)
+    seen = partner.get(f"/reviews/{review}")
+    assert seen.status_code == 200
+    assert "submitted -&gt; accepted</li>" in seen.text, "a partner's timeline does not say who acted"
+    revoke = {"csrf": admin_csrf, "partner": "grid-cert"}
+    assert admin.post(f"/reviews/{review}/partners/remove", data=revoke, follow_redirects=False).status_code == 303
+    assert partner.get(f"/reviews/{review}").status_code == 404
+
+
+# The account and the directory --------------------------------------------------------------------------------
+
+
+def test_the_account_page_issues_and_revokes_tokens_and_changes_the_password(portal: Portal) -> None:
+    reviewer, csrf = portal.signed_in(portal.world.reviewer)
+    bad = reviewer.post("/account/tokens", data={"csrf": csrf, "name": "notebook", "days": "a week"})
+    assert "must be a whole number" in error_at(bad, "tokens")
+    assert 'value="notebook"' in bad.text
+    assert 'value="a week"' in bad.text
+
+    issued = reviewer.post("/account/tokens", data={"csrf": csrf, "name": "notebook", "days": "7"})
+    assert issued.status_code == 201
+    secret = re.search(r'<code class="secret">(alk_[^<]+)</code>', issued.text)
+    assert secret, issued.text
+    bearer = {"Authorization": f"Bearer {secret.group(1)}"}
+    assert portal.app_client.get("/api/v1/me", headers=bearer).json()["email"] == portal.world.reviewer.email
+    again = reviewer.get("/account").text
+    assert "notebook" in again
+    assert secret.group(1) not in again, "the secret is shown once"
+    token_id = secret.group(1).split("_")[1]
+    assert reviewer.post(f"/account/tokens/{token_id}/revoke", data={"csrf": csrf}).status_code == 200
+    assert portal.app_client.get("/api/v1/me", headers=bearer).status_code == 401
+
+    change = {"csrf": csrf, "current_password": "not it at all", "password": "a brand new passphrase"}
+    wrong = reviewer.post("/account/password", data={**change, "repeated": change["password"]})
+    assert "current password is wrong" in error_at(wrong, "password")
+    differ = reviewer.post("/account/password", data={**change, "current_password": PASSWORD, "repeated": "typo"})
+    assert "two new passwords differ" in error_at(differ, "password")
+    changed = reviewer.post(
+        "/account/password",
+        data={**change, "current_password": PASSWORD, "repeated": change["password"]},
+        follow_redirects=False,
+    )
+    assert changed.status_code == 303
+    assert reviewer.get("/reviews", follow_redirects=False).status_code == 303, "every session ended"
+    fresh = portal.browser()
+    new = {"email": portal.world.reviewer.email, "password": change["password"]}
+    assert fresh.post("/sign-in", data=new, follow_redirects=False).status_code == 303
+
+
+def test_the_directory_page_adds_organisations_and_users_and_sets_passwords(portal: Portal) -> None:
+    world, airlock = portal.world, portal.airlock
+    airlock.sessions.set_password(world.operator, world.operator.email, PASSWORD)
+    operator, csrf = portal.signed_in(world.operator)
+    page = operator.get("/directory").text
+    assert "grid-cert" in page
+    assert "analyst@gridcert.test" in page
+
+    before = database_snapshot(airlock.database)
+    taken = operator.post(
+        "/directory/organisations", data={"csrf": csrf, "name": "Acme", "kind": "developer", "slug": "acme-ai"}
+    )
+    assert "already exists" in error_at(taken, "organisation")
+    assert "--slug" not in taken.text
+    assert 'value="Acme"' in taken.text
+    assert '<option value="developer" selected>' in taken.text
+    assert database_snapshot(airlock.database) == before
+
+    added = operator.post("/directory/organisations", data={"csrf": csrf, "name": "Initech", "kind": "developer"})
+    assert "Added the organisation Initech (initech)." in added.text
+    person = {"csrf": csrf, "email": "boss@initech.test", "name": "Bill", "role": "developer_admin"}
+    added = operator.post("/directory/users", data={**person, "organisation": "initech"})
+    assert "Added boss@initech.test as developer_admin of initech." in added.text
+    short = operator.post(
+        "/directory/passwords", data={"csrf": csrf, "email": "boss@initech.test", "password": "short"}
+    )
+    assert "A password needs 12" in error_at(short, "password")
+    assert 'value="short"' not in short.text, "a password is never sent back"
+    password = {"csrf": csrf, "email": "boss@initech.test", "password": PASSWORD}
+    assert "Set a new password for boss@initech.test" in operator.post("/directory/passwords", data=password).text
+    boss = portal.browser()
+    assert (
+        boss.post(
+            "/sign-in", data={"email": "boss@initech.test", "password": PASSWORD}, follow_redirects=False
+        ).status_code
+        == 303
+    )
+
+    # A developer's administrator adds people to their own organisation only, and lists nobody.
+    admin, admin_csrf = portal.signed_in(world.acme_admin)
+    own = admin.get("/directory").text
+    assert "Add a user" in own
+    assert "Add an organisation" not in own
+    assert "gridcert" not in own
+    outsider = {"csrf": admin_csrf, "email": "spy@acme.test", "name": "Spy", "role": "developer_member"}
+    refused = admin.post("/directory/users", data={**outsider, "organisation": "globex"})
+    assert refused.status_code == 403
+    assert "may not" in error_at(refused, "user")
+    assert 'value="spy@acme.test"' in refused.text
+
+    auditor, _ = portal.signed_in(world.auditor)
+    assert "Unusual access" in auditor.get("/audit").text

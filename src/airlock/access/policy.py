@@ -201,7 +201,7 @@ def refusal(
         role in {Role.REVIEWER, Role.LEAD_REVIEWER} and action in _NEED_TO_KNOW_FOR_ALL_REVIEWERS
     )
     if needs_assignment and principal.user_id not in scope.assigned_user_ids:
-        return "Only reviewers assigned to the review may; a lead reviewer assigns them with `airlock review assign`."
+        return "Only reviewers assigned to the review may; a lead reviewer assigns them."
     if role is Role.PARTNER:
         granted = {kind for organisation, kind in scope.partner_grants if organisation == principal.organisation_id}
         if action is Action.VIEW_REVIEW and not granted:

@@ -12,7 +12,7 @@ same answer as for no review at all.
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime, timedelta
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Response
@@ -25,7 +25,13 @@ from airlock.reports.signing import SIGNATURE_SUFFIX
 from airlock.review import ReviewDetail, ReviewSummary, SubmissionRequest
 from airlock.review.evaluations import RunView
 from airlock.review.findings import FindingDetail
-from airlock.review.oversight import VerificationView
+from airlock.review.oversight import (
+    MAX_ENTRIES_AT_ONCE,
+    AuditEntryView,
+    UnusualAccessThresholds,
+    UnusualAccessView,
+    VerificationView,
+)
 from airlock.review.reporting import BuiltReportSummary
 from airlock.review.reviews import MAX_OFFSET, MAX_PAGE
 from airlock.review.tokens import TokenView
@@ -133,6 +139,14 @@ class IssuedToken(BaseModel):
     secret: str = Field(description="The whole token: shown this once, never again.")
 
 
+class Checkpoint(BaseModel):
+    note: str = Field(description="The newest signed checkpoint of the audit log, to keep outside the deployment.")
+
+
+class VerifierKey(BaseModel):
+    key: str = Field(description="The key that checks every report's signature (`airlock report verify --key`).")
+
+
 # Routes ----------------------------------------------------------------------------------------------------
 
 
@@ -200,12 +214,15 @@ def api_router(airlock: Airlock) -> APIRouter:
     @api.post("/reviews/{review_id}/clock", tags=["reviews"])
     def clock(caller: Caller, review_id: str, change: ClockChange) -> ReviewDetail:
         """Pause, resume or extend the review's clock (pausing and extending need the developer's consent)."""
-        if change.action == "resume":
-            return airlock.reviews.resume(caller, review_id, reason=change.reason)
-        consent = {"consent_from": change.consent_from, "consent_reference": change.consent_reference}
-        if change.action == "pause":
-            return airlock.reviews.pause(caller, review_id, reason=change.reason, **consent)
-        return airlock.reviews.extend(caller, review_id, days=change.days or 0, reason=change.reason, **consent)
+        return airlock.reviews.change_clock(
+            caller,
+            review_id,
+            change.action,
+            reason=change.reason,
+            days=change.days,
+            consent_from=change.consent_from,
+            consent_reference=change.consent_reference,
+        )
 
     @api.post("/reviews/{review_id}/team", tags=["reviews"])
     def assign(caller: Caller, review_id: str, assignment: Assignment) -> ReviewDetail:
@@ -308,6 +325,44 @@ def api_router(airlock: Airlock) -> APIRouter:
         (auditors and operators). An auditor who distrusts the server verifies offline with ``airlock audit
         verify --key``."""
         return airlock.oversight.verify_audit(caller, airlock.audit_verifier_key())
+
+    @api.get("/audit/entries", tags=["audit"])
+    def audit_entries(
+        caller: Caller,
+        since: Annotated[datetime | None, Query(description="Only entries from this moment on.")] = None,
+        newest: Annotated[
+            int, Query(ge=1, le=MAX_ENTRIES_AT_ONCE, description="Only this many of the newest entries.")
+        ] = 100,
+    ) -> list[AuditEntryView]:
+        """The audit trail, oldest first (auditors and operators): who did what, to what, why, and the outcome."""
+        return airlock.oversight.entries(caller, since=since, newest=newest)
+
+    @api.get("/audit/unusual", tags=["audit"])
+    def unusual_access(
+        caller: Caller,
+        hours: Annotated[int, Query(ge=1, le=24 * 366, description="The sliding window, in hours.")] = 24,
+        submissions: Annotated[
+            int, Query(ge=1, le=10_000, description="Flag users reading this many submissions in a window.")
+        ] = 5,
+        refusals: Annotated[
+            int, Query(ge=1, le=10_000, description="Flag users refused this many times in a window.")
+        ] = 10,
+    ) -> list[UnusualAccessView]:
+        """Insider-risk signals: bursts of content reads across submissions, break-glass reads, bursts of refusals."""
+        thresholds = UnusualAccessThresholds(
+            window=timedelta(hours=hours), distinct_submissions=submissions, refusals=refusals
+        )
+        return airlock.oversight.unusual_access(caller, thresholds)
+
+    @api.get("/audit/checkpoint", tags=["audit"])
+    def audit_checkpoint(caller: Caller) -> Checkpoint:
+        """The newest signed checkpoint: an auditor keeps it elsewhere to detect a rewritten log later."""
+        return Checkpoint(note=airlock.oversight.latest_checkpoint(caller))
+
+    @api.get("/reports/verifier-key", tags=["reports"])
+    def report_verifier_key(caller: Caller) -> VerifierKey:
+        """This deployment's report verifier key: public, so that anyone handed a report can check it."""
+        return VerifierKey(key=airlock.reports.verifier_key())
 
     @api.get("/tokens", tags=["identity"])
     def tokens(caller: Caller) -> list[TokenView]:

@@ -302,14 +302,22 @@ class AuditLog:
         return Verification(count, len(stored_checkpoints), problems, first_bad)
 
     def entries(
-        self, session: Session, *, since: datetime | None = None, actions: tuple[str, ...] | None = None
+        self,
+        session: Session,
+        *,
+        since: datetime | None = None,
+        actions: tuple[str, ...] | None = None,
+        newest: int | None = None,
     ) -> list[AuditEntry]:
-        query = select(AuditEntry).order_by(AuditEntry.seq)
+        """The entries in order, optionally only those from ``since``, of ``actions``, or the ``newest`` few."""
+        query = select(AuditEntry)
         if since is not None:
             query = query.where(AuditEntry.at >= since)
         if actions is not None:
             query = query.where(AuditEntry.action.in_(actions))
-        return list(session.scalars(query))
+        if newest is not None:
+            return list(reversed(session.scalars(query.order_by(AuditEntry.seq.desc()).limit(newest)).all()))
+        return list(session.scalars(query.order_by(AuditEntry.seq)))
 
     def size(self, session: Session) -> int:
         return self._head(session).size

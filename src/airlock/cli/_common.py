@@ -63,8 +63,11 @@ def settings_for(ctx: typer.Context) -> Settings:
     return _overrides(ctx).settings or load_settings()
 
 
-# The option that gives a service's input, where it is not the input's name with dashes (see airlock.errors).
-_OPTION_FOR_FIELD = {
+# The option that gives a service's input, where it is not the input's name with dashes (see airlock.errors);
+# None where no option does (a password is typed at a prompt or read from standard input).
+_OPTION_FOR_FIELD: dict[str, str | None] = {
+    "password": None,
+    "organisation": "--org",
     "consent_reference": "--consent-ref",
     "model_version": "--version",
     "planned_release_date": "--release-date",
@@ -80,7 +83,7 @@ def diagnostics_for_the_command_line(error: AirlockError) -> str:
     if error.field is None:
         return text
     option = _OPTION_FOR_FIELD.get(error.field, "--" + error.field.replace("_", "-"))
-    return f"{text.rstrip('.')} ({option})."
+    return text if option is None else f"{text.rstrip('.')} ({option})."
 
 
 @contextmanager

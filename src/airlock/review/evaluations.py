@@ -596,7 +596,7 @@ def _exclusive_run(home: Path, review_id: str) -> Iterator[TextIO]:
         handle.close()
         raise ConflictError(
             f"An evaluation of review {public_id} is already running in another process.",
-            f"Wait for it to end; follow it with `airlock eval status {public_id}`.",
+            "Wait for it to end; its progress shows in the review's evaluation status.",
         ) from None
     try:
         yield handle

@@ -176,7 +176,7 @@ class Findings:
             if actor.role not in DEVELOPER_ROLES:
                 raise TransitionError(
                     f"Only the developer answers findings; {actor.email} is a {actor.role}.",
-                    "Reviewers record their own findings with `airlock finding add`.",
+                    "Reviewers record findings of their own instead.",
                 )
             authorize(actor, Action.RESPOND_TO_FINDING, review_scope(review), what=f"answer finding {public_id}")
             if review.state != ReviewState.DEVELOPER_RESPONSE:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 import secrets
-from datetime import date
+from datetime import UTC, date, datetime
 from enum import StrEnum
 from typing import TypeVar
 
@@ -40,6 +40,18 @@ def parse_date(text: str, what: str) -> date:
     except ValueError:
         raise InvalidInputError(
             f"The {what} {text!r} is not a date; write it as YYYY-MM-DD, for example 2027-01-31."
+        ) from None
+
+
+def check_moment(moment: datetime, what: str, field: str) -> datetime:
+    """A moment in UTC; one without a time zone is refused rather than guessed at."""
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        raise InvalidInputError(f"{what} has no time zone.", "Add one, e.g. Z for UTC.", field=field)
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:
+        raise InvalidInputError(
+            f"{what} is out of range.", "Give a moment between the years 1 and 9999.", field=field
         ) from None
 
 

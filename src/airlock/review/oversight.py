@@ -12,10 +12,14 @@ from pydantic import BaseModel
 
 from airlock.access import Action, Principal, authorize
 from airlock.audit import Outcome, UnusualAccess, Verification, unusual_access
-from airlock.errors import ConfigurationError
+from airlock.errors import ConfigurationError, InvalidInputError
 from airlock.review.context import ServiceContext
 from airlock.review.directory import find_organisation
+from airlock.review.inputs import check_moment
 from airlock.vault import FileKeyProvider, environment_provider
+
+MAX_ENTRIES_AT_ONCE = 1000
+"""The most of the newest audit entries one read returns (a page, or the API)."""
 
 
 class AuditEntryView(BaseModel):
@@ -108,7 +112,15 @@ class Oversight:
                 raise ConfigurationError("The audit log has no checkpoint yet.", "Run any command, then try again.")
             return note
 
-    def entries(self, actor: Principal, *, since: datetime | None = None) -> list[AuditEntryView]:
+    def entries(
+        self, actor: Principal, *, since: datetime | None = None, newest: int | None = None
+    ) -> list[AuditEntryView]:
+        """The audit trail in order (auditors and operators): from ``since``, or only the ``newest`` entries."""
+        if newest is not None and not 1 <= newest <= MAX_ENTRIES_AT_ONCE:
+            raise InvalidInputError(
+                f"Ask for 1 to {MAX_ENTRIES_AT_ONCE} of the newest entries, not {newest}.", field="newest"
+            )
+        since = None if since is None else check_moment(since, "The start of the audit entries asked for", "since")
         with self._context.operation(actor, "audit.read") as session:
             authorize(actor, Action.READ_AUDIT, what="read the audit trail")
             return [
@@ -122,7 +134,7 @@ class Oversight:
                     purpose=entry.purpose,
                     details=entry.details,
                 )
-                for entry in self._context.audit.entries(session, since=since)
+                for entry in self._context.audit.entries(session, since=since, newest=newest)
             ]
 
     def unusual_access(

@@ -133,7 +133,7 @@ class Reports:
             if review.state == ReviewState.CLOSED:
                 raise TransitionError(
                     f"Review {review.public_id} is closed: its final report was issued and cannot change.",
-                    f"Export it with `airlock report export {review.public_id}`.",
+                    "Export the one that was issued instead.",
                 )
             if review.state not in BUILDABLE_STATES:
                 raise TransitionError(
@@ -258,7 +258,7 @@ class Reports:
             except NotFoundError:
                 raise NotFoundError(
                     f"Review {review.public_id} has no {variant} report yet.",
-                    "A reviewer builds it with `airlock report build REVIEW`.",
+                    "A reviewer of the review builds it.",
                 ) from None
             return _unarchive(archive)
 

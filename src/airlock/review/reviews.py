@@ -67,6 +67,12 @@ class EventKind(StrEnum):
     """A report was built (draft or final; the reason says which, and its decisions)."""
 
 
+class ClockAction(StrEnum):
+    PAUSE = "pause"
+    RESUME = "resume"
+    EXTEND = "extend"
+
+
 @dataclass(frozen=True)
 class ClockSweep:
     """What applying the review clock did."""
@@ -207,6 +213,29 @@ class Reviews:
 
     # Clock -----------------------------------------------------------------------------------------
 
+    def change_clock(
+        self,
+        actor: Principal,
+        review_id: str,
+        change: str,
+        *,
+        reason: str | None,
+        days: int | None = None,
+        consent_from: str | None = None,
+        consent_reference: str | None = None,
+    ) -> ReviewDetail:
+        """One change of the clock, named as front ends offer them: ``pause``, ``resume`` or ``extend``."""
+        consent = {"consent_from": consent_from, "consent_reference": consent_reference}
+        match parse_choice(ClockAction, change, "change of the clock"):
+            case ClockAction.PAUSE:
+                return self.pause(actor, review_id, reason=reason, **consent)
+            case ClockAction.RESUME:
+                return self.resume(actor, review_id, reason=reason)
+            case ClockAction.EXTEND:
+                if days is None:
+                    raise InvalidInputError("Say by how many days to extend the clock.", field="days")
+                return self.extend(actor, review_id, days=days, reason=reason, **consent)
+
     def pause(
         self,
         actor: Principal,
@@ -226,7 +255,7 @@ class Reviews:
                 raise TransitionError(
                     f"The clock of review {review.public_id} is already paused since "
                     f"{review.paused_since:%Y-%m-%d %H:%M} UTC.",
-                    f"Resume it with `airlock review resume {review.public_id}`.",
+                    "Resume it first.",
                 )
             authorize(actor, Action.PAUSE_CLOCK, review_scope(review), what=f"pause the clock of {review.public_id}")
             clean_reason = _require_reason(reason, "pausing the clock")
@@ -517,7 +546,7 @@ def move_review(
     if transition.by_clock_only:
         raise TransitionError(
             f"Only the review clock can move review {review.public_id} to {target}, when its deadline passes.",
-            "Run `airlock review tick` to apply the clock.",
+            "The clock applies itself at every call; `airlock review tick` applies it at once.",
         )
     authorize(
         actor,
@@ -636,6 +665,7 @@ _OFFERED_ACTIONS = (
     Action.ASSIGN_REVIEWER,
     Action.GRANT_PARTNER,
     Action.PAUSE_CLOCK,
+    Action.RESUME_CLOCK,
     Action.EXTEND_CLOCK,
 )
 
@@ -855,7 +885,7 @@ def load_visible_review(session: Session, actor: Principal, review_id: str) -> R
     if review is None or not is_permitted(actor, Action.VIEW_REVIEW, review_scope(review)):
         raise NotFoundError(
             f"There is no review {public_id} that {actor.email} can see.",
-            "List the reviews you can see with `airlock review list`.",
+            "Check the identifier against the list of reviews you can see.",
         )
     return review
 

@@ -110,9 +110,12 @@ class WebSessions:
                 f"A password needs {MIN_PASSWORD_LENGTH} to {MAX_PASSWORD_LENGTH} characters; this one has "
                 f"{len(password)}.",
                 "A few unrelated words make a long password that is easy to remember.",
+                field="password",
             )
         if password.strip().lower() == address:
-            raise InvalidInputError("A password must not be the account's email address.", "Choose another one.")
+            raise InvalidInputError(
+                "A password must not be the account's email address.", "Choose another one.", field="password"
+            )
         hashed = hash_password(password)
         with self._context.operation(actor, "user.password.set", f"user:{address}") as session:
             user = session.scalar(select(User).where(User.email == address))
@@ -124,6 +127,23 @@ class WebSessions:
                 select(WebSession).where(WebSession.user_id == user.id, WebSession.ended_at.is_(None))
             ):
                 open_session.ended_at = self._context.clock.now()
+
+    def change_password(self, actor: Principal, current: str, new: str, *, client: str) -> None:
+        """Change one's own password on the web, proving the current one first: a session left open on a
+        shared screen must not be enough to take the account over. A wrong current password counts as a
+        failed sign-in (and is throttled like one); the change ends every session, this one included."""
+        where = client[:64] or "unknown"
+        now = self._context.clock.now()
+        self._refuse_if_throttled(actor.email, where, now)
+        with self._context.database.transaction(read_only=True) as session:
+            stored = session.scalar(select(User.password_hash).where(User.id == actor.user_id))
+        if stored is None or not password_matches(stored, current):
+            with self._context.operation(actor, "user.password.change", f"user:{actor.email}") as session:
+                session.add(SignInAttempt(email=actor.email, client=where, at=now, succeeded=False))
+            raise InvalidInputError(
+                "The current password is wrong.", "Type the one you signed in with.", field="current_password"
+            )
+        self.set_password(actor, actor.email, new)
 
     # Sign-in ---------------------------------------------------------------------------------------
 

@@ -86,12 +86,14 @@ class EventView(BaseModel):
 
     def describe(self) -> str:
         """The event in one line, as the CLI's timeline and the review page show it."""
+        # A partner's limited view withholds who acted: then the line says what happened only.
+        by = f" by {self.actor}" if self.actor else ""
         if self.kind == "transition":
-            text = f"{self.from_state} -> {self.to_state} by {self.actor}"
+            text = f"{self.from_state} -> {self.to_state}{by}"
         elif self.kind == "clock_extended":
-            text = f"clock extended by {self.days} days by {self.actor}"
+            text = f"clock extended by {self.days} days{by}"
         else:
-            text = f"{_EVENT_PHRASES.get(self.kind, self.kind.replace('_', ' '))} by {self.actor}"
+            text = f"{_EVENT_PHRASES.get(self.kind, self.kind.replace('_', ' '))}{by}"
         if self.consent_from and self.consent_from != self.actor:
             reference = f", {self.consent_reference}" if self.consent_reference else ""
             text += f" (consent: {self.consent_from}{reference})"

@@ -19,8 +19,7 @@ Decisions:
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Awaitable, Callable
-from datetime import date
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import quote
@@ -32,16 +31,21 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from airlock import __version__
 from airlock.access import Action
 from airlock.access.policy import ROLES_FOR_ACTION
+from airlock.access.roles import OrganisationKind, Role
 from airlock.api.auth import SESSION_COOKIE, require_csrf, session_user
 from airlock.api.problems import status_of
 from airlock.app import Airlock
-from airlock.errors import AirlockError, AuthenticationError, ConflictError, InvalidInputError, NotFoundError
+from airlock.errors import AirlockError, AuthenticationError, InvalidInputError, NotFoundError
 from airlock.evals.suites import SHIPPED
 from airlock.review import SubmissionRequest
+from airlock.review.content import GRANTABLE_TO_PARTNERS
 from airlock.review.findings import SEEN_BY_DEVELOPER_STATES
 from airlock.review.lifecycle import ReviewState
+from airlock.review.oversight import UnusualAccessThresholds, VerificationView
 from airlock.review.sessions import SESSION_LIFETIME, SessionUser
 from airlock.review.submissions import ConfidentialityMarking
+from airlock.review.tokens import DEFAULT_DAYS as DEFAULT_TOKEN_DAYS
+from airlock.review.tokens import IssuedToken
 
 STATIC_DIRECTORY = Path(__file__).parent / "static"
 HTMX = "htmx-2.0.11.min.js"
@@ -53,6 +57,7 @@ PAGE_POLICY = (
 REPORT_POLICY = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; frame-ancestors 'self'; sandbox"
 POLL_SECONDS = 2
 DASHBOARD_PAGE = 50
+AUDIT_PAGE = 50
 
 _templates = Environment(
     loader=PackageLoader("airlock.web", "templates"),
@@ -314,6 +319,7 @@ def web_router(airlock: Airlock) -> APIRouter:
                 for move in detail.next_moves
                 if user.principal.role in move.roles and move.target != ReviewState.EVALUATING
             ],
+            grantable=sorted(GRANTABLE_TO_PARTNERS),
             problems=problems or {},
             values=values or {},
         )
@@ -375,6 +381,84 @@ def web_router(airlock: Airlock) -> APIRouter:
             "team",
             lambda: airlock.reviews.assign(user.principal, review_id, reviewer),
             {"reviewer": reviewer},
+        )
+
+    @web.post("/reviews/{review_id}/team/remove")
+    def unassign(
+        request: Request, user: Viewer, review_id: str, csrf: FormText = "", reviewer: FormText = ""
+    ) -> Response:
+        return act(
+            request,
+            user,
+            review_id,
+            csrf,
+            "team",
+            lambda: airlock.reviews.unassign(user.principal, review_id, reviewer),
+            {},
+        )
+
+    @web.post("/reviews/{review_id}/clock")
+    def change_clock(
+        request: Request,
+        user: Viewer,
+        review_id: str,
+        csrf: FormText = "",
+        change: FormText = "",
+        reason: FormText = "",
+        days: FormText = "",
+        consent_from: FormText = "",
+        consent_reference: FormText = "",
+    ) -> Response:
+        return act(
+            request,
+            user,
+            review_id,
+            csrf,
+            f"clock:{change}",
+            lambda: airlock.reviews.change_clock(
+                user.principal,
+                review_id,
+                change,
+                reason=reason or None,
+                days=_whole_number(days, "The number of days", "days"),
+                consent_from=consent_from or None,
+                consent_reference=consent_reference or None,
+            ),
+            {"reason": reason, "days": days, "consent_from": consent_from, "consent_reference": consent_reference},
+        )
+
+    @web.post("/reviews/{review_id}/partners")
+    def grant(
+        request: Request,
+        user: Viewer,
+        review_id: str,
+        csrf: FormText = "",
+        partner: FormText = "",
+        content: Annotated[list[str] | None, Form()] = None,
+    ) -> Response:
+        kinds = content or []
+        return act(
+            request,
+            user,
+            review_id,
+            csrf,
+            "partners",
+            lambda: airlock.reviews.grant(user.principal, review_id, partner, kinds),
+            {"partner": partner, "content": " ".join(kinds)},
+        )
+
+    @web.post("/reviews/{review_id}/partners/remove")
+    def revoke_partner(
+        request: Request, user: Viewer, review_id: str, csrf: FormText = "", partner: FormText = ""
+    ) -> Response:
+        return act(
+            request,
+            user,
+            review_id,
+            csrf,
+            "partners",
+            lambda: airlock.reviews.revoke(user.principal, review_id, partner),
+            {},
         )
 
     @web.post("/reviews/{review_id}/evaluations")
@@ -471,32 +555,210 @@ def web_router(airlock: Airlock) -> APIRouter:
         disposition = {"Content-Disposition": f'attachment; filename="{chosen.name}"'}
         return Response(chosen.data, media_type=media, headers=disposition)
 
+    # The user's account: password and API tokens ---------------------------------------------------------
+
+    def account_page(
+        request: Request,
+        user: SessionUser,
+        *,
+        status: int = 200,
+        issued: IssuedToken | None = None,
+        problems: dict[str, str] | None = None,
+        values: dict[str, str] | None = None,
+    ) -> HTMLResponse:
+        return render(
+            request,
+            "account.html.j2",
+            user=user,
+            status=status,
+            tokens=airlock.tokens.visible_to(user.principal),
+            issued=issued,
+            default_days=DEFAULT_TOKEN_DAYS,
+            problems=problems or {},
+            values=values or {},
+        )
+
+    @web.get("/account")
+    def account(request: Request, user: Viewer) -> Response:
+        return account_page(request, user)
+
+    @web.post("/account/password")
+    def change_password(
+        request: Request,
+        user: Viewer,
+        csrf: FormText = "",
+        current_password: FormText = "",
+        password: FormText = "",
+        repeated: FormText = "",
+    ) -> Response:
+        require_csrf(user, csrf)
+        try:
+            if password != repeated:
+                raise InvalidInputError("The two new passwords differ.", "Type the same one twice.", field="repeated")
+            client = request.client.host if request.client else "unknown"
+            airlock.sessions.change_password(user.principal, current_password, password, client=client)
+        except (AuthenticationError, NotFoundError):
+            raise
+        except AirlockError as error:
+            return account_page(request, user, status=status_of(error), problems={"password": error.diagnostics()})
+        # The change ended every session, this one too: sign in again with the new password.
+        response = RedirectResponse("/sign-in?next=/account", status_code=303)
+        response.delete_cookie(SESSION_COOKIE, path="/")
+        return response
+
+    @web.post("/account/tokens")
+    def issue_token(
+        request: Request, user: Viewer, csrf: FormText = "", name: FormText = "", days: FormText = ""
+    ) -> Response:
+        require_csrf(user, csrf)
+        try:
+            lifetime = _whole_number(days, "The number of days", "days") or DEFAULT_TOKEN_DAYS
+            issued = airlock.tokens.issue(user.principal, name=name, days=lifetime)
+        except AirlockError as error:
+            typed = {"name": name, "days": days}
+            return account_page(
+                request, user, status=status_of(error), problems={"tokens": error.diagnostics()}, values=typed
+            )
+        # The secret is shown on this answer only; reloading the page shows the token without it.
+        return account_page(request, user, status=201, issued=issued)
+
+    @web.post("/account/tokens/{token_id}/revoke")
+    def revoke_token(request: Request, user: Viewer, token_id: str, csrf: FormText = "") -> Response:
+        require_csrf(user, csrf)
+        airlock.tokens.revoke(user.principal, token_id)
+        return RedirectResponse("/account", status_code=303)
+
+    # The directory: organisations and users ----------------------------------------------------------------
+
+    def directory_page(
+        request: Request,
+        user: SessionUser,
+        *,
+        status: int = 200,
+        done: str = "",
+        problems: dict[str, str] | None = None,
+        values: dict[str, dict[str, str]] | None = None,
+    ) -> HTMLResponse:
+        listing = may(user, Action.LIST_DIRECTORY)
+        return render(
+            request,
+            "directory.html.j2",
+            user=user,
+            status=status,
+            organisations=airlock.directory.list_organisations(user.principal) if listing else [],
+            users=airlock.directory.list_users(user.principal) if listing else [],
+            kinds=[kind.value for kind in OrganisationKind],
+            roles=[role.value for role in Role],
+            done=done,
+            problems=problems or {},
+            values=values or {},
+        )
+
+    def in_directory(
+        request: Request, user: SessionUser, csrf: str, where: str, action: Callable[[], str], typed: dict[str, str]
+    ) -> Response:
+        """Do what a directory form asks and show the page again, with what was done or why it was refused."""
+        require_csrf(user, csrf)
+        try:
+            done = action()
+        except (AuthenticationError, NotFoundError):
+            raise
+        except AirlockError as error:
+            return directory_page(
+                request,
+                user,
+                status=status_of(error),
+                problems={where: error.diagnostics()},
+                values={where: typed},
+            )
+        return directory_page(request, user, done=done)
+
+    @web.get("/directory")
+    def directory(request: Request, user: Viewer) -> Response:
+        return directory_page(request, user)
+
+    @web.post("/directory/organisations")
+    def add_organisation(
+        request: Request,
+        user: Viewer,
+        csrf: FormText = "",
+        name: FormText = "",
+        kind: FormText = "",
+        slug: FormText = "",
+    ) -> Response:
+        def add() -> str:
+            added = airlock.directory.add_organisation(user.principal, name=name, kind=kind, slug=slug or None)
+            return f"Added the organisation {added.name} ({added.slug})."
+
+        return in_directory(request, user, csrf, "organisation", add, {"name": name, "kind": kind, "slug": slug})
+
+    @web.post("/directory/users")
+    def add_user(
+        request: Request,
+        user: Viewer,
+        csrf: FormText = "",
+        email: FormText = "",
+        name: FormText = "",
+        role: FormText = "",
+        organisation: FormText = "",
+    ) -> Response:
+        def add() -> str:
+            added = airlock.directory.add_user(
+                user.principal, email=email, name=name, role=role, organisation=organisation
+            )
+            return f"Added {added.email} as {added.role} of {added.organisation}."
+
+        typed = {"email": email, "name": name, "role": role, "organisation": organisation}
+        return in_directory(request, user, csrf, "user", add, typed)
+
+    @web.post("/directory/passwords")
+    def set_password(
+        request: Request, user: Viewer, csrf: FormText = "", email: FormText = "", password: FormText = ""
+    ) -> Response:
+        def set_it() -> str:
+            airlock.sessions.set_password(user.principal, email, password)
+            return f"Set a new password for {email.strip().lower()}; their open sessions have ended."
+
+        return in_directory(request, user, csrf, "password", set_it, {"email": email})
+
     # The auditor's page ------------------------------------------------------------------------------------
+
+    def audit_page(request: Request, user: SessionUser, verification: VerificationView | None) -> HTMLResponse:
+        entries = airlock.oversight.entries(user.principal, newest=AUDIT_PAGE)
+        signals = airlock.oversight.unusual_access(user.principal, UnusualAccessThresholds())
+        return render(
+            request,
+            "audit.html.j2",
+            user=user,
+            entries=list(reversed(entries)),
+            signals=signals,
+            thresholds=UnusualAccessThresholds(),
+            verification=verification,
+        )
 
     @web.get("/audit")
     def audit(request: Request, user: Viewer) -> Response:
-        entries = airlock.oversight.entries(user.principal)[-50:]
-        return render(request, "audit.html.j2", user=user, entries=list(reversed(entries)), verification=None)
+        return audit_page(request, user, None)
 
     @web.post("/audit/verify")
     def verify_audit(request: Request, user: Viewer, csrf: FormText = "") -> Response:
         require_csrf(user, csrf)
-        verification = airlock.oversight.verify_audit(user.principal, airlock.audit_verifier_key())
-        entries = airlock.oversight.entries(user.principal)[-50:]
-        return render(request, "audit.html.j2", user=user, entries=list(reversed(entries)), verification=verification)
+        return audit_page(request, user, airlock.oversight.verify_audit(user.principal, airlock.audit_verifier_key()))
 
     return web
+
+
+def _whole_number(text: str, what: str, field: str) -> int | None:
+    """A form's number field: empty is None; anything but a whole number is refused at that field."""
+    if not text.strip():
+        return None
+    try:
+        return int(text.strip())
+    except ValueError:
+        raise InvalidInputError(f"{what} must be a whole number, not {text.strip()[:20]!r}.", field=field) from None
 
 
 def _variant(variant: str) -> Any:
     if variant not in ("full", "redacted"):
         raise NotFoundError(f"There is no {variant} report.", "A report is full or redacted.")
     return variant
-
-
-def today() -> date:
-    return date.today()
-
-
-async def _unused(_: Callable[[], Awaitable[None]]) -> None:  # pragma: no cover
-    raise ConflictError("unused")
