@@ -54,6 +54,8 @@ class Served:
     world: World
     endpoint: FakeEndpoint
     browser: Browser
+    log: Path
+    """What ``airlock serve`` wrote: its request log among it."""
 
     def sign_in(self, email: str) -> tuple[BrowserContext, Page]:
         context = self.browser.new_context(viewport={"width": 1366, "height": 800}, accept_downloads=True)
@@ -88,12 +90,14 @@ def served(tmp_path: Path) -> Iterator[Served]:
         airlock.sessions.set_password(world.operator, user.email, PASSWORD)
     port = _free_port()
     url = f"http://127.0.0.1:{port}"
-    server = subprocess.Popen(
-        [sys.executable, "-m", "airlock.cli.main", "serve", "--port", str(port)],
-        env={**os.environ, **settings.as_environment()},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
+    log = tmp_path / "serve.log"
+    with log.open("wb") as output:
+        server = subprocess.Popen(
+            [sys.executable, "-m", "airlock.cli.main", "serve", "--port", str(port)],
+            env={**os.environ, **settings.as_environment()},
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
     try:
         deadline = time.monotonic() + 30
         while True:
@@ -102,13 +106,13 @@ def served(tmp_path: Path) -> Iterator[Served]:
                     break
             except httpx.TransportError:
                 pass
-            assert server.poll() is None, server.stderr.read().decode() if server.stderr else "the server died"
+            assert server.poll() is None, log.read_text()
             assert time.monotonic() < deadline, "airlock serve did not answer within 30 s"
             time.sleep(0.2)
         with fake_endpoint(replaying_references(suites_cache())) as endpoint, sync_playwright() as playwright:
             browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
             try:
-                yield Served(url, airlock, world, endpoint, browser)
+                yield Served(url, airlock, world, endpoint, browser, log)
             finally:
                 browser.close()
     finally:
@@ -241,6 +245,13 @@ def test_a_review_from_submission_to_the_issued_report_through_the_pages(served:
     screenshot(lead, "14-lead-directory")
     for context in (developer_context, lead_context, partner_context, auditor_context):
         context.close()
+
+    # The server logged every request, and nothing secret: no password, session, CSRF or API token.
+    logged = served.log.read_text()
+    assert re.search(r'"POST /sign-in HTTP/1\.1" 303', logged), logged[-2000:]
+    assert f'"GET /reviews/{review} HTTP/1.1" 200' in logged
+    for secret in (PASSWORD, "alk_", "airlock_session=", "csrf="):
+        assert secret not in logged
 
 
 def _signature(served: Served, review: str) -> str:

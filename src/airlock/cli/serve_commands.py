@@ -23,6 +23,9 @@ def serve(
     workers: Annotated[
         int, typer.Option(min=1, max=64, help="Worker processes (PostgreSQL recommended for more than one).")
     ] = 1,
+    access_log: Annotated[
+        bool, typer.Option(help="Log each request (client, method, path, status) on standard error.")
+    ] = True,
 ) -> None:
     """Serve the portal until interrupted: the web pages at / and the REST API at /api/v1.
 
@@ -38,6 +41,9 @@ def serve(
 
     from airlock.api.app import create_app, freeze_startup_objects
 
+    # Requests are logged by uvicorn at "info": method, path and query, status and client address; never a
+    # header or a body, so no token, cookie or password reaches the log.
+    log_level = "info" if access_log else "warning"
     with opened(ctx, False) as airlock:
         console.print(
             f"Serving the Airlock portal on http://{host}:{port}/ (API at /api/v1; Ctrl-C stops it).", markup=False
@@ -45,11 +51,17 @@ def serve(
         if workers == 1:
             app = create_app(airlock)
             freeze_startup_objects()
-            uvicorn.run(app, host=host, port=port, log_level="warning")
+            uvicorn.run(app, host=host, port=port, log_level=log_level, access_log=access_log)
             return
     # Several processes each open the deployment themselves, from the same AIRLOCK_* variables.
     uvicorn.run(
-        "airlock.api.app:from_environment", factory=True, host=host, port=port, workers=workers, log_level="warning"
+        "airlock.api.app:from_environment",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level=log_level,
+        access_log=access_log,
     )
 
 
