@@ -150,9 +150,11 @@ def _progress_line(current: RunStatus) -> str:
 def _print_status(current: RunStatus) -> None:
     console.print(f"Run {current.run} ({current.suite}, {current.model}) on review {current.review}: {current.status}")
     for subject, tally in sorted(current.tallies.items(), key=lambda item: item[0] != MODEL):
-        total = current.samples_total if subject == MODEL else "-"
+        # The model's samples are known in advance; a baseline's count depends on the baseline (one attempt per
+        # instance, or none where it does not apply), so it is given as done so far.
+        done = f"{tally.done} of {current.samples_total}" if subject == MODEL else f"{tally.done}"
         errors = f", {tally.errors} could not be judged" if tally.errors else ""
-        console.print(f"  {subject}: {tally.done} of {total} done, {tally.solved} solved{errors}")
+        console.print(f"  {subject}: {done} done, {tally.solved} solved{errors}")
     remaining = current.remaining_seconds
     left = "" if not remaining else f", about {_duration(remaining)} left"
     elapsed = _duration(current.elapsed_seconds)

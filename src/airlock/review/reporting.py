@@ -122,6 +122,7 @@ class Reports:
     def __init__(self, context: ServiceContext, findings: Findings) -> None:
         self._context = context
         self._findings = findings
+        self._verifier_key: str | None = None
 
     def build(self, actor: Principal, review_id: str, *, framework: Path | None = None) -> BuiltReport:
         """Analyse, build, sign and store the review's report; returns the files of both variants."""
@@ -263,10 +264,17 @@ class Reports:
             return _unarchive(archive)
 
     def verifier_key(self) -> str:
-        """The deployment's report verifier key, to publish: anyone can check a report's signature with it."""
-        with self._context.database.transaction() as session:
-            name, key = self._signing_key(session)
-            return verifier_key(name, key)
+        """The deployment's report verifier key, to publish: anyone can check a report's signature with it.
+
+        The signing key never changes once made (a master key rotation rewraps it, the key stays), so its
+        public half is kept after the first call instead of unwrapping the private key on every request.
+        """
+        if self._verifier_key is None:
+            with self._context.database.transaction() as session:
+                name, key = self._signing_key(session)
+                published = verifier_key(name, key)
+            self._verifier_key = published  # only once a key made just now is committed
+        return self._verifier_key
 
     def verify(self, data: bytes, note: str, key: str | None = None) -> SignedFacts:
         """Check ``note`` signs exactly ``data``, by ``key`` (a verifier key) or this deployment's report key."""
