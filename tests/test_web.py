@@ -413,6 +413,12 @@ def test_the_clock_the_team_and_the_partners_are_managed_from_the_review_page(po
     assert "needs the developer's recorded consent" in error_at(refused, "clock-pause")
     assert "--consent" not in refused.text, "no command-line options on a page"
     assert 'value="endpoint down"' in refused.text
+    # The page opens on a summary of what went wrong, linked to the form's message, so nobody has to look for it.
+    assert re.search(r'class="error-summary"[^>]*>\s*<h2>That was not done</h2>\s*<p>Pausing the clock', refused.text)
+    assert 'href="#clock-pause-error"' in refused.text
+    explode = lead.post(f"/reviews/{review}/clock", data={"csrf": lead_csrf, "change": "explode", "reason": "x"})
+    assert explode.status_code == 422
+    assert "Unknown change of the clock &#39;explode&#39;; choose one of: pause, resume, extend." in explode.text
     soon = lead.post(f"/reviews/{review}/clock", data={"csrf": lead_csrf, "change": "extend", "days": "soon"})
     assert "must be a whole number" in error_at(soon, "clock-extend")
     assert 'value="soon"' in soon.text
