@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from airlock.evals.sandbox import BwrapConfig, BwrapSandboxEnvironment, SandboxError, SandboxLimits
-from tests.support.sandboxes import host_processes_with, sample
+from tests.support.sandboxes import host_processes_with, processes_appearing_with, sample
 
 pytestmark = pytest.mark.anyio
 
@@ -178,8 +178,7 @@ async def test_no_process_outlives_the_sample() -> None:
                 f"setsid nohup sh -c 'sleep 1000; : {marker}' >/dev/null 2>&1 & (sh -c 'sleep 900; : {marker}' &)",
             ]
         )
-        await asyncio.sleep(0.2)
-        assert host_processes_with(marker), "the background processes were running"
+        assert processes_appearing_with(marker), "the background processes were running"
     await asyncio.sleep(0.1)
     assert host_processes_with(marker) == []
 
@@ -317,7 +316,7 @@ def test_an_evaluation_killed_with_sigkill_takes_its_sandboxes_with_it(tmp_path:
     try:
         assert evaluation.stdout is not None
         assert evaluation.stdout.readline().strip() == "ready"
-        assert host_processes_with(marker)
+        assert processes_appearing_with(marker), "the sandboxed process started and outlived its shell"
         evaluation.kill()
         evaluation.wait(10)
     finally:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -30,4 +31,13 @@ def host_processes_with(marker: str) -> list[int]:
                     found.append(int(entry.name))
             except OSError:
                 continue
+    return found
+
+
+def processes_appearing_with(marker: str, within_seconds: float = 5.0) -> list[int]:
+    """Host pids whose command line contains ``marker``, waiting up to ``within_seconds`` for one to show:
+    a process forked a moment ago may still be between fork and exec, when its command line reads as empty."""
+    give_up = time.monotonic() + within_seconds
+    while not (found := host_processes_with(marker)) and time.monotonic() < give_up:
+        time.sleep(0.05)
     return found
