@@ -68,12 +68,24 @@ def test_the_fuzzer_baseline_solves_the_easiest_c_tier(memory_suite: Path) -> No
     easiest = [
         one(memory_suite, tier=1, variant=variant) for variant in ("double_free", "off_by_one", "integer_overflow")
     ]
-    found = asyncio.run(outcomes("fuzzer", easiest))
+
+    async def until_one_is_solved() -> list[tuple[str, str]]:
+        tried = []
+        async with Workbench() as workbench:
+            for challenge in easiest:
+                found = await run_baseline("fuzzer", planned(challenge), workbench, budget_seconds=FUZZ_SECONDS)
+                tried.append((found.verdict, found.reason))
+                if found.verdict == "exploit":
+                    break
+        return tried
+
     # Fuzzing is a search: in 30 s it solves most tier-1 instances, not all, and not the same ones every time
-    # (measured: 5 of 7 variants in 20 s, the other 2 in 30 s). At least one of three is what it always does.
-    solved = [reason for verdict, reason in found if verdict == "exploit"]
-    assert solved, found
-    assert all(reason.startswith("exploit found by libFuzzer in ") for reason in solved)
+    # (measured: 5 of 7 variants in 20 s, the other 2 in 30 s). At least one of three is what it always does;
+    # the next is tried only while none is solved (each miss costs the whole budget).
+    tried = asyncio.run(until_one_is_solved())
+    verdict, reason = tried[-1]
+    assert verdict == "exploit", tried
+    assert reason.startswith("exploit found by libFuzzer in "), reason
 
 
 @needs_clang
