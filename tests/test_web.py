@@ -482,6 +482,8 @@ def test_the_account_page_issues_and_revokes_tokens_and_changes_the_password(por
     change = {"csrf": csrf, "current_password": "not it at all", "password": "a brand new passphrase"}
     wrong = reviewer.post("/account/password", data={**change, "repeated": change["password"]})
     assert "current password is wrong" in error_at(wrong, "password")
+    failed = portal.airlock.oversight.entries(portal.world.auditor, newest=5)
+    assert "user.password.change_failed" in [entry.action for entry in failed], "audited like a failed sign-in"
     differ = reviewer.post("/account/password", data={**change, "current_password": PASSWORD, "repeated": "typo"})
     assert "two new passwords differ" in error_at(differ, "password")
     changed = reviewer.post(

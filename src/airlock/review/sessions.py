@@ -140,6 +140,13 @@ class WebSessions:
         if stored is None or not password_matches(stored, current):
             with self._context.operation(actor, "user.password.change", f"user:{actor.email}") as session:
                 session.add(SignInAttempt(email=actor.email, client=where, at=now, succeeded=False))
+                self._context.audit.append(
+                    session,
+                    actor=actor.email,
+                    action="user.password.change_failed",
+                    target=f"user:{actor.email}",
+                    details={"client": where},
+                )
             raise InvalidInputError(
                 "The current password is wrong.", "Type the one you signed in with.", field="current_password"
             )
