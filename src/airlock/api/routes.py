@@ -33,7 +33,7 @@ from airlock.review.oversight import (
     VerificationView,
 )
 from airlock.review.reporting import BuiltReportSummary
-from airlock.review.reviews import MAX_OFFSET, MAX_PAGE
+from airlock.review.reviews import MAX_OFFSET, MAX_PAGE, ClockAction
 from airlock.review.tokens import TokenView
 from airlock.review.views import OrganisationView, UserView
 
@@ -92,7 +92,7 @@ class Transition(BaseModel):
 
 
 class ClockChange(BaseModel):
-    action: Literal["pause", "resume", "extend"]
+    action: ClockAction
     reason: str | None = None
     days: int | None = Field(default=None, description="For extend: how many days later the deadline moves.")
     consent_from: str | None = Field(default=None, description="The developer who consented (pause, extend).")

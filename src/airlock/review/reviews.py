@@ -667,6 +667,7 @@ _OFFERED_ACTIONS = (
     Action.PAUSE_CLOCK,
     Action.RESUME_CLOCK,
     Action.EXTEND_CLOCK,
+    Action.GIVE_CLOCK_CONSENT,
 )
 
 

@@ -138,15 +138,7 @@ class WebSessions:
         with self._context.database.transaction(read_only=True) as session:
             stored = session.scalar(select(User.password_hash).where(User.id == actor.user_id))
         if stored is None or not password_matches(stored, current):
-            with self._context.operation(actor, "user.password.change", f"user:{actor.email}") as session:
-                session.add(SignInAttempt(email=actor.email, client=where, at=now, succeeded=False))
-                self._context.audit.append(
-                    session,
-                    actor=actor.email,
-                    action="user.password.change_failed",
-                    target=f"user:{actor.email}",
-                    details={"client": where},
-                )
+            self._record_failure(actor.email, actor.email, where, now, "user.password.change")
             raise InvalidInputError(
                 "The current password is wrong.", "Type the one you signed in with.", field="current_password"
             )
@@ -165,15 +157,7 @@ class WebSessions:
             stored = user.password_hash if user is not None else None
         matches = password_matches(stored or _DUMMY_HASH, password) and stored is not None
         if user is None or not matches:
-            with self._context.operation("airlock", "session.sign_in", f"user:{address}") as session:
-                session.add(SignInAttempt(email=address, client=where, at=now, succeeded=False))
-                self._context.audit.append(
-                    session,
-                    actor="airlock",
-                    action="session.sign_in_failed",
-                    target=f"user:{address}",
-                    details={"client": where},
-                )
+            self._record_failure("airlock", address, where, now, "session.sign_in")
             raise AuthenticationError(
                 "The email address or the password is wrong.",
                 "Check both and try again; after 5 failures, sign-in is paused for 15 minutes.",
@@ -199,6 +183,15 @@ class WebSessions:
                 details={"client": where},
             )
         return SignedIn(principal, cookie, csrf_token, now + SESSION_LIFETIME)
+
+    def _record_failure(self, actor: str, email: str, client: str, now: datetime, action: str) -> None:
+        """A wrong password for ``email``: counted towards throttling and kept in the audit log (``action``
+        with ``_failed``), whether it was a sign-in or a password change."""
+        with self._context.operation(actor, action, f"user:{email}") as session:
+            session.add(SignInAttempt(email=email, client=client, at=now, succeeded=False))
+            self._context.audit.append(
+                session, actor=actor, action=f"{action}_failed", target=f"user:{email}", details={"client": client}
+            )
 
     def _refuse_if_throttled(self, email: str, client: str, now: datetime) -> None:
         since = now - THROTTLE_WINDOW

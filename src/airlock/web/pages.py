@@ -21,7 +21,7 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Form, Request
@@ -58,6 +58,8 @@ REPORT_POLICY = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; f
 POLL_SECONDS = 2
 DASHBOARD_PAGE = 50
 AUDIT_PAGE = 50
+
+T = TypeVar("T")
 
 _templates = Environment(
     loader=PackageLoader("airlock.web", "templates"),
@@ -339,21 +341,20 @@ def web_router(airlock: Airlock) -> APIRouter:
     ) -> Response:
         """Do what a review page's form asks, then show the page again: if the service refused, with its
         message at the form that asked and what was ``typed`` in that form kept."""
-        require_csrf(user, csrf)
-        try:
-            action()
-        except (NotFoundError, AuthenticationError):
-            raise
-        except AirlockError as error:
-            return review_page(
+        return handled_form(
+            user,
+            csrf,
+            action,
+            lambda error: review_page(
                 request,
                 user,
                 review_id,
                 status=status_of(error),
                 problems={where: error.diagnostics()},
                 values={where: typed},
-            )
-        return RedirectResponse(f"/reviews/{review_id}", status_code=303)
+            ),
+            lambda _: RedirectResponse(f"/reviews/{review_id}", status_code=303),
+        )
 
     @web.post("/reviews/{review_id}/move")
     def move(
@@ -591,36 +592,52 @@ def web_router(airlock: Airlock) -> APIRouter:
         password: FormText = "",
         repeated: FormText = "",
     ) -> Response:
-        require_csrf(user, csrf)
-        try:
+
+        def change() -> None:
             if password != repeated:
                 raise InvalidInputError("The two new passwords differ.", "Type the same one twice.", field="repeated")
             client = request.client.host if request.client else "unknown"
             airlock.sessions.change_password(user.principal, current_password, password, client=client)
-        except (AuthenticationError, NotFoundError):
-            raise
-        except AirlockError as error:
-            return account_page(request, user, status=status_of(error), problems={"password": error.diagnostics()})
-        # The change ended every session, this one too: sign in again with the new password.
-        response = RedirectResponse("/sign-in?next=/account", status_code=303)
-        response.delete_cookie(SESSION_COOKIE, path="/")
-        return response
+
+        def sign_in_again(_: None) -> Response:
+            # The change ended every session, this one too.
+            response = RedirectResponse("/sign-in?next=/account", status_code=303)
+            response.delete_cookie(SESSION_COOKIE, path="/")
+            return response
+
+        return handled_form(
+            user,
+            csrf,
+            change,
+            lambda error: account_page(
+                request, user, status=status_of(error), problems={"password": error.diagnostics()}
+            ),
+            sign_in_again,
+        )
 
     @web.post("/account/tokens")
     def issue_token(
         request: Request, user: Viewer, csrf: FormText = "", name: FormText = "", days: FormText = ""
     ) -> Response:
-        require_csrf(user, csrf)
-        try:
+
+        def issue() -> IssuedToken:
             lifetime = _whole_number(days, "The number of days", "days") or DEFAULT_TOKEN_DAYS
-            issued = airlock.tokens.issue(user.principal, name=name, days=lifetime)
-        except AirlockError as error:
-            typed = {"name": name, "days": days}
-            return account_page(
-                request, user, status=status_of(error), problems={"tokens": error.diagnostics()}, values=typed
-            )
-        # The secret is shown on this answer only; reloading the page shows the token without it.
-        return account_page(request, user, status=201, issued=issued)
+            return airlock.tokens.issue(user.principal, name=name, days=lifetime)
+
+        return handled_form(
+            user,
+            csrf,
+            issue,
+            lambda error: account_page(
+                request,
+                user,
+                status=status_of(error),
+                problems={"tokens": error.diagnostics()},
+                values={"name": name, "days": days},
+            ),
+            # The secret is shown on this answer only; reloading the page shows the token without it.
+            lambda issued: account_page(request, user, status=201, issued=issued),
+        )
 
     @web.post("/account/tokens/{token_id}/revoke")
     def revoke_token(request: Request, user: Viewer, token_id: str, csrf: FormText = "") -> Response:
@@ -658,20 +675,19 @@ def web_router(airlock: Airlock) -> APIRouter:
         request: Request, user: SessionUser, csrf: str, where: str, action: Callable[[], str], typed: dict[str, str]
     ) -> Response:
         """Do what a directory form asks and show the page again, with what was done or why it was refused."""
-        require_csrf(user, csrf)
-        try:
-            done = action()
-        except (AuthenticationError, NotFoundError):
-            raise
-        except AirlockError as error:
-            return directory_page(
+        return handled_form(
+            user,
+            csrf,
+            action,
+            lambda error: directory_page(
                 request,
                 user,
                 status=status_of(error),
                 problems={where: error.diagnostics()},
                 values={where: typed},
-            )
-        return directory_page(request, user, done=done)
+            ),
+            lambda done: directory_page(request, user, done=done),
+        )
 
     @web.get("/directory")
     def directory(request: Request, user: Viewer) -> Response:
@@ -725,14 +741,15 @@ def web_router(airlock: Airlock) -> APIRouter:
 
     def audit_page(request: Request, user: SessionUser, verification: VerificationView | None) -> HTMLResponse:
         entries = airlock.oversight.entries(user.principal, newest=AUDIT_PAGE)
-        signals = airlock.oversight.unusual_access(user.principal, UnusualAccessThresholds())
+        thresholds = UnusualAccessThresholds()
+        signals = airlock.oversight.unusual_access(user.principal, thresholds)
         return render(
             request,
             "audit.html.j2",
             user=user,
             entries=list(reversed(entries)),
             signals=signals,
-            thresholds=UnusualAccessThresholds(),
+            thresholds=thresholds,
             verification=verification,
         )
 
@@ -746,6 +763,27 @@ def web_router(airlock: Airlock) -> APIRouter:
         return audit_page(request, user, airlock.oversight.verify_audit(user.principal, airlock.audit_verifier_key()))
 
     return web
+
+
+def handled_form(
+    user: SessionUser,
+    csrf: str,
+    action: Callable[[], T],
+    refused: Callable[[AirlockError], Response],
+    done: Callable[[T], Response],
+) -> Response:
+    """How every page's form is answered: the session's CSRF token checked, the service called; a refusal
+    shows the page again (``refused``: the message at the form, what was typed kept), success what follows
+    (``done``). Not being signed in, or asking about something that does not exist, goes to the error page.
+    """
+    require_csrf(user, csrf)
+    try:
+        result = action()
+    except (AuthenticationError, NotFoundError):
+        raise
+    except AirlockError as error:
+        return refused(error)
+    return done(result)
 
 
 def _whole_number(text: str, what: str, field: str) -> int | None:
