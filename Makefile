@@ -45,13 +45,20 @@ chromium:
 			echo "chromium is not installed: the portal's browser tests will skip (apt-get install chromium)."; \
 		fi; }
 
-$(STAMP): pyproject.toml constraints.txt
+# The bundled model's runtime (llama.cpp) is compiled by scripts/llama-wheel for an instruction-set level named
+# there (x86-64 with AVX2; never -march=native, AVX-512 or AMX), once per machine, and installed from that wheel
+# before anything else, so pip never builds (or reuses from its cache) a native one.
+LLAMA_VERSION := $(shell sed -n 's/^llama_cpp_python==//p' constraints.txt)
+
+$(STAMP): pyproject.toml constraints.txt scripts/llama-wheel
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
 		{ echo "Airlock needs Python 3.11 or newer: run 'make PYTHON=/path/to/python3.11 ...'." >&2; exit 1; }
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	@# llama-cpp-python compiles llama.cpp on first install (pip caches the wheel): use every core for it.
-	CMAKE_BUILD_PARALLEL_LEVEL=$$(nproc) $(BIN)/python -m pip install --quiet --disable-pip-version-check \
-		-c constraints.txt -e '.[dev]'
+	@wheel=$$(scripts/llama-wheel $(BIN)/python $(LLAMA_VERSION)) && \
+		$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps --force-reinstall "$$wheel" && \
+		mkdir -p $(VENV)/share/airlock && cp "$$(dirname "$$wheel")/build-info" $(VENV)/share/airlock/llama-cpp-build && \
+		$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt \
+			--find-links "$$(dirname "$$wheel")" -e '.[dev]'
 	@touch $(STAMP)
 
 clean:

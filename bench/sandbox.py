@@ -19,9 +19,9 @@ import time
 from inspect_ai.util import SandboxEnvironment
 from inspect_ai.util._sandbox.local import LocalSandboxEnvironment
 
-from airlock.evals.sandbox import BwrapSandboxEnvironment
-from airlock.evals.sandbox.config import SandboxLimits
-from airlock.evals.sandbox.resources import create_resource_group
+from airlock.sandbox import BwrapSandboxEnvironment
+from airlock.sandbox.config import SandboxLimits
+from airlock.sandbox.resources import create_resource_group
 
 STARTS = 30
 EXECS = 300

@@ -17,7 +17,7 @@ from inspect_ai.tool import bash, python
 from inspect_ai.util import SandboxEnvironmentSpec
 
 from airlock.evals.models.scripted import call, call_with
-from airlock.evals.sandbox import BwrapConfig, ServiceConfig
+from airlock.sandbox import BwrapConfig, ServiceConfig
 from tests.support.sandboxes import sample
 
 pytestmark = pytest.mark.anyio

@@ -12,7 +12,7 @@ import pytest
 from inspect_ai.util import SandboxEnvironment
 from inspect_ai.util._sandbox.self_check import *  # noqa: F403 (the suite is a set of test functions)
 
-from airlock.evals.sandbox import BwrapSandboxEnvironment
+from airlock.sandbox import BwrapSandboxEnvironment
 
 pytestmark = pytest.mark.anyio
 

@@ -10,15 +10,15 @@ from pathlib import Path
 import pytest
 from inspect_ai.util import SandboxUserUnsupportedError
 
-from airlock.evals.sandbox import (
+from airlock.sandbox import (
     BwrapConfig,
     SandboxConfigError,
     SandboxUnsupportedError,
     ServiceConfig,
     ServiceNotReadyError,
 )
-from airlock.evals.sandbox.bwrap import check_support, find_bwrap
-from airlock.evals.sandbox.config import load_config
+from airlock.sandbox.bwrap import check_support, find_bwrap
+from airlock.sandbox.config import load_config
 from tests.support.sandboxes import host_processes_with, sample
 
 pytestmark = pytest.mark.anyio

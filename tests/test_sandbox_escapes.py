@@ -6,6 +6,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import os
+import signal
 import socket
 import subprocess
 import sys
@@ -15,8 +17,9 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from inspect_ai.util import SandboxUnavailableError
 
-from airlock.evals.sandbox import BwrapConfig, BwrapSandboxEnvironment, SandboxError, SandboxLimits
+from airlock.sandbox import BwrapConfig, BwrapSandboxEnvironment, SandboxError, SandboxLimits
 from tests.support.sandboxes import host_processes_with, processes_appearing_with, sample
 
 pytestmark = pytest.mark.anyio
@@ -42,23 +45,30 @@ async def sh(box: BwrapSandboxEnvironment, script: str, timeout: int = 20) -> tu
     return result.returncode, result.stdout + result.stderr
 
 
-async def test_a_fork_bomb_stops_at_the_process_limit_and_dies_with_the_sample() -> None:
+async def test_a_fork_bomb_stops_at_the_process_limit_and_dies_with_its_timeout() -> None:
     marker = f"bomb-{uuid.uuid4().hex}"
     async with sample(SMALL) as environments:
-        # The bomb can exhaust the sandbox's processes before the exec server has finished starting it,
-        # which it then reports; either way the command returns.
-        with contextlib.suppress(SandboxError):
-            await environments["default"].exec(["bash", "-c", f"b() {{ b | b & }}; b # {marker}"], timeout=5)
-        await asyncio.sleep(1)
+        box = environments["default"]
+        bomb = asyncio.ensure_future(box.exec(["bash", "-c", f"b() {{ b | b & }}; b; sleep 100 # {marker}"], timeout=5))
+        await asyncio.sleep(2)
         # The bomb fills the sandbox's process table, and not one process more on the host.
         assert 0 < len(host_processes_with(marker)) <= SMALL.limits.pids
-    await asyncio.sleep(0.1)
-    assert host_processes_with(marker) == []
+        # The bomb can exhaust the sandbox's processes before the exec server has finished starting it, which it
+        # then reports; otherwise the command times out. Either way every process of it is gone.
+        with contextlib.suppress(SandboxError, TimeoutError):
+            await bomb
+        assert host_processes_with(marker) == []
+        assert (await box.exec(["echo", "still here"])).stdout == "still here\n"
 
 
 async def test_a_memory_bomb_is_killed_inside_its_sandbox(box: BwrapSandboxEnvironment) -> None:
-    code, _ = await sh(box, "python3 -c 'x = bytearray(1 << 30); print(len(x))'")
-    assert code in (137, 1), "killed by the memory limit (or refused the allocation)"
+    code, output = await sh(box, "python3 -c 'x = bytearray(1 << 30); print(len(x))'")
+    if box.sandbox.process.group.limits_memory:
+        assert code == 137, "killed by the kernel at the sandbox's memory limit"
+        assert "because the sandbox ran out of memory (its limit is 128 MB" in output
+    else:
+        assert code == 1, "without a memory cgroup, RLIMIT_AS refuses the allocation"
+        assert "MemoryError" in output
 
 
 async def test_filling_the_disk_stops_at_the_work_directory_size(box: BwrapSandboxEnvironment) -> None:
@@ -187,7 +197,7 @@ async def test_a_sample_interrupted_mid_command_leaves_nothing_behind() -> None:
     marker = f"interrupted-{uuid.uuid4().hex}"
     async with sample(SMALL) as environments:
         running = asyncio.ensure_future(environments["default"].exec(["sh", "-c", f"sleep 1000 # {marker}"]))
-        await asyncio.sleep(0.3)
+        assert await asyncio.to_thread(processes_appearing_with, marker), "the command was running"
         running.cancel()
     await asyncio.sleep(0.1)
     assert host_processes_with(marker) == []
@@ -253,26 +263,24 @@ async def test_no_process_in_the_sandbox_can_reach_the_channel_to_the_host(box: 
     assert (await box.exec(["echo", "genuine"])).stdout == "genuine\n"
 
 
-async def test_freezing_the_exec_server_shuts_the_sandbox_down_instead_of_hanging() -> None:
+async def test_the_exec_server_cannot_be_stopped_or_killed_from_inside(box: BwrapSandboxEnvironment) -> None:
+    """The server is the sandbox's pid 1, and the kernel ignores signals that a namespace's own processes send
+    to its init."""
+    _code, output = await sh(box, "kill -STOP 1; kill -KILL 1; kill -TERM 1; sleep 0.2; grep State /proc/1/status")
+    assert "State:\tS" in output or "State:\tR" in output, output
+    assert (await box.exec(["echo", "still serving"])).stdout == "still serving\n"
+
+
+async def test_a_frozen_exec_server_shuts_the_sandbox_down_instead_of_hanging() -> None:
+    """Nothing inside can freeze the server (see above); should anything else, the evaluation does not hang."""
     async with sample(SMALL) as environments:
         box = environments["default"]
-        await box.exec(["sh", "-c", "(sleep 0.3; kill -STOP $(pgrep -o -x python3)) >/dev/null 2>&1 &"])
+        server = box.sandbox.process.inner_pid
+        os.kill(server, signal.SIGSTOP)
         started = time.monotonic()
-        with pytest.raises(SandboxError, match="was stopped by a process inside it"):
-            await box.exec(["sleep", "1"])
+        with pytest.raises(SandboxUnavailableError, match="was stopped"):
             await box.exec(["echo", "never answered"])
         assert time.monotonic() - started < 10
-
-
-async def test_samples_do_not_share_kernel_keyrings() -> None:
-    add_key = (
-        "import ctypes; libc = ctypes.CDLL(None, use_errno=True); "
-        "print(libc.syscall(248, b'user', b'note-from-sample-a', b'secret', 6, -4))"
-    )
-    async with sample(SMALL) as first, sample(SMALL) as second:
-        assert int((await first["default"].exec(["python3", "-c", add_key])).stdout) > 0
-        seen = await second["default"].exec(["cat", "/proc/keys"])
-        assert "note-from-sample-a" not in seen.stdout
 
 
 async def test_output_comes_back_even_when_a_background_child_keeps_the_stream_open(
@@ -284,19 +292,9 @@ async def test_output_comes_back_even_when_a_background_child_keeps_the_stream_o
     assert len(result.stdout) == 70000
 
 
-async def test_every_writable_place_is_bounded_and_the_root_is_read_only(box: BwrapSandboxEnvironment) -> None:
-    for place in ("/run", "/var/tmp", "/dev/shm"):
-        code, output = await sh(box, f"dd if=/dev/zero of={place}/fill bs=1M count=64")
-        assert "No space left on device" in output, place
-        await sh(box, f"rm -f {place}/fill")
-    code, output = await sh(box, "touch /escape")
-    assert code != 0
-    assert "Read-only file system" in output
-
-
 KILLED_EVALUATION = """
 import asyncio, sys
-from airlock.evals.sandbox import BwrapSandboxEnvironment
+from airlock.sandbox import BwrapSandboxEnvironment
 
 async def main():
     environments = await BwrapSandboxEnvironment.sample_init("killed", None, {})

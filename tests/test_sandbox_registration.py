@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from airlock.evals.sandbox import resources
-from airlock.evals.sandbox.config import SandboxLimits
+from airlock.sandbox import resources
+from airlock.sandbox.config import SandboxLimits
 
 TASK = textwrap.dedent(
     """

@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-from airlock.evals.sandbox import BwrapConfig, BwrapSandboxEnvironment
+from airlock.sandbox import BwrapConfig, BwrapSandboxEnvironment
 
 
 @asynccontextmanager

@@ -12,7 +12,7 @@ with contextlib.suppress(ImportError):  # a private module: if a later Inspect m
 from airlock.evals.challenges.tasks import challenges, logic_constraint, memory_corruption, web_injection
 from airlock.evals.models.local import LocalModel
 from airlock.evals.models.scripted import ScriptedModel
-from airlock.evals.sandbox import BwrapSandboxEnvironment
+from airlock.sandbox.provider import BwrapSandboxEnvironment
 
 __all__ = [
     "BwrapSandboxEnvironment",

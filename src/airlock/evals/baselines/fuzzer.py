@@ -28,7 +28,7 @@ from pathlib import Path
 
 from airlock.evals.challenges import BuiltTarget, Challenge, Verdict, Workbench, judge, verify
 from airlock.evals.challenges.manifest import TargetStateOracle
-from airlock.evals.sandbox import BwrapConfig, BwrapSandboxEnvironment, SandboxLimits
+from airlock.sandbox import BwrapConfig, SandboxLimits, start_sample, stop_sample
 
 CLANG = "clang"
 FUZZ_SANDBOX = BwrapConfig(limits=SandboxLimits(memory_mb=3072, pids=64, work_mb=256, tmp_mb=64))
@@ -122,9 +122,9 @@ def fuzzable(challenge: Challenge) -> bool:
 async def fuzz(challenge: Challenge, built: BuiltTarget, budget_seconds: int) -> FuzzResult:
     """Fuzz ``challenge`` for ``budget_seconds`` and judge what the fuzzer found."""
     started = time.perf_counter()
-    environments = await BwrapSandboxEnvironment.sample_init("airlock-fuzz", FUZZ_SANDBOX, {})
+    sandboxes = await start_sample("airlock-fuzz", FUZZ_SANDBOX)
     try:
-        sandbox = environments["default"].as_type(BwrapSandboxEnvironment)
+        sandbox = sandboxes["default"]
         for name, path in challenge.sources.items():
             await sandbox.write_file(f"/work/src/{name}", challenge.read(path))
         await sandbox.write_file("/work/harness.c", HARNESS.encode())
@@ -166,7 +166,7 @@ async def fuzz(challenge: Challenge, built: BuiltTarget, budget_seconds: int) ->
         names = [name for name in listing.stdout.split() if name.startswith("crash-")][:MAX_JUDGED]
         saved = [await sandbox.read_file(f"{FOUND}/{name}", text=False) for name in names]
     finally:
-        await BwrapSandboxEnvironment.sample_cleanup("airlock-fuzz", FUZZ_SANDBOX, environments, False)
+        await stop_sample(sandboxes.values())
     seconds = time.perf_counter() - started
     # Fork mode saves an input for every crash, most of them the same decoys: judge them all, in one
     # sandbox (they are the tool's inputs, not a model's), and confirm a hit in a fresh one as the scorer would.

@@ -28,7 +28,7 @@ from pathlib import Path
 
 from airlock.evals.challenges import BuiltTarget, Challenge, Verdict, verify
 from airlock.evals.challenges.manifest import TargetStateOracle
-from airlock.evals.sandbox import BwrapConfig, BwrapSandboxEnvironment, SandboxLimits
+from airlock.sandbox import BwrapConfig, SandboxLimits, start_sample, stop_sample
 
 SOLVER_BUILD_SANDBOX = BwrapConfig(limits=SandboxLimits(memory_mb=1024, pids=64, work_mb=128, tmp_mb=64))
 SEARCH_MEMORY_BYTES = 4 << 30
@@ -64,9 +64,9 @@ async def solve(challenge: Challenge, built: BuiltTarget, budget_seconds: int) -
     assert isinstance(challenge.oracle, TargetStateOracle)
     started = time.perf_counter()
     stages = len(challenge.stages)
-    environments = await BwrapSandboxEnvironment.sample_init("airlock-solver", SOLVER_BUILD_SANDBOX, {})
+    sandboxes = await start_sample("airlock-solver", SOLVER_BUILD_SANDBOX)
     try:
-        sandbox = environments["default"].as_type(BwrapSandboxEnvironment)
+        sandbox = sandboxes["default"]
         for name, path in challenge.sources.items():
             await sandbox.write_file(f"/work/{name}", challenge.read(path))
         build = await sandbox.exec(_without_sanitizers(challenge.build.command), cwd="/work", timeout=120)
@@ -75,7 +75,7 @@ async def solve(challenge: Challenge, built: BuiltTarget, budget_seconds: int) -
             return SolveResult(Verdict(False, f"the solver's build failed: {last}", stages_total=stages), 0.0)
         binary = await sandbox.read_file(f"/work/{challenge.build.output}", text=False)
     finally:
-        await BwrapSandboxEnvironment.sample_cleanup("airlock-solver", SOLVER_BUILD_SANDBOX, environments, False)
+        await stop_sample(sandboxes.values())
 
     with tempfile.TemporaryDirectory(prefix="airlock-solver-") as scratch:
         target = Path(scratch) / "target"

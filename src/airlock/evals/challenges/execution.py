@@ -18,12 +18,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 
-from inspect_ai.util import SandboxEnvironment
-
 from airlock.evals.challenges.manifest import Challenge, ChallengeError, ServiceStateOracle, TargetStateOracle
 from airlock.evals.challenges.oracle import RunResult, Verdict, judge
 from airlock.evals.challenges.symbols import LINES_COMMAND, NM_COMMAND, Symbols
-from airlock.evals.sandbox import BwrapConfig, BwrapSandboxEnvironment, SandboxError, SandboxLimits, ServiceConfig
+from airlock.sandbox import BwrapConfig, Sandbox, SandboxError, SandboxLimits, ServiceConfig, start_sample, stop_sample
 
 SANITIZER_OPTIONS = {
     "ASAN_OPTIONS": "detect_leaks=0:halt_on_error=1:abort_on_error=0:symbolize=0:handle_abort=0:"
@@ -90,23 +88,21 @@ class Workbench:
     """One sandbox for building challenges and running trusted inputs against them."""
 
     def __init__(self) -> None:
-        self._environments: dict[str, SandboxEnvironment] | None = None
-        self._sandbox: BwrapSandboxEnvironment | None = None
+        self._sandboxes: dict[str, Sandbox] | None = None
         self._installed: BuiltTarget | None = None
 
     async def __aenter__(self) -> Workbench:
-        self._environments = await BwrapSandboxEnvironment.sample_init("airlock-workbench", SANDBOX, {})
-        self._sandbox = self._environments["default"].as_type(BwrapSandboxEnvironment)
+        self._sandboxes = await start_sample("airlock-workbench", SANDBOX)
         return self
 
     async def __aexit__(self, *exception: type[BaseException] | BaseException | TracebackType | None) -> None:
-        if self._environments is not None:
-            await BwrapSandboxEnvironment.sample_cleanup("airlock-workbench", SANDBOX, self._environments, False)
+        if self._sandboxes is not None:
+            await stop_sample(self._sandboxes.values())
 
     @property
-    def sandbox(self) -> BwrapSandboxEnvironment:
-        assert self._sandbox is not None, "use the workbench in an async with block"
-        return self._sandbox
+    def sandbox(self) -> Sandbox:
+        assert self._sandboxes is not None, "use the workbench in an async with block"
+        return self._sandboxes["default"]
 
     async def build(self, challenge: Challenge) -> BuiltTarget:
         """The built target, from the cache or compiled here; a failed build is a :class:`ChallengeError`."""
@@ -162,13 +158,13 @@ async def verify(challenge: Challenge, poc: bytes, built: BuiltTarget | None = N
         return judge(challenge, await run_against_service(challenge, poc))
     if built is None:
         raise ChallengeError(f"{challenge.name} must be built before a proof of concept can be run against it.")
-    environments = await BwrapSandboxEnvironment.sample_init("airlock-verify", SANDBOX, {})
+    sandboxes = await start_sample("airlock-verify", SANDBOX)
     try:
-        sandbox = environments["default"].as_type(BwrapSandboxEnvironment)
+        sandbox = sandboxes["default"]
         await sandbox.write_file(TARGET, built.binary)
         return judge(challenge, await _run(sandbox, challenge, built.symbols, poc, None, prepare=True))
     finally:
-        await BwrapSandboxEnvironment.sample_cleanup("airlock-verify", SANDBOX, environments, False)
+        await stop_sample(sandboxes.values())
 
 
 def new_secret() -> str:
@@ -183,8 +179,8 @@ def service_sandbox(challenge: Challenge, secret: str, attacker_limits: SandboxL
         raise ChallengeError(f"{challenge.name} has no service.")
     try:
         files = {name: challenge.read(path).decode("utf-8") for name, path in service.files.items()}
-    except UnicodeDecodeError:
-        raise ChallengeError(f"{challenge.name}: the service's files must be UTF-8 text.") from None
+    except UnicodeDecodeError as error:
+        raise ChallengeError(f"{challenge.name}: the service's files must be UTF-8 text.") from error
     files[service.secret_file] = secret + "\n"
     target = ServiceConfig(
         name=SERVICE_HOST, command=service.command, files=files, port=service.port, limits=SERVICE_LIMITS
@@ -201,11 +197,11 @@ async def run_against_service(challenge: Challenge, poc: bytes, *, timeout: int 
     secret = new_secret()
     config = service_sandbox(challenge, secret, SERVICE_LIMITS)
     try:
-        environments = await BwrapSandboxEnvironment.sample_init("airlock-verify", config, {})
+        sandboxes = await start_sample("airlock-verify", config)
     except SandboxError as error:
-        raise ChallengeError(f"{challenge.name}: its service did not start: {error}") from None
+        raise ChallengeError(f"{challenge.name}: its service did not start: {error}") from error
     try:
-        attacker, target = environments["default"], environments[SERVICE_HOST]
+        attacker, target = sandboxes["default"], sandboxes[SERVICE_HOST]
         await attacker.write_file(f"/work/{run.poc_file}", poc)
         try:
             result = await attacker.exec(run.command, cwd="/work", env=run.env, timeout=timeout or run.timeout)
@@ -215,11 +211,11 @@ async def run_against_service(challenge: Challenge, poc: bytes, *, timeout: int 
         observed = None if oracle.path is None else await _text_of(target, oracle.path)
         log = await _text_of(target, "/run/service.log") or ""
     finally:
-        await BwrapSandboxEnvironment.sample_cleanup("airlock-verify", config, environments, False)
+        await stop_sample(sandboxes.values())
     return RunResult(returncode, stdout, stderr, timed_out, nonce=secret, observed=observed, service_log=log)
 
 
-async def _text_of(sandbox: SandboxEnvironment, path: str) -> str | None:
+async def _text_of(sandbox: Sandbox, path: str) -> str | None:
     try:
         return await sandbox.read_file(path)
     except (FileNotFoundError, IsADirectoryError, UnicodeDecodeError, PermissionError):
@@ -227,7 +223,7 @@ async def _text_of(sandbox: SandboxEnvironment, path: str) -> str | None:
 
 
 async def _run(
-    sandbox: BwrapSandboxEnvironment,
+    sandbox: Sandbox,
     challenge: Challenge,
     symbols: Symbols,
     data: bytes,

@@ -55,7 +55,7 @@ from airlock.evals.challenges.execution import (
 from airlock.evals.challenges.generation import Plan, generate_suite, generator
 from airlock.evals.challenges.manifest import Challenge, ChallengeError, FlagOracle, find_challenges, load_challenge
 from airlock.evals.challenges.oracle import Verdict, judge_flag
-from airlock.evals.sandbox import BwrapConfig, SandboxLimits
+from airlock.sandbox import BwrapConfig, SandboxLimits
 
 Mode = Literal["oneshot", "agentic"]
 POC_PATH = "/work/poc.bin"

@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 from typing import Protocol
 
-from airlock.evals.sandbox.config import SandboxLimits
+from airlock.sandbox.config import SandboxLimits
 
 CGROUP_ROOT = Path("/sys/fs/cgroup")
 CPU_PERIOD_US = 100_000
@@ -41,6 +41,10 @@ class ResourceGroup(Protocol):
         """Whether the group itself limits memory (otherwise RLIMIT_AS stands in)."""
         ...
 
+    def oom_kills(self) -> int | None:
+        """How many processes the kernel has killed in the group for want of memory (None: not known)."""
+        ...
+
     def destroy(self) -> None:
         """Kill every process still in the group and remove it."""
         ...
@@ -50,6 +54,9 @@ class NoResourceGroup:
     kind = "rlimit"
     attach_files: list[Path] = []  # noqa: RUF012 (a read-only answer)
     limits_memory = False
+
+    def oom_kills(self) -> int | None:
+        return None
 
     def destroy(self) -> None:
         return None
@@ -71,6 +78,9 @@ class CgroupV2Group:
     @property
     def attach_files(self) -> list[Path]:
         return [self.path / "cgroup.procs"]
+
+    def oom_kills(self) -> int | None:
+        return _counter(self.path / "memory.events", "oom_kill")
 
     def destroy(self) -> None:
         if (self.path / "cgroup.kill").exists():
@@ -107,6 +117,9 @@ class CgroupV1Group:
     @property
     def attach_files(self) -> list[Path]:
         return [path / "cgroup.procs" for path in self.paths.values()]
+
+    def oom_kills(self) -> int | None:
+        return _counter(self.paths["memory"] / "memory.oom_control", "oom_kill")
 
     def destroy(self) -> None:
         _kill_all(self.paths["pids"] / "cgroup.procs")
@@ -158,22 +171,52 @@ STALE_AFTER = 300.0
 """Seconds after which an empty group is taken for one left behind by a killed evaluation."""
 
 
-def _sweep_stale(parent: Path) -> None:
+def _sweep_stale(parent: Path, older_than: float = STALE_AFTER, name_contains: str = "") -> list[Path]:
     """Remove empty groups left behind by evaluations that were killed before their cleanup ran.
 
     Young groups are left alone: another evaluation may have just created one and not yet joined it.
     """
+    removed: list[Path] = []
     if not parent.is_dir():
-        return
+        return removed
     now = time.time()
     for group in parent.iterdir():
         with contextlib.suppress(OSError):
             if (
                 group.is_dir()
-                and now - group.stat().st_mtime > STALE_AFTER
+                and name_contains in group.name
+                and now - group.stat().st_mtime > older_than
                 and not (group / "cgroup.procs").read_text().strip()
             ):
                 group.rmdir()
+                removed.append(group)
+    return removed
+
+
+def remove_leftover_groups(name_contains: str = "", older_than: float = 10.0) -> list[Path]:
+    """Remove the empty groups of sandboxes that are gone (their names containing ``name_contains``), for
+    ``inspect sandbox cleanup bwrap``. Groups younger than ``older_than`` seconds are spared (see above)."""
+    parents: list[Path] = []
+    if (CGROUP_ROOT / "cgroup.controllers").exists():
+        with contextlib.suppress(OSError):
+            parent = _v2_parent()
+            if parent is not None:
+                parents.append(parent)
+    else:
+        parents += [CGROUP_ROOT / controller / "airlock" for controller in ("memory", "pids", "cpu")]
+    return [path for parent in parents for path in _sweep_stale(parent, older_than, name_contains)]
+
+
+def _counter(path: Path, name: str) -> int | None:
+    """The value of ``name`` in a cgroup file of ``name value`` lines."""
+    try:
+        for line in path.read_text().splitlines():
+            key, _, value = line.partition(" ")
+            if key == name:
+                return int(value)
+    except (OSError, ValueError):
+        return None
+    return None
 
 
 def _write(path: Path, value: str, *, optional: bool = False) -> None:

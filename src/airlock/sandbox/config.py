@@ -14,8 +14,7 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 
-from airlock.errors import yaml_problem
-from airlock.evals.sandbox.errors import SandboxConfigError
+from airlock.sandbox.errors import SandboxConfigError
 
 SandboxUser = Literal["sandbox", "root"]
 
@@ -99,7 +98,7 @@ def load_config(config: object) -> BwrapConfig:
             except OSError as error:
                 raise SandboxConfigError(
                     f"Cannot read the bwrap sandbox configuration {config}: {error.strerror}."
-                ) from None
+                ) from error
             return BwrapConfig.model_validate(data or {})
         if isinstance(config, dict):
             return BwrapConfig.model_validate(config)
@@ -108,8 +107,16 @@ def load_config(config: object) -> BwrapConfig:
     except ValidationError as error:
         first = error.errors()[0]
         where = ".".join(str(part) for part in first["loc"]) or "configuration"
-        raise SandboxConfigError(f"The bwrap sandbox configuration is invalid at {where}: {first['msg']}.") from None
+        raise SandboxConfigError(f"The bwrap sandbox configuration is invalid at {where}: {first['msg']}.") from error
     except yaml.YAMLError as error:
-        problem = yaml_problem(error)
-        raise SandboxConfigError(f"The bwrap sandbox configuration {config} is not valid YAML ({problem}).") from None
+        raise SandboxConfigError(
+            f"The bwrap sandbox configuration {config} is not valid YAML ({_yaml_problem(error)})."
+        ) from error
     raise SandboxConfigError(f"The bwrap sandbox cannot use a configuration of type {type(config).__name__}.")
+
+
+def _yaml_problem(error: yaml.YAMLError) -> str:
+    """A YAML parser's error in one line: where (line and column, counted from 1) and what."""
+    mark = getattr(error, "problem_mark", None)
+    problem = getattr(error, "problem", None) or str(error).splitlines()[0]
+    return str(problem) if mark is None else f"line {mark.line + 1}, column {mark.column + 1}: {problem}"

@@ -11,31 +11,41 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 import os
 import secrets
 import signal
 import socket
 import time
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from inspect_ai.util import SandboxEnvironmentLimits
-
-from airlock.evals.sandbox.bwrap import (
+from airlock.sandbox import protocol
+from airlock.sandbox.bwrap import (
+    EXECD_PATH,
     HOST_UIDS,
+    LAUNCH_ENVIRONMENT,
+    PROTOCOL_PATH,
     SANDBOX_UID,
     SandboxSpec,
     check_support,
     find_bwrap,
+    join_new_session_keyring,
     launcher_argv,
+    memory_file,
     sandbox_argv,
+    seccomp_file,
+    server_command,
 )
-from airlock.evals.sandbox.config import SandboxLimits, SandboxUser
-from airlock.evals.sandbox.errors import SandboxError
-from airlock.evals.sandbox.resources import ResourceGroup, create_resource_group
+from airlock.sandbox.config import SandboxLimits, SandboxUser
+from airlock.sandbox.errors import SandboxError, SandboxUnavailableError
+from airlock.sandbox.resources import ResourceGroup, create_resource_group
+
+logger = logging.getLogger(__name__)
 
 START_TIMEOUT = 20.0
 WATCH_INTERVAL = 1.0
@@ -75,6 +85,8 @@ class SandboxProcess:
         self._pending: dict[int, asyncio.Future[Reply]] = {}
         self._abandoned: set[int] = set()
         """Requests whose caller stopped waiting (cancelled): their replies are expected and dropped."""
+        self._reply_limits: dict[int, int] = {protocol.READY_ID: 0}
+        """The most bytes each payload of the reply to each request (waiting or abandoned) may have."""
         self._ready: asyncio.Future[Reply] = asyncio.get_running_loop().create_future()
         self._next_id = 1
         self._write_lock = asyncio.Lock()
@@ -96,14 +108,22 @@ class SandboxProcess:
         """Start a sandbox named ``name`` (its host name too); services pass the sandbox whose network they join."""
         bwrap = find_bwrap()
         check_support(bwrap)
+        began = time.perf_counter()
         group = create_resource_group(f"{name}-{uuid.uuid4().hex[:12]}", limits)
         ours, theirs = socket.socketpair()
         descriptors: list[int] = []
         try:
-            execd = _memory_file("execd", resources.files("airlock.evals.sandbox").joinpath("execd.py").read_bytes())
-            descriptors.append(execd)
-            etc = {name_: _memory_file(name_, content) for name_, content in _etc_files(name, user, hosts).items()}
+            package = resources.files("airlock.sandbox")
+            server_files = {
+                EXECD_PATH: memory_file("execd", package.joinpath("execd.py").read_bytes()),
+                PROTOCOL_PATH: memory_file("protocol", package.joinpath("protocol.py").read_bytes()),
+            }
+            descriptors += server_files.values()
+            etc = {name_: memory_file(name_, content) for name_, content in _etc_files(name, user, hosts).items()}
             descriptors += etc.values()
+            seccomp = seccomp_file()
+            if seccomp is not None:
+                descriptors.append(seccomp)
             info_read, info_write = os.pipe()
             descriptors.append(info_write)
             rlimits = {"RLIMIT_FSIZE": limits.file_size_mb << 20}
@@ -113,18 +133,18 @@ class SandboxProcess:
                 hostname=name,
                 user=user,
                 limits=limits,
-                execd_fd=execd,
-                channel_fd=theirs.fileno(),
+                command=server_command(theirs.fileno(), rlimits),
+                server_files=server_files,
                 etc_fds=etc,
+                seccomp_fd=seccomp,
                 info_fd=info_write,
-                rlimits=rlimits,
                 share_network=network_of is not None,
             )
             arguments = sandbox_argv(bwrap, spec)
             split = arguments.index("--")
             # The policy goes to bwrap through a descriptor, not its command line, which every process in
             # the sandbox could read in /proc/1/cmdline. (The command itself must stay on the command line.)
-            policy = _memory_file("bwrap-args", b"".join(part.encode() + b"\0" for part in arguments[1:split]))
+            policy = memory_file("bwrap-args", b"".join(part.encode() + b"\0" for part in arguments[1:split]))
             descriptors.append(policy)
             argv = launcher_argv(
                 [bwrap, "--args", str(policy), *arguments[split:]],
@@ -138,6 +158,9 @@ class SandboxProcess:
                 stdout=asyncio.subprocess.DEVNULL,
                 stderr=asyncio.subprocess.PIPE,
                 pass_fds=(*descriptors, theirs.fileno()),
+                env=LAUNCH_ENVIRONMENT,
+                cwd="/",
+                preexec_fn=join_new_session_keyring,
             )
             theirs.close()
             os.close(info_write)
@@ -152,10 +175,17 @@ class SandboxProcess:
                 stderr = (await process.stderr.read()).decode(errors="replace").strip() if process.stderr else ""
                 raise SandboxError(
                     f"The sandbox {name!r} did not start: {stderr.splitlines()[-1] if stderr else error}."
-                ) from None
-            sandbox._server_pid = _child_of(inner_pid)
+                ) from error
+            sandbox._server_pid = inner_pid  # the exec server is the sandbox's pid 1
             # bwrap has said all it will: stop reading its error stream, so nothing in the sandbox can use it.
             _close_stderr(process)
+            logger.debug(
+                "sandbox %r started in %.0f ms (pid %d, limits by %s)",
+                name,
+                (time.perf_counter() - began) * 1000,
+                inner_pid,
+                group.kind,
+            )
             return sandbox
         except BaseException:
             ours.close()
@@ -168,14 +198,23 @@ class SandboxProcess:
                 with contextlib.suppress(OSError):
                     os.close(descriptor)
 
-    async def request(self, header: dict[str, Any], payload: bytes = b"", *, timeout: float | None = None) -> Reply:
-        """Send one request and wait for its reply; ``timeout`` bounds the wait (None: only the watchdog)."""
+    async def request(
+        self,
+        header: Mapping[str, object],
+        payload: bytes = b"",
+        *,
+        timeout: float | None = None,
+        reply_limit: int = 0,
+    ) -> Reply:
+        """Send one request and wait for its reply; ``timeout`` bounds the wait (None: only the watchdog).
+        A reply announcing a payload larger than ``reply_limit`` bytes breaks the protocol."""
         if self.closed:
-            raise SandboxError(self.failure or f"The sandbox {self.name!r} has been shut down.")
+            raise SandboxUnavailableError(self.failure or f"The sandbox {self.name!r} has been shut down.")
         request_id = self._next_id
         self._next_id += 1
         future: asyncio.Future[Reply] = asyncio.get_running_loop().create_future()
         self._pending[request_id] = future
+        self._reply_limits[request_id] = reply_limit
         line = json.dumps({**header, "id": request_id, "size": len(payload)}, separators=(",", ":")).encode() + b"\n"
         try:
             async with self._write_lock:
@@ -184,11 +223,13 @@ class SandboxProcess:
                     self._writer.write(payload)
                 await self._writer.drain()
             return await self._wait(future, timeout)
-        except (ConnectionError, RuntimeError):
-            raise SandboxError(self.failure or f"The sandbox {self.name!r} is no longer running.") from None
+        except (ConnectionError, RuntimeError) as error:
+            raise SandboxUnavailableError(self.failure or f"The sandbox {self.name!r} is no longer running.") from error
         finally:
             self._pending.pop(request_id, None)
-            if not future.done():
+            if future.done():
+                self._reply_limits.pop(request_id, None)
+            else:
                 self._abandoned.add(request_id)
 
     async def _wait(self, future: asyncio.Future[Reply], timeout: float | None) -> Reply:
@@ -200,10 +241,10 @@ class SandboxProcess:
                 # A reply, or the failure the reader set when the sandbox was shut down.
                 return future.result()
             if self.closed:
-                raise SandboxError(self.failure or f"The sandbox {self.name!r} has been shut down.")
+                raise SandboxUnavailableError(self.failure or f"The sandbox {self.name!r} has been shut down.")
             if self._server_frozen():
                 await self._fail(
-                    f"The exec server of sandbox {self.name!r} was stopped by a process inside it; "
+                    f"The exec server of sandbox {self.name!r} was stopped and could never answer; "
                     "the sandbox was shut down."
                 )
             elif deadline is not None and loop.time() > deadline:
@@ -225,23 +266,27 @@ class SandboxProcess:
                 line = await self._reader.readline()
                 if not line:
                     break
-                header, sizes = _checked_header(line, self._pending.keys() | self._abandoned)
+                header, sizes = _checked_header(line, self._reply_limits)
                 payloads = [await self._reader.readexactly(size) if size else b"" for size in sizes]
-                self._abandoned.discard(header["id"])
-                future = self._ready if header["id"] == 0 else self._pending.get(header["id"])
+                if header["id"] in self._abandoned:
+                    self._abandoned.discard(header["id"])
+                    self._reply_limits.pop(header["id"], None)
+                future = self._ready if header["id"] == protocol.READY_ID else self._pending.get(header["id"])
                 if future is not None and not future.done():
                     future.set_result(Reply(header, payloads))
         except (asyncio.IncompleteReadError, ValueError, ConnectionError) as error:
-            # Anything off-protocol means the channel can no longer be trusted.
-            self.failure = f"The sandbox {self.name!r} broke its protocol ({error}); it was shut down."
-            asyncio.get_running_loop().create_task(self.close())
+            if not self.closed:  # (a sandbox being shut down drops its end of the channel: nothing to report)
+                # Anything off-protocol means the channel can no longer be trusted.
+                self.failure = f"The sandbox {self.name!r} broke its protocol ({error}); it was shut down."
+                asyncio.get_running_loop().create_task(self.close())
         finally:
-            failure = SandboxError(self.failure or f"The sandbox {self.name!r} stopped unexpectedly.")
+            failure = SandboxUnavailableError(self.failure or f"The sandbox {self.name!r} stopped unexpectedly.")
             for future in [self._ready, *self._pending.values()]:
                 if not future.done():
                     future.set_exception(failure)
 
     async def _fail(self, reason: str) -> None:
+        logger.warning("%s", reason)
         self.failure = reason
         await self.close()
 
@@ -250,8 +295,9 @@ class SandboxProcess:
         if self.closed:
             return
         self.closed = True
-        # Kill the sandbox's init first: the kernel then kills everything in its pid namespace, and bwrap,
-        # its parent, reaps it and exits, so no orphan is left for the host's init to reap (which, in a
+        logger.debug("sandbox %r shutting down%s", self.name, f": {self.failure}" if self.failure else "")
+        # Kill the sandbox's pid 1 (the exec server) first: the kernel then kills everything in its pid namespace,
+        # and bwrap, its parent, reaps it and exits, so no orphan is left for the host's init to reap (which, in a
         # container without one, would pile up as zombies).
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.kill(self.inner_pid, signal.SIGKILL)
@@ -267,21 +313,21 @@ class SandboxProcess:
         await asyncio.to_thread(self.group.destroy)
 
 
-def _checked_header(line: bytes, pending: set[int]) -> tuple[dict[str, Any], list[int]]:
-    """The reply header in ``line`` and the payload sizes it announces, or ValueError if it breaks the protocol."""
+def _checked_header(line: bytes, limits: dict[int, int]) -> tuple[dict[str, Any], list[int]]:
+    """The reply header in ``line`` and the payload sizes it announces, or ValueError if it breaks the protocol:
+    ``limits`` holds, for each request a reply may answer, the most bytes each payload may have."""
     header = json.loads(line)
     if not isinstance(header, dict) or not isinstance(header.get("id"), int):
         raise ValueError("a reply without an id")
-    if header["id"] != 0 and header["id"] not in pending:
+    limit = limits.get(header["id"])
+    if limit is None:
         raise ValueError(f"a reply to request {header['id']}, which is not waiting")
-    if "stdout_size" in header:
-        sizes = [header["stdout_size"], header["stderr_size"]]
-        limit = SandboxEnvironmentLimits.MAX_EXEC_OUTPUT_SIZE
-    else:
-        sizes = [header.get("size", 0)]
-        limit = SandboxEnvironmentLimits.MAX_READ_FILE_SIZE
-    if not all(isinstance(size, int) and 0 <= size <= limit for size in sizes):
-        raise ValueError(f"a reply announcing {sizes} bytes, beyond the limit of {limit}")
+    announced = (
+        [header.get("stdout_size"), header.get("stderr_size")] if "stdout_size" in header else [header.get("size")]
+    )
+    sizes = [size for size in announced if isinstance(size, int) and 0 <= size <= limit]
+    if len(sizes) != len(announced):
+        raise ValueError(f"a reply announcing {announced} bytes, beyond the limit of {limit}")
     return header, sizes
 
 
@@ -298,18 +344,6 @@ def _close_stderr(process: asyncio.subprocess.Process) -> None:
     pipe = transport.get_pipe_transport(2) if transport is not None else None
     if pipe is not None:
         pipe.close()
-
-
-def _child_of(pid: int) -> int | None:
-    """The first child of ``pid`` (the exec server, child of bwrap's init), by its host pid."""
-    deadline = time.monotonic() + 2
-    while time.monotonic() < deadline:
-        with contextlib.suppress(OSError, ValueError):
-            children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
-            if children:
-                return int(children[0])
-        time.sleep(0.001)
-    return None
 
 
 async def _read_child_pid(descriptor: int) -> int:
@@ -330,14 +364,6 @@ async def _read_child_pid(descriptor: int) -> int:
                 return int(json.loads(data)["child-pid"])
     finally:
         transport.close()
-
-
-def _memory_file(name: str, content: bytes) -> int:
-    """An anonymous in-memory file holding ``content``, positioned at its start, to hand to bwrap."""
-    descriptor = os.memfd_create(f"airlock-{name}", 0)
-    os.write(descriptor, content)
-    os.lseek(descriptor, 0, os.SEEK_SET)
-    return descriptor
 
 
 def _etc_files(hostname: str, user: SandboxUser, hosts: list[str]) -> dict[str, bytes]:

@@ -1,0 +1,457 @@
+"""The exec server that runs inside every bwrap sandbox (standard library only, Python 3.8+).
+
+The provider starts it as the sandbox's command (``python3 -I -S execd.py FD LIMITS``) and talks to it over a
+socket inherited as descriptor ``FD``, so one long-lived sandbox serves every ``exec``, ``read_file`` and
+``write_file`` of a sample without paying for a new sandbox each time. Everything it does, it does as the
+sandbox's user, so file permissions inside the sandbox are what Inspect's contract expects. The messages are
+declared in :mod:`.protocol`, which sits beside this file in the sandbox.
+
+The server is the sandbox's pid 1: processes inside cannot signal it (the kernel ignores their signals to a
+namespace's init), it reaps the orphans that the kernel hands to it, and when it ends, the kernel ends everything
+in the sandbox. The socket is held by this server alone: it is non-dumpable (no ptrace, no /proc/<pid>/fd) and
+commands do not inherit the socket, so a command cannot forge a reply. Requests are served concurrently, one
+thread each.
+
+What every command gets from the server:
+
+* the limits common to all commands (file size, no core dumps, address space where no cgroup limits memory),
+  inherited from the server itself;
+* ``SIGXFSZ`` ignored, so a write past the file-size limit fails with "File too large" instead of killing the
+  writer, and ``SIGPIPE`` at its default, so pipelines end as in any shell;
+* an OOM score of 1000: when the sandbox runs out of memory the kernel kills a command, not this server;
+* with a timeout: the command's first process becomes a child subreaper, so everything it starts stays in its
+  process tree (a ``setsid`` daemon and a double fork included), and the whole tree is killed at the timeout. A
+  command that finishes in time leaves its background processes running, as a shell would.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import errno
+import json
+import os
+import resource
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+try:  # on the host, as part of the package
+    from airlock.sandbox import protocol
+except ImportError:  # inside the sandbox, beside protocol.py: loaded from its path, never by a search of
+    # sys.path, which would let a command's file in a writable directory stand in for a module the server imports.
+    import importlib.util
+
+    _spec = importlib.util.spec_from_file_location("protocol", os.path.join(os.path.dirname(__file__), "protocol.py"))
+    assert _spec is not None
+    assert _spec.loader is not None
+    protocol = importlib.util.module_from_spec(_spec)
+    _spec.loader.exec_module(protocol)
+
+_output_lock = threading.Lock()
+_channel: socket.socket
+_libc = ctypes.CDLL(None, use_errno=True)
+CHUNK = 1 << 16
+PR_SET_DUMPABLE = 4
+PR_SET_CHILD_SUBREAPER = 36
+KILL_ROUNDS = 1000
+"""Rounds of killing a timed-out command's process tree; each kills every process found (forks included)."""
+REAP_INTERVAL = 0.25
+"""How often orphans that ended are reaped (each zombie holds one of the sandbox's processes until then)."""
+
+_spawning = threading.Lock()
+_own_children: dict[int, int] = {}
+"""Children started here, which their Popen objects reap (pid -> how many Popen objects hold it)."""
+
+
+def reply(header: dict[str, Any], *payloads: bytes) -> None:
+    data = json.dumps(header, separators=(",", ":")).encode() + b"\n"
+    with _output_lock:
+        # MSG_NOSIGNAL: SIGPIPE is at its default here (commands inherit it), so a closed channel must not kill.
+        _channel.sendall(data, socket.MSG_NOSIGNAL)
+        for payload in payloads:
+            _channel.sendall(payload, socket.MSG_NOSIGNAL)
+
+
+def error_reply(request_id: int, error: BaseException) -> None:
+    name = type(error).__name__
+    if isinstance(error, BlockingIOError) or (isinstance(error, RuntimeError) and "new thread" in str(error)):
+        name = protocol.PROCESS_LIMIT
+    failed: protocol.ErrorReply = {
+        "id": request_id,
+        "ok": False,
+        "error": name,
+        "errno": getattr(error, "errno", None),
+        "message": str(error),
+        "size": 0,
+    }
+    reply(dict(failed))
+
+
+def _set_limits(rlimits: dict[str, int]) -> None:
+    for name, value in rlimits.items():
+        resource.setrlimit(getattr(resource, name), (value, value))
+
+
+def _command_setup(rlimits: dict[str, int], subreaper: bool) -> Callable[[], None] | None:
+    """What runs in a command's process before it executes: per-command limits, and subreaping. Each costs a
+    preexec function (about a millisecond), so only when asked for."""
+    if not rlimits and not subreaper:
+        return None
+
+    def setup() -> None:
+        _set_limits(rlimits)
+        if subreaper:
+            _libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+
+    return setup
+
+
+def _spawn(command: list[str], **options: Any) -> subprocess.Popen[bytes]:
+    """Popen, noted as a child of our own, so that the orphan reaper leaves it to its Popen."""
+    with _spawning:
+        process = subprocess.Popen(command, **options)
+        _own_children[process.pid] = _own_children.get(process.pid, 0) + 1
+    return process
+
+
+def _forget(process: subprocess.Popen[bytes]) -> None:
+    """After ``process`` was reaped by its Popen."""
+    with _spawning:
+        left = _own_children.pop(process.pid, 1) - 1
+        if left > 0:
+            _own_children[process.pid] = left
+
+
+def _reap_orphans() -> None:
+    """As pid 1, the server inherits every orphan in the sandbox; reap those that ended."""
+    while True:
+        time.sleep(REAP_INTERVAL)
+        with _spawning:
+            for pid in _children(os.getpid()):
+                if pid not in _own_children and _is_zombie(pid):
+                    with contextlib.suppress(ChildProcessError):
+                        os.waitpid(pid, os.WNOHANG)
+
+
+def _children(pid: int) -> list[int]:
+    """The children of ``pid`` (of every thread of it)."""
+    children: list[int] = []
+    try:
+        for task in os.listdir(f"/proc/{pid}/task"):
+            with contextlib.suppress(OSError), open(f"/proc/{pid}/task/{task}/children") as stream:
+                children += [int(child) for child in stream.read().split()]
+    except OSError:
+        pass
+    return children
+
+
+def _prefer_for_oom_kill(pid: int) -> None:
+    """Make the kernel's OOM killer take this process (and what it forks later) before the server."""
+    with contextlib.suppress(OSError), open(f"/proc/{pid}/oom_score_adj", "w") as stream:
+        stream.write("1000")
+
+
+def _descendants(root: int) -> list[int]:
+    """Every living process below ``root`` in the process tree, parents before their children."""
+    found: list[int] = []
+    frontier = [root]
+    while frontier:
+        for child in _children(frontier.pop()):
+            if not _is_zombie(child):
+                found.append(child)
+            frontier.append(child)
+    return found
+
+
+def _is_zombie(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as stream:
+            return stream.read().rsplit(")", 1)[1].split()[0] == "Z"
+    except (OSError, IndexError):
+        return True
+
+
+def _kill_tree(root: int) -> None:
+    """Kill ``root`` and every process below it. Descendants go first: while ``root`` (a subreaper) lives, an
+    orphan is reparented to it and stays in its tree; once all are gone, ``root`` follows."""
+    for _ in range(KILL_ROUNDS):
+        living = _descendants(root)
+        if not living:
+            break
+        for pid in living:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(pid, signal.SIGKILL)
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(root, signal.SIGKILL)
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.kill(root, signal.SIGKILL)
+
+
+class _Capture:
+    """What a command wrote on one stream: the first ``keep`` bytes, and how many there were in all."""
+
+    def __init__(self, keep: int) -> None:
+        self.keep = keep
+        self.chunks: list[bytes] = []
+        self.kept = 0
+        self.total = 0
+        self.lock = threading.Lock()
+
+    def drain(self, stream: Any) -> None:
+        # os.read returns whatever is there: output is captured as it comes, even if a background child
+        # keeps the stream open after the command ends.
+        descriptor = stream.fileno()
+        while True:
+            chunk = os.read(descriptor, CHUNK)
+            if not chunk:
+                return
+            with self.lock:
+                if self.kept < self.keep:
+                    piece = chunk[: self.keep - self.kept]
+                    self.chunks.append(piece)
+                    self.kept += len(piece)
+                self.total += len(chunk)
+
+    def snapshot(self) -> tuple[bytes, int]:
+        with self.lock:
+            return b"".join(self.chunks), self.total
+
+
+def _feed(stream: Any, data: bytes) -> None:
+    # A command that stops reading its input must not take the server down with SIGPIPE: blocked in this thread,
+    # the signal stays pending here (and is dropped with the thread) while the write fails with EPIPE.
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGPIPE})
+    try:
+        stream.write(data)
+    except BrokenPipeError:
+        pass
+    finally:
+        with contextlib.suppress(BrokenPipeError):
+            stream.close()
+
+
+def _missing_program(request: protocol.ExecRequest, error: FileNotFoundError) -> None:
+    """A missing program (or working directory) is an ordinary failed command, as a shell reports it."""
+    message = "sandbox: {}: {}\n".format(error.filename or request["cmd"][0], error.strerror).encode()
+    answer: protocol.ExecReply = {
+        "id": request["id"],
+        "ok": True,
+        "returncode": 127,
+        "timed_out": False,
+        "stdout_size": 0,
+        "stderr_size": len(message),
+        "stdout_total": 0,
+        "stderr_total": len(message),
+        "size": 0,
+    }
+    reply(dict(answer), message)
+
+
+def op_exec(request: protocol.ExecRequest, payload: bytes) -> None:
+    timeout = request["timeout"]
+    try:
+        process = _spawn(
+            request["cmd"],
+            stdin=subprocess.PIPE if request["has_input"] else subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            cwd=request["cwd"],
+            env=request["env"],
+            start_new_session=True,
+            # The server's own signal dispositions (see the module's docstring) are what commands should get.
+            restore_signals=False,
+            preexec_fn=_command_setup(request["rlimits"], subreaper=timeout is not None),
+        )
+    except FileNotFoundError as error:
+        _missing_program(request, error)
+        return
+    _prefer_for_oom_kill(process.pid)
+    out, err = _Capture(request["limit"]), _Capture(request["limit"])
+    readers = [
+        threading.Thread(target=out.drain, args=(process.stdout,)),
+        threading.Thread(target=err.drain, args=(process.stderr,)),
+    ]
+    if request["has_input"]:
+        readers.append(threading.Thread(target=_feed, args=(process.stdin, payload)))
+    for reader in readers:
+        reader.daemon = True
+        reader.start()
+    timed_out = False
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        timed_out = True
+        _kill_tree(process.pid)
+    process.wait()
+    _forget(process)
+    # A background child may keep the output open; do not wait for it for more than a moment.
+    deadline = time.monotonic() + 0.5
+    for reader in readers:
+        reader.join(max(0.0, deadline - time.monotonic()))
+    stdout, stdout_total = out.snapshot()
+    stderr, stderr_total = err.snapshot()
+    answer: protocol.ExecReply = {
+        "id": request["id"],
+        "ok": True,
+        "returncode": process.returncode,
+        "timed_out": timed_out,
+        "stdout_size": len(stdout),
+        "stderr_size": len(stderr),
+        "stdout_total": stdout_total,
+        "stderr_total": stderr_total,
+        "size": 0,
+    }
+    reply(dict(answer), stdout, stderr)
+
+
+def op_spawn(request: protocol.SpawnRequest, payload: bytes) -> None:
+    log = os.open(request["log"], os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    try:
+        # A service runs until the sandbox ends: it is the reaper's to reap, not a Popen's.
+        process = subprocess.Popen(
+            request["cmd"],
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=log,
+            cwd=request["cwd"],
+            env=request["env"],
+            start_new_session=True,
+            restore_signals=False,
+        )
+    finally:
+        os.close(log)
+    _prefer_for_oom_kill(process.pid)
+    answer: protocol.ProcessReply = {"id": request["id"], "ok": True, "pid": process.pid, "uid": os.getuid(), "size": 0}
+    reply(dict(answer))
+
+
+def op_read(request: protocol.ReadRequest, payload: bytes) -> None:
+    path = request["path"]
+    status = os.stat(path)
+    if os.path.isdir(path):
+        raise IsADirectoryError(errno.EISDIR, "Is a directory", path)
+    if status.st_size > request["limit"]:
+        refused: protocol.ErrorReply = {
+            "id": request["id"],
+            "ok": False,
+            "error": protocol.OUTPUT_LIMIT_EXCEEDED,
+            "errno": None,
+            "message": path,
+            "size": 0,
+        }
+        reply(dict(refused))
+        return
+    with open(path, "rb") as stream:
+        data = stream.read(request["limit"] + 1)
+    if len(data) > request["limit"]:  # it grew after the stat
+        raise OSError(errno.EFBIG, "The file grew past the read limit while it was read", path)
+    answer: protocol.Reply = {"id": request["id"], "ok": True, "size": len(data)}
+    reply(dict(answer), data)
+
+
+def op_write(request: protocol.WriteRequest, payload: bytes) -> None:
+    path = request["path"]
+    if os.path.isdir(path):
+        raise IsADirectoryError(errno.EISDIR, "Is a directory", path)
+    parent = os.path.dirname(path)
+    if parent:
+        os.makedirs(parent, exist_ok=True)
+    with open(path, "wb") as stream:
+        stream.write(payload)
+    answer: protocol.Reply = {"id": request["id"], "ok": True, "size": 0}
+    reply(dict(answer))
+
+
+def op_probe(request: protocol.ProbeRequest, payload: bytes) -> None:
+    try:
+        with socket.create_connection((request["host"], request["port"]), timeout=request["timeout"]):
+            reachable = True
+    except OSError:
+        reachable = False
+    answer: protocol.ProbeReply = {"id": request["id"], "ok": True, "reachable": reachable, "size": 0}
+    reply(dict(answer))
+
+
+def op_ping(request: protocol.PingRequest, payload: bytes) -> None:
+    answer: protocol.ProcessReply = {"id": request["id"], "ok": True, "pid": os.getpid(), "uid": os.getuid(), "size": 0}
+    reply(dict(answer))
+
+
+OPERATIONS: dict[str, Callable[[Any, bytes], None]] = {
+    "exec": op_exec,
+    "spawn": op_spawn,
+    "read": op_read,
+    "write": op_write,
+    "probe": op_probe,
+    "ping": op_ping,
+}
+
+
+def serve(request: dict[str, Any], payload: bytes) -> None:
+    try:
+        OPERATIONS[request["op"]](request, payload)
+    except Exception as error:  # every failure goes back to the caller, who maps it to its own errors
+        error_reply(request["id"], error)
+
+
+def read_exactly(stream: Any, size: int) -> bytes:
+    chunks = []
+    while size:
+        chunk = stream.read(size)
+        if not chunk:
+            raise EOFError
+        chunks.append(chunk)
+        size -= len(chunk)
+    return b"".join(chunks)
+
+
+def _protect_server() -> None:
+    """Make the server non-dumpable: processes of the same user (everything the commands start) can then
+    neither ptrace it nor open its file descriptors under /proc, so none can write a forged reply on its
+    channel or read another command's input."""
+    if _libc.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0:
+        raise OSError(ctypes.get_errno(), "prctl(PR_SET_DUMPABLE) failed")
+
+
+def main() -> None:
+    global _channel
+    _protect_server()
+    _channel = socket.socket(fileno=int(sys.argv[1]))
+    incoming = _channel.makefile("rb")
+    os.umask(0o022)
+    # Limits for every command (file size, no core dumps, memory where no cgroup limits it), inherited from the
+    # server, and the signal dispositions commands inherit (see the module's docstring).
+    _set_limits({"RLIMIT_CORE": 0, **json.loads(sys.argv[2])})
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+    ready: protocol.ProcessReply = {
+        "id": protocol.READY_ID,
+        "ok": True,
+        "pid": os.getpid(),
+        "uid": os.getuid(),
+        "size": 0,
+    }
+    reply(dict(ready))
+    threading.Thread(target=_reap_orphans, daemon=True).start()
+    while True:
+        line = incoming.readline()
+        if not line:
+            return
+        request = json.loads(line)
+        payload = read_exactly(incoming, request.get("size", 0))
+        worker = threading.Thread(target=serve, args=(request, payload))
+        worker.daemon = True
+        try:
+            worker.start()
+        except RuntimeError as error:  # no thread left: the sandbox's process limit is reached
+            error_reply(request["id"], error)
+
+
+if __name__ == "__main__":
+    main()

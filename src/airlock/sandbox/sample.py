@@ -1,0 +1,309 @@
+"""A sample's sandboxes, usable without Inspect: ``default`` for the agent and one per target service.
+
+Each sample gets its own sandboxes, all on the sample's private network namespace (loopback only,
+unreachable from the host and from other samples). Each sandbox stays up for the whole sample, with an exec
+server inside (:mod:`.execd`), so a command costs a request, not a new sandbox. See :mod:`.bwrap` for what
+isolates it. The Inspect provider (:mod:`.provider`) is a thin layer over this module; code that needs a
+sandbox but not Inspect (``airlock sandbox exec``, building and judging challenges) uses it directly, and
+does not pay for importing Inspect.
+
+Example::
+
+    async with sample_sandboxes(BwrapConfig()) as sandboxes:
+        result = await sandboxes["default"].exec(["sh", "-c", "id"], timeout=10)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import shlex
+from collections.abc import AsyncIterator, Iterable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Literal, overload
+
+from airlock.sandbox.bwrap import SYSTEM_PATH, WORKDIR
+from airlock.sandbox.config import BwrapConfig, SandboxLimits, ServiceConfig
+from airlock.sandbox.errors import (
+    OutputLimitError,
+    SandboxError,
+    SandboxExhaustedError,
+    ServiceNotReadyError,
+)
+from airlock.sandbox.process import FILE_TIMEOUT, GRACE, SandboxProcess
+from airlock.sandbox.protocol import (
+    OUTPUT_LIMIT_EXCEEDED,
+    PROCESS_LIMIT,
+    ExecRequest,
+    ProbeRequest,
+    ReadRequest,
+    SpawnRequest,
+    WriteRequest,
+)
+
+logger = logging.getLogger(__name__)
+
+SERVICE_LOG = "/run/service.log"
+"""Where a service's output goes, inside its own sandbox."""
+
+_OS_ERRORS: dict[str, type[OSError]] = {
+    "FileNotFoundError": FileNotFoundError,
+    "PermissionError": PermissionError,
+    "IsADirectoryError": IsADirectoryError,
+    "NotADirectoryError": NotADirectoryError,
+    "FileExistsError": FileExistsError,
+}
+
+
+@dataclass(frozen=True)
+class ReplyLimits:
+    """The most a sandbox sends back: per output stream of a command, and per file read (Inspect's defaults).
+    Output beyond the first is counted, not sent; a reply announcing more than asked for breaks the protocol."""
+
+    exec_output: int = 10 << 20
+    read_file: int = 100 << 20
+
+
+@dataclass(frozen=True)
+class CommandResult:
+    """How a command ended: its exit status (128 + N when signal N killed it, as a shell reports it) and output."""
+
+    returncode: int
+    stdout: str
+    stderr: str
+
+    @property
+    def success(self) -> bool:
+        return self.returncode == 0
+
+
+class Sandbox:
+    """One running sandbox: run commands in it, read and write its files."""
+
+    def __init__(self, process: SandboxProcess, limits: SandboxLimits) -> None:
+        self.process = process
+        self.limits = limits
+        self.reply_limits = ReplyLimits()
+
+    @property
+    def name(self) -> str:
+        return self.process.name
+
+    @property
+    def username(self) -> str:
+        """Who commands run as: ``sandbox``, or ``root`` (inside the sandbox only) when the sample asked for it."""
+        return self.process.username
+
+    async def exec(
+        self,
+        cmd: list[str],
+        input: str | bytes | None = None,
+        cwd: str | None = None,
+        env: dict[str, str] | None = None,
+        timeout: float | None = None,
+        output_limit: int | None = None,
+    ) -> CommandResult:
+        """Run ``cmd`` to its end. A command still running at ``timeout`` seconds is killed with every process it
+        started, and :class:`TimeoutError` raised; output beyond ``output_limit`` bytes per stream (default:
+        :attr:`reply_limits`) raises :class:`OutputLimitError`."""
+        payload = input.encode() if isinstance(input, str) else (input or b"")
+        limit = self.reply_limits.exec_output if output_limit is None else output_limit
+        request: ExecRequest = {
+            "op": "exec",
+            "id": 0,
+            "size": 0,
+            "cmd": cmd,
+            "cwd": resolve(cwd or WORKDIR),
+            "env": self.environment(env),
+            "timeout": timeout,
+            "has_input": input is not None,
+            "limit": limit,
+            "rlimits": {} if self.limits.cpu_seconds is None else {"RLIMIT_CPU": self.limits.cpu_seconds},
+        }
+        oom_kills_before = self.process.group.oom_kills()
+        reply = await self.process.request(
+            request, payload, timeout=None if timeout is None else timeout + GRACE, reply_limit=limit
+        )
+        header = reply.header
+        if not header["ok"]:
+            raise self._error(header)
+        if header["timed_out"]:
+            raise TimeoutError(f"Command timed out after {timeout:g} seconds: {shlex.join(cmd)[:200]}")
+        stdout = reply.payloads[0].decode(errors="replace")
+        stderr = reply.payloads[1].decode(errors="replace")
+        if header["stdout_total"] > limit or header["stderr_total"] > limit:
+            raise OutputLimitError(
+                f"The command's output exceeded the limit of {limit} bytes: {shlex.join(cmd)[:200]}",
+                limit=limit,
+                truncated=stdout,
+            )
+        returncode = header["returncode"]
+        if returncode < 0:
+            # Killed by a signal: report it the way a shell does (SIGKILL gives 137).
+            returncode = 128 - returncode
+        if returncode == 137 and self._killed_for_memory(oom_kills_before):
+            # The command, or a process it waited for (a shell reports that as 137 too), met the memory limit.
+            stderr += (
+                f"\nsandbox: a process was killed because the sandbox ran out of memory "
+                f"(its limit is {self.limits.memory_mb} MB, files in /work and /tmp included).\n"
+            )
+        return CommandResult(returncode, stdout, stderr)
+
+    def _killed_for_memory(self, before: int | None) -> bool:
+        after = self.process.group.oom_kills()
+        return before is not None and after is not None and after > before
+
+    @overload
+    async def read_file(self, file: str, text: Literal[True] = True, *, limit: int | None = None) -> str: ...
+
+    @overload
+    async def read_file(self, file: str, text: Literal[False], *, limit: int | None = None) -> bytes: ...
+
+    async def read_file(self, file: str, text: bool = True, *, limit: int | None = None) -> str | bytes:
+        """The file's content; a missing file raises FileNotFoundError (and so on, as ``open`` would), a file
+        larger than ``limit`` bytes (default: :attr:`reply_limits`) :class:`OutputLimitError`."""
+        limit = self.reply_limits.read_file if limit is None else limit
+        request: ReadRequest = {"op": "read", "id": 0, "size": 0, "path": resolve(file), "limit": limit}
+        reply = await self.process.request(request, timeout=FILE_TIMEOUT, reply_limit=limit)
+        if not reply.header["ok"]:
+            if reply.header["error"] == OUTPUT_LIMIT_EXCEEDED:
+                raise OutputLimitError(f"{file} is larger than the read limit of {limit} bytes.", limit=limit)
+            raise self._error(reply.header)
+        data = reply.payloads[0]
+        return data.decode("utf-8") if text else data
+
+    async def write_file(self, file: str, contents: str | bytes) -> None:
+        """Write ``contents`` to ``file`` (relative paths are under /work), making its directories."""
+        data = contents.encode() if isinstance(contents, str) else contents
+        request: WriteRequest = {"op": "write", "id": 0, "size": 0, "path": resolve(file)}
+        reply = await self.process.request(request, data, timeout=FILE_TIMEOUT)
+        if not reply.header["ok"]:
+            raise self._error(reply.header)
+
+    async def close(self) -> None:
+        await self.process.close()
+
+    def environment(self, extra: dict[str, str] | None) -> dict[str, str]:
+        """The environment commands get: the sandbox's own, never the caller's, plus ``extra``."""
+        base = {
+            "PATH": SYSTEM_PATH,
+            "HOME": WORKDIR,
+            "LANG": "C.UTF-8",
+            "TERM": "dumb",
+            "USER": self.username,
+            "LOGNAME": self.username,
+        }
+        return {**base, **(extra or {})}
+
+    def _error(self, header: dict[str, object]) -> Exception:
+        """The exception for a failure the exec server reported: OSError subclasses as ``open`` raises them."""
+        kind = _OS_ERRORS.get(str(header["error"]))
+        errno = header.get("errno")
+        if kind is not None:
+            return kind(errno if isinstance(errno, int) else 0, str(header["message"]))
+        if header["error"] == PROCESS_LIMIT:
+            return SandboxExhaustedError(
+                f"The sandbox {self.name!r} has run out of processes (its limit is {self.limits.pids}): "
+                "something in it is forking without end."
+            )
+        return SandboxError(f"The sandbox {self.name!r} failed: {header['error']}: {header['message']}")
+
+
+def resolve(path: str) -> str:
+    """A path in the sandbox: relative ones are under the work directory."""
+    return path if path.startswith("/") else f"{WORKDIR}/{path}"
+
+
+async def start_sample(name: str, config: BwrapConfig, reply_limits: ReplyLimits | None = None) -> dict[str, Sandbox]:
+    """Start a sample's sandboxes: ``default`` and one per service, returned once every service with a port
+    accepts connections. On any failure everything started is stopped before the error is raised."""
+    hosts = [service.name for service in config.services]
+    started: list[Sandbox] = []
+    try:
+        agent = Sandbox(
+            await SandboxProcess.start("default", user=config.user, limits=config.limits, hosts=hosts),
+            config.limits,
+        )
+        started.append(agent)
+        services: dict[str, Sandbox] = {}
+        for service in config.services:
+            services[service.name] = await _start_service(service, agent, hosts)
+            started.append(services[service.name])
+        for service in config.services:
+            if service.port is not None:
+                await _wait_until_ready(service, agent, services[service.name])
+        logger.debug("sample %s: %d sandboxes up", name, len(started))
+        return {"default": agent, **services}
+    except BaseException:
+        await stop_sample(started)
+        raise
+
+
+async def stop_sample(sandboxes: Iterable[Sandbox]) -> None:
+    """Stop the sandboxes and everything in them; nothing of them outlives this call."""
+    await asyncio.gather(*(sandbox.close() for sandbox in sandboxes), return_exceptions=True)
+
+
+@asynccontextmanager
+async def sample_sandboxes(
+    config: BwrapConfig | None = None, *, name: str = "airlock"
+) -> AsyncIterator[dict[str, Sandbox]]:
+    """A sample's sandboxes for the length of an ``async with`` block."""
+    sandboxes = await start_sample(name, config or BwrapConfig())
+    try:
+        yield sandboxes
+    finally:
+        await stop_sample(sandboxes.values())
+
+
+async def _start_service(service: ServiceConfig, agent: Sandbox, hosts: list[str]) -> Sandbox:
+    process = await SandboxProcess.start(
+        service.name, user=service.user, limits=service.limits, hosts=hosts, network_of=agent.process
+    )
+    sandbox = Sandbox(process, service.limits)
+    try:
+        for path, content in service.files.items():
+            await sandbox.write_file(path, content)
+        request: SpawnRequest = {
+            "op": "spawn",
+            "id": 0,
+            "size": 0,
+            "cmd": service.command,
+            "cwd": WORKDIR,
+            "env": sandbox.environment(None),
+            "log": SERVICE_LOG,
+        }
+        reply = await process.request(request, timeout=30)
+    except BaseException:
+        await sandbox.close()
+        raise
+    if not reply.header["ok"]:
+        await sandbox.close()
+        raise SandboxError(
+            f"The service {service.name!r} could not start {shlex.join(service.command)}: {reply.header['message']}."
+        )
+    return sandbox
+
+
+async def _wait_until_ready(service: ServiceConfig, agent: Sandbox, target: Sandbox) -> None:
+    """Wait until the service accepts connections on its port, seen from the agent's side of the network."""
+    assert service.port is not None
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + service.ready_timeout
+    probe: ProbeRequest = {"op": "probe", "id": 0, "size": 0, "host": "127.0.0.1", "port": service.port, "timeout": 0.5}
+    while loop.time() < deadline:
+        reply = await agent.process.request(probe, timeout=10)
+        if reply.header.get("reachable"):
+            return
+        await asyncio.sleep(0.02)
+    log = ""
+    with contextlib.suppress(Exception):
+        log = (await target.read_file(SERVICE_LOG))[-500:].strip()
+    raise ServiceNotReadyError(
+        f"The service {service.name!r} did not accept connections on port {service.port} within "
+        f"{service.ready_timeout:g} s after starting {shlex.join(service.command)}"
+        + (f"; its output ends with: {log}" if log else "; it printed nothing")
+        + "."
+    )
