@@ -43,15 +43,14 @@ from typing import Any
 
 try:  # on the host, as part of the package
     from airlock.sandbox import protocol
-except ImportError:  # inside the sandbox, beside protocol.py: loaded from its path, never by a search of
-    # sys.path, which would let a command's file in a writable directory stand in for a module the server imports.
-    import importlib.util
+except ImportError:  # inside the sandbox, beside this file: run from its path, never found by a search of sys.path,
+    # which would let a command's file in a writable directory stand in for a module the server imports.
+    import types
 
-    _spec = importlib.util.spec_from_file_location("protocol", os.path.join(os.path.dirname(__file__), "protocol.py"))
-    assert _spec is not None
-    assert _spec.loader is not None
-    protocol = importlib.util.module_from_spec(_spec)
-    _spec.loader.exec_module(protocol)
+    protocol = types.ModuleType("protocol")
+    _path = os.path.join(os.path.dirname(__file__), "protocol.py")
+    with open(_path) as _source:
+        exec(compile(_source.read(), _path, "exec"), protocol.__dict__)  # noqa: S102 (our own file, read-only)
 
 _output_lock = threading.Lock()
 _channel: socket.socket
