@@ -323,7 +323,8 @@ def test_findings_reports_and_the_audit_trail_through_the_api(served: Served) ->
     assert made.status_code == 201, made.text
     finding_id = made.json()["id"]
     is_problem(client.post(f"/api/v1/reviews/{review}/findings", json=finding, headers=admin), 403, "permission_denied")
-    is_problem(client.get(f"/api/v1/reviews/{review}/findings", headers=admin), 409, "invalid_transition")
+    unsent = is_problem(client.get(f"/api/v1/reviews/{review}/findings", headers=admin), 403, "permission_denied")
+    assert "not yet sent to the developer" in str(unsent["detail"])
 
     built = client.post(f"/api/v1/reviews/{review}/reports", headers=reviewer)
     assert built.status_code == 201, built.text

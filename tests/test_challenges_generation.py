@@ -157,3 +157,10 @@ def test_an_instance_that_fails_validation_is_discarded_and_drawn_again(
     (challenge,) = asyncio.run(generate_suite(Plan.of("flawed", 3, 1, [1], ["stack_overflow"]), tmp_path / "out"))
     assert challenge.generator["attempt"] == 1
     assert sorted(path.name for path in (tmp_path / "out").iterdir()) == [challenge.name, "suite.yaml"]
+
+
+def test_the_family_names_known_without_loading_the_generators_are_the_generators_own() -> None:
+    from airlock.evals.challenges.generation import GENERATORS
+    from airlock.evals.challenges.generators import FAMILIES
+
+    assert sorted(FAMILIES) == sorted(GENERATORS)

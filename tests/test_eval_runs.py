@@ -197,6 +197,42 @@ def test_bad_input_is_refused_before_any_sample_runs_and_changes_nothing(
     assert airlock.reviews.show(world.lead, review).state == state
 
 
+@pytest.mark.parametrize(
+    ("arrange", "message"),
+    [
+        ("corrupt-gguf", "llama.cpp cannot read"),
+        ("library-that-cannot-load", "llama.cpp's native library could not be loaded"),
+    ],
+)
+def test_a_local_model_that_fails_its_probe_is_refused_in_one_line_and_changes_nothing(
+    deployment: tuple[Airlock, World, Settings],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    arrange: str,
+    message: str,
+) -> None:
+    airlock, world, settings = deployment
+    if arrange == "corrupt-gguf":
+        corrupt = tmp_path / "corrupt.gguf"
+        corrupt.write_bytes(b"GGUF" + b"\x00" * 64)
+        review = accepted_review(airlock, world, model=f"airlock/{corrupt}", key=None)
+    else:
+        broken = tmp_path / "lib"
+        broken.mkdir()
+        (broken / "libllama.so").write_bytes(b"not a shared library")
+        monkeypatch.setenv("LLAMA_CPP_LIB_PATH", str(broken))  # llama-cpp-python's own choice of library
+        review = accepted_review(airlock, world, model="airlock/smollm2-135m", key=None)
+    before = database_snapshot(airlock.database)
+
+    outcome = cli(airlock, settings)("eval", "run", review, "--suite", QUICK, "--as", world.reviewer.email)
+
+    assert outcome.exit_code == 1
+    (line,) = outcome.error_lines
+    assert message in line
+    assert database_snapshot(airlock.database) == before
+    assert airlock.reviews.show(world.lead, review).state == ReviewState.ACCEPTED
+
+
 def test_an_endpoint_that_errors_or_stalls_fails_the_run_clearly_and_a_rerun_finishes_it(
     deployment: tuple[Airlock, World, Settings], endpoint: FakeEndpoint
 ) -> None:
@@ -321,6 +357,7 @@ def test_eval_status_reports_the_run_from_another_terminal(
     assert "already completed" in again.stdout
 
 
+@pytest.mark.timeout(660)  # its own bound is ten minutes; the suite's default of 300 s is for quicker tests
 def test_the_bundled_local_model_runs_the_smoke_suite_offline_within_ten_minutes(
     deployment: tuple[Airlock, World, Settings],
 ) -> None:

@@ -22,7 +22,8 @@ from inspect_ai.scorer import includes
 from inspect_ai.solver import generate
 from inspect_ai.tool import ToolCall, ToolInfo, ToolParams
 
-from airlock.evals.models.local import LocalModelError, chat_messages, model_path, tool_calls
+from airlock.evals.models.gguf import LocalModelError, model_path
+from airlock.evals.models.local import chat_messages, tool_calls
 
 BUNDLED = "airlock/smollm2-135m"
 

@@ -87,7 +87,8 @@ def served(tmp_path: Path) -> Iterator[Served]:
     airlock.initialise()
     world = build_world(airlock)
     for user in (world.acme_admin, world.lead, world.partner, world.auditor):
-        airlock.sessions.set_password(world.operator, user.email, PASSWORD)
+        # Each user's own password: one an operator sets only lets its user choose their own.
+        airlock.sessions.set_password(user, user.email, PASSWORD)
     port = _free_port()
     url = f"http://127.0.0.1:{port}"
     log = tmp_path / "serve.log"

@@ -33,7 +33,6 @@ def test_a_service_on_the_private_network_answers(clock: ManualClock) -> None:
 def test_bad_options_are_one_clear_line(clock: ManualClock) -> None:
     cli = Cli(None, clock)
     for args, message in (
-        (["--network", "internet"], "Unknown network 'internet'"),
         (["--service", "web:8080:true"], "set network: private"),
         (["--network", "private", "--service", "web"], "is not NAME:PORT:COMMAND"),
         (["--timeout", "1"], "did not finish within 1 s"),

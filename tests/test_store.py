@@ -3,8 +3,10 @@ timestamps, and transactions that save all or nothing."""
 
 from __future__ import annotations
 
+import sqlite3
 import uuid
 from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
 
 import pytest
 from alembic import command
@@ -16,7 +18,7 @@ from airlock.app import Airlock
 from airlock.errors import ConflictError, StoreError
 from airlock.review.models import Review
 from airlock.store import Base, head_revision, open_database
-from airlock.store.database import alembic_config
+from airlock.store.database import HEAD_REVISION, alembic_config
 from tests.support.postgres import PostgresServer
 from tests.support.world import World, database_snapshot, submit
 
@@ -28,6 +30,22 @@ def empty_database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.
         return f"sqlite:///{tmp_path_factory.mktemp('empty')}/airlock.db"
     server: PostgresServer = request.getfixturevalue("postgres")
     return server.create_database(f"empty_{uuid.uuid4().hex[:16]}")
+
+
+def test_the_newest_migration_airlock_knows_of_is_alembics_head() -> None:
+    """Opening a database compares its revision with HEAD_REVISION, so a new migration must update it."""
+    assert head_revision() == HEAD_REVISION
+
+
+def test_a_database_from_a_newer_airlock_is_refused_in_one_sentence_and_left_alone(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path}/airlock.db"
+    open_database(url).dispose()
+    with sqlite3.connect(tmp_path / "airlock.db") as connection:
+        connection.execute("UPDATE alembic_version SET version_num = '0099_from_the_future'")
+    before = (tmp_path / "airlock.db").read_bytes()
+    with pytest.raises(StoreError, match="schema is at revision 0099_from_the_future, which this version of Airlock"):
+        open_database(url)
+    assert (tmp_path / "airlock.db").read_bytes() == before
 
 
 def test_migrations_apply_from_empty_and_match_the_models(empty_database_url: str) -> None:

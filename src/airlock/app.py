@@ -6,7 +6,9 @@ domain logic of their own.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from airlock.access.gate import ContentGate
 from airlock.audit import AuditLog
@@ -17,11 +19,10 @@ from airlock.errors import ConfigurationError
 from airlock.review import Directory, Reviews, Submissions
 from airlock.review.context import ServiceContext
 from airlock.review.directory import DEFAULT_AGENCY_NAME, DEFAULT_OPERATOR_EMAIL, not_initialised_error
-from airlock.review.evaluations import Evaluations
 from airlock.review.findings import Findings
 from airlock.review.models import Deployment
 from airlock.review.oversight import Oversight
-from airlock.review.reporting import Reports
+from airlock.review.reviews import sweep_review_clock
 from airlock.review.sessions import WebSessions
 from airlock.review.tokens import ApiTokens
 from airlock.review.upgrade import legacy_content_waiting
@@ -30,6 +31,10 @@ from airlock.store import Database, open_database
 from airlock.vault import BlobStore, FileKeyProvider, MasterKeyProvider, Vault, environment_provider
 from airlock.vault.keys import new_key, write_key_file
 from airlock.vault.models import VaultState
+
+if TYPE_CHECKING:
+    from airlock.review.evaluations import Evaluations
+    from airlock.review.reporting import Reports
 
 LOCAL_KEY_NOTICE = (
     "The master key was written to {path} (readable by you only). That suits a laptop or a test "
@@ -57,9 +62,7 @@ class Airlock:
     reviews: Reviews = field(init=False)
     submissions: Submissions = field(init=False)
     oversight: Oversight = field(init=False)
-    evaluations: Evaluations = field(init=False)
     findings: Findings = field(init=False)
-    reports: Reports = field(init=False)
     tokens: ApiTokens = field(init=False)
     sessions: WebSessions = field(init=False)
 
@@ -74,16 +77,30 @@ class Airlock:
             vault=self.vault,
             audit=self.audit,
             gate=ContentGate(self.audit),
+            sweep_clock=sweep_review_clock,
         )
         self.directory = Directory(self.context)
         self.reviews = Reviews(self.context)
         self.submissions = Submissions(self.context)
         self.oversight = Oversight(self.context)
-        self.evaluations = Evaluations(self.context)
         self.findings = Findings(self.context)
-        self.reports = Reports(self.context, self.findings)
         self.tokens = ApiTokens(self.context)
         self.sessions = WebSessions(self.context)
+
+    # The two services that load the heavy parts (Inspect and the runner; the statistics, plots and PDF renderer)
+    # are made on first use, so a command that lists reviews does not pay seconds for them.
+
+    @functools.cached_property
+    def evaluations(self) -> Evaluations:
+        from airlock.review.evaluations import Evaluations
+
+        return Evaluations(self.context)
+
+    @functools.cached_property
+    def reports(self) -> Reports:
+        from airlock.review.reporting import Reports
+
+        return Reports(self.context, self.findings)
 
     @classmethod
     def open(

@@ -10,14 +10,21 @@ variable                        meaning                                         
                                 is destroyed
 ``AIRLOCK_MASTER_KEY``          master key, base64 of 32 bytes                  unset: the key file is used
 ``AIRLOCK_MASTER_KEY_FILE``     master key file                                 ``$AIRLOCK_HOME/keys/master.key``
+``AIRLOCK_MAX_REQUEST_BYTES``   the largest request body the portal reads       ``16777216`` (16 MiB;
+                                (a bigger one is answered 413 unread)           1 KiB..1 GiB)
+``AIRLOCK_TRUSTED_PROXIES``     addresses or networks (comma-separated) whose   empty: none
+                                ``X-Forwarded-For``/``-Proto`` the portal
+                                believes (a TLS proxy on the same host:
+                                ``127.0.0.1``)
 ==============================  ==============================================  ===========================
 """
 
 from __future__ import annotations
 
+import ipaddress
 from pathlib import Path
 
-from pydantic import Field, SecretStr, ValidationError
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from airlock.errors import ConfigurationError
@@ -27,6 +34,10 @@ MAX_REVIEW_PERIOD_DAYS = 90
 DEFAULT_REVIEW_PERIOD_DAYS = 30
 DEFAULT_RETENTION_DAYS = 180
 MAX_RETENTION_DAYS = 3650
+DEFAULT_MAX_REQUEST_BYTES = 16 * 1024 * 1024
+"""Room for a long model card, the largest thing a request carries (no route takes files)."""
+MIN_MAX_REQUEST_BYTES = 1024
+MAX_MAX_REQUEST_BYTES = 1024 * 1024 * 1024
 
 
 class Settings(BaseSettings):
@@ -45,6 +56,26 @@ class Settings(BaseSettings):
     master_key_file: Path | None = None
     new_master_key: SecretStr | None = None
     """Only for rotating a master key given by ``AIRLOCK_MASTER_KEY``: the key to rotate to."""
+    max_request_bytes: int = Field(
+        default=DEFAULT_MAX_REQUEST_BYTES, ge=MIN_MAX_REQUEST_BYTES, le=MAX_MAX_REQUEST_BYTES
+    )
+    trusted_proxies: str = ""
+    """Comma-separated addresses or networks (``127.0.0.1``, ``10.0.0.0/8``) of the reverse proxies whose
+    ``X-Forwarded-For`` and ``X-Forwarded-Proto`` headers the portal believes; from anyone else (by default,
+    everyone) those headers are ignored, so nobody can pose as another address or as HTTPS."""
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _addresses_or_networks(cls, value: str) -> str:
+        for item in (part.strip() for part in value.split(",")):
+            if item:
+                ipaddress.ip_network(item, strict=False)  # a ValueError is a validation error
+        return value
+
+    @property
+    def trusted_proxy_list(self) -> list[str]:
+        """:attr:`trusted_proxies` as a list, each entry stripped; empty when none is trusted."""
+        return [part.strip() for part in self.trusted_proxies.split(",") if part.strip()]
 
     @property
     def resolved_master_key_file(self) -> Path:
@@ -82,13 +113,33 @@ class Settings(BaseSettings):
     def uses_sqlite(self) -> bool:
         return self.resolved_database_url.startswith("sqlite")
 
-    def as_environment(self) -> dict[str, str]:
-        """These settings as ``AIRLOCK_*`` variables, for a process of Airlock's own (a background run)."""
+    def as_environment(self, *, secrets: bool = True) -> dict[str, str]:
+        """These settings as ``AIRLOCK_*`` variables, for a process of Airlock's own (a background run).
+
+        ``secrets=False`` leaves out the secret ones (the master keys): such a process gets those on a pipe
+        (:meth:`secret_values`), since anything in a process's environment is readable by its user's other
+        processes and inherited by its children.
+        """
         environment = {}
         for name, value in self.model_dump(exclude_none=True).items():
+            if isinstance(value, SecretStr) and not secrets:
+                continue
             plain = value.get_secret_value() if isinstance(value, SecretStr) else value
             environment[f"AIRLOCK_{name.upper()}"] = str(plain.resolve() if isinstance(plain, Path) else plain)
         return environment
+
+    def secret_values(self) -> dict[str, str]:
+        """The secret settings that are set, by field name: what :meth:`as_environment` leaves out."""
+        return {name: value.get_secret_value() for name, value in self if isinstance(value, SecretStr)}
+
+    @classmethod
+    def secret_variables(cls) -> list[str]:
+        """The ``AIRLOCK_*`` variables of every secret setting, set or not."""
+        return [
+            f"AIRLOCK_{name.upper()}"
+            for name, info in cls.model_fields.items()
+            if info.annotation is not None and SecretStr in getattr(info.annotation, "__args__", (info.annotation,))
+        ]
 
 
 def normalise_database_url(url: str) -> str:
@@ -112,11 +163,23 @@ def load_settings(**overrides: object) -> Settings:
                 f"{variable} is {first.get('input')!r}, but the review period must be a whole number of days "
                 f"between {MIN_REVIEW_PERIOD_DAYS} and {MAX_REVIEW_PERIOD_DAYS}.",
                 f"Set {variable} within that range or unset it for the default of {DEFAULT_REVIEW_PERIOD_DAYS}.",
-            ) from None
+            ) from error
         if field == "retention_days":
             raise ConfigurationError(
                 f"{variable} is {first.get('input')!r}, but the retention period must be a whole number of days "
                 f"between 0 and {MAX_RETENTION_DAYS}.",
                 f"Set {variable} within that range or unset it for the default of {DEFAULT_RETENTION_DAYS}.",
-            ) from None
-        raise ConfigurationError(f"{variable} is invalid: {first['msg']}.", f"Correct or unset {variable}.") from None
+            ) from error
+        if field == "max_request_bytes":
+            raise ConfigurationError(
+                f"{variable} is {first.get('input')!r}, but the largest request body must be a whole number of "
+                f"bytes between {MIN_MAX_REQUEST_BYTES} and {MAX_MAX_REQUEST_BYTES}.",
+                f"Set {variable} within that range or unset it for the default of {DEFAULT_MAX_REQUEST_BYTES}.",
+            ) from error
+        if field == "trusted_proxies":
+            raise ConfigurationError(
+                f"{variable} is {first.get('input')!r}, which is not a comma-separated list of IP addresses or "
+                "networks.",
+                f"Give addresses such as 127.0.0.1 or 10.0.0.0/8, or unset {variable} to trust no proxy.",
+            ) from error
+        raise ConfigurationError(f"{variable} is invalid: {first['msg']}.", f"Correct or unset {variable}.") from error

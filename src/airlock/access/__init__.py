@@ -1,6 +1,17 @@
 """Access: roles, and the one answer to "may this user do this action on this resource"."""
 
-from airlock.access.policy import Action, Principal, Scope, authorize, is_permitted, refusal
+from airlock.access.policy import (
+    Action,
+    Principal,
+    ReviewVisibility,
+    Scope,
+    acts_for_own_organisation_only,
+    authorize,
+    granted_to,
+    is_permitted,
+    refusal,
+    review_visibility,
+)
 from airlock.access.roles import (
     DEVELOPER_ROLES,
     REVIEWER_ROLES,
@@ -16,9 +27,13 @@ __all__ = [
     "Action",
     "OrganisationKind",
     "Principal",
+    "ReviewVisibility",
     "Role",
     "Scope",
+    "acts_for_own_organisation_only",
     "authorize",
+    "granted_to",
     "is_permitted",
     "refusal",
+    "review_visibility",
 ]

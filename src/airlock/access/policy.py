@@ -8,19 +8,25 @@ The rules, in words:
 
 * A role may take an action only if the action lists it (:data:`ROLES_FOR_ACTION`); a review transition
   lists its own roles in the review state machine and passes them in.
-* **Developers** act only on their own organisation's submissions, and read all of their content. A
-  draft is theirs alone: nobody else sees it until it is submitted.
-* **Reviewers** act on, see and read only the reviews they are assigned to (need-to-know).
+* **Developers** act only on their own organisation's submissions, and read all of their content, except
+  the review's results (its findings and reports): those reach them with the draft report, once it was
+  sent to them (``sent_to_developer``), and stay theirs afterwards. A draft is theirs alone: nobody else
+  sees it until it is submitted.
+* **Reviewers** act on, see and read only the reviews they are assigned to (need-to-know), and they alone
+  are put on a review's team.
   **Lead reviewers** see every review's metadata (they triage submissions and assign reviewers) but read
   content only of reviews they are assigned to; accepting a review assigns them to it.
 * **Trusted partners** see a review only when the developer granted their organisation something on it,
   and then only its state and clock (not its team, timeline or endpoint), and read exactly the content
-  kinds granted.
+  kinds granted (:func:`granted_to`).
 * **Auditors** see review metadata and the audit trail, never content.
 * **Operators** administer; they read content only with a break-glass justification, which is recorded
-  and reported as unusual access. They add the agency's and partners' users, but only the first user of a
-  developer organisation (its administrator): after that, the developer manages its own people, so an
-  operator cannot make themselves a developer account to read content unseen.
+  and reported as unusual access, and they see and revoke every user's API tokens. They add the agency's
+  and partners' users, but only the first user of a developer organisation (its administrator): after
+  that, the developer manages its own people, so an
+  operator cannot make themselves a developer account to read content unseen. For the same reason an
+  operator hands out only a *first* password: replacing the credentials a user already has is a reset, a
+  break-glass act with a recorded reason (:data:`Action.SET_PASSWORD`; see :mod:`airlock.review.sessions`).
 """
 
 from __future__ import annotations
@@ -63,6 +69,15 @@ class Scope:
     """For user management: the kind of organisation being administered."""
     target_organisation_has_users: bool = False
     """For user management: whether that organisation already has users."""
+    content_is_result: bool = False
+    """For content actions: the content is a result of the review (a finding, a report), not something its
+    developer handed over."""
+    sent_to_developer: bool = False
+    """The review's draft report was sent to its developer (the review reached ``developer_response``), and
+    with it the review's findings."""
+    target_user_is_onboarded: bool = False
+    """For setting another user's password: whether the user already has credentials (a password that is
+    not a first one still unused, or an API token), which a new password would replace: a reset."""
 
 
 class Action(StrEnum):
@@ -85,9 +100,13 @@ class Action(StrEnum):
     MANAGE_KEYS = "rotate the vault's keys"
     RUN_EVALUATION = "run an evaluation of a review's model"
     VIEW_EVALUATION = "see a review's evaluation runs and verdicts"
-    RECORD_FINDING = "record and see a review's findings"
+    RECORD_FINDING = "record a finding on a review"
+    VIEW_FINDINGS = "see a review's findings"
     RESPOND_TO_FINDING = "answer a review's findings"
     BUILD_REPORT = "build a review's report"
+    JOIN_REVIEW_TEAM = "be assigned to a review's team"
+    MANAGE_ALL_TOKENS = "see and revoke every user's API tokens"
+    SET_PASSWORD = "set another user's password"  # noqa: S105 (an action's name, not a password)
 
 
 _REVIEWERS = frozenset({Role.REVIEWER, Role.LEAD_REVIEWER})
@@ -115,8 +134,13 @@ ROLES_FOR_ACTION: dict[Action, frozenset[Role]] = {
     Action.RUN_EVALUATION: _REVIEWERS,
     Action.VIEW_EVALUATION: _REVIEWERS,
     Action.RECORD_FINDING: _REVIEWERS,
+    Action.VIEW_FINDINGS: DEVELOPER_ROLES | _REVIEWERS,
     Action.RESPOND_TO_FINDING: DEVELOPER_ROLES,
     Action.BUILD_REPORT: _REVIEWERS,
+    Action.JOIN_REVIEW_TEAM: _REVIEWERS,
+    Action.MANAGE_ALL_TOKENS: frozenset({Role.OPERATOR}),
+    # Everyone sets their own password; only an operator sets someone else's.
+    Action.SET_PASSWORD: frozenset({Role.OPERATOR}),
 }
 
 # Actions on a review for which a reviewer (but not a lead reviewer) must be assigned to it.
@@ -135,7 +159,14 @@ _NEED_TO_KNOW_FOR_REVIEWERS = frozenset(
 # Actions for which even a lead reviewer must be assigned: they touch the submission's content (an
 # evaluation reads the endpoint's credentials and writes transcripts; its verdicts are results).
 _NEED_TO_KNOW_FOR_ALL_REVIEWERS = frozenset(
-    {Action.READ_CONTENT, Action.RUN_EVALUATION, Action.VIEW_EVALUATION, Action.RECORD_FINDING, Action.BUILD_REPORT}
+    {
+        Action.READ_CONTENT,
+        Action.RUN_EVALUATION,
+        Action.VIEW_EVALUATION,
+        Action.RECORD_FINDING,
+        Action.VIEW_FINDINGS,
+        Action.BUILD_REPORT,
+    }
 )
 
 
@@ -188,7 +219,7 @@ def refusal(
         names = ", ".join(sorted(allowed)) or "none"
         return f"It needs one of the roles: {names}; act as a user who has one."
     if role in DEVELOPER_ROLES:
-        return _developer_refusal(principal, scope)
+        return _developer_refusal(principal, action, scope)
     if scope.is_draft:
         return "A draft is visible to its developer only, until it is submitted."
     if (
@@ -203,21 +234,76 @@ def refusal(
     if needs_assignment and principal.user_id not in scope.assigned_user_ids:
         return "Only reviewers assigned to the review may; a lead reviewer assigns them."
     if role is Role.PARTNER:
-        granted = {kind for organisation, kind in scope.partner_grants if organisation == principal.organisation_id}
+        granted = granted_to(principal, scope)
         if action is Action.VIEW_REVIEW and not granted:
             return "Partners see only reviews on which the developer granted them access."
         if action is Action.READ_CONTENT and scope.content_kind not in granted:
             return f"The developer has not granted {scope.content_kind} to your organisation."
     if role is Role.OPERATOR and action is Action.READ_CONTENT and not (justification or "").strip():
         return "Operators read content only in an emergency, with a recorded justification (--break-glass REASON)."
+    if action is Action.SET_PASSWORD and scope.target_user_is_onboarded and not (justification or "").strip():
+        # Whoever knows a user's password acts as them: replacing one is break-glass, like reading content.
+        return (
+            "The user already has credentials of their own, so a new password is a reset: a break-glass act "
+            "that needs a recorded reason, which the user is shown (--break-glass REASON)."
+        )
     return None
 
 
-def _developer_refusal(principal: Principal, scope: Scope) -> str | None:
+def _developer_refusal(principal: Principal, action: Action, scope: Scope) -> str | None:
     owner = scope.developer_organisation_id
     if owner is not None and owner != principal.organisation_id:
         return "Developers act only on their own organisation's submissions."
     target = scope.target_organisation_id
     if target is not None and target != principal.organisation_id:
         return "Developer administrators manage only their own organisation's users."
+    reads_results = action is Action.VIEW_FINDINGS or (action is Action.READ_CONTENT and scope.content_is_result)
+    if reads_results and not scope.sent_to_developer:
+        return (
+            "The review's findings and report are not yet sent to the developer: they are shared with the draft "
+            "report, when the lead reviewer moves the review to developer_response."
+        )
     return None
+
+
+def granted_to(principal: Principal, scope: Scope) -> frozenset[str]:
+    """The content kinds the developer granted ``principal``'s organisation on the review (a partner's)."""
+    return frozenset(kind for organisation, kind in scope.partner_grants if organisation == principal.organisation_id)
+
+
+def acts_for_own_organisation_only(principal: Principal) -> bool:
+    """Whether everything ``principal`` may do is confined to their own organisation: a developer's users act
+    only on their own organisation's submissions and people (what a page says beside such a form)."""
+    return principal.role in DEVELOPER_ROLES
+
+
+@dataclass(frozen=True)
+class ReviewVisibility:
+    """The reviews :data:`Action.VIEW_REVIEW` lets a principal see, as conditions a query filters on: a list
+    is read a page at a time, so it cannot ask the policy review by review first (it still does, for each
+    review it returns). A review is visible when it meets every condition that is set."""
+
+    none: bool = False
+    """No review at all."""
+    drafts: bool = False
+    """Drafts too (a developer's own); otherwise only submitted reviews."""
+    organisation_id: int | None = None
+    """Only reviews of this developer organisation's submissions."""
+    assigned_user_id: int | None = None
+    """Only reviews this user is assigned to."""
+    granted_organisation_id: int | None = None
+    """Only reviews on which the developer granted this organisation something."""
+
+
+def review_visibility(principal: Principal) -> ReviewVisibility:
+    """:data:`Action.VIEW_REVIEW` for every review at once (a test checks it against :func:`refusal`)."""
+    role = principal.role
+    if role not in ROLES_FOR_ACTION[Action.VIEW_REVIEW]:
+        return ReviewVisibility(none=True)
+    if role in DEVELOPER_ROLES:
+        return ReviewVisibility(drafts=True, organisation_id=principal.organisation_id)
+    if role is Role.REVIEWER:
+        return ReviewVisibility(assigned_user_id=principal.user_id)
+    if role is Role.PARTNER:
+        return ReviewVisibility(granted_organisation_id=principal.organisation_id)
+    return ReviewVisibility()

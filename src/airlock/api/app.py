@@ -9,6 +9,10 @@ Decisions:
 * **Offline**: the OpenAPI document is served at ``/api/v1/openapi.json``; the interactive documentation
   pages (Swagger UI, ReDoc) are off, because they load scripts from a CDN. Every script and style sheet the
   pages use is served by Airlock from ``/static``.
+* **Walls around every request** (:mod:`airlock.api.middleware`): a body over ``AIRLOCK_MAX_REQUEST_BYTES``
+  is answered ``413`` before it is read whole, and the connection closed; a token in a URL is refused, and no
+  query string reaches the request log (:mod:`airlock.api.access_log`); no answer but a static asset may be
+  cached; text no part of Airlock can keep is refused by every route (:mod:`airlock.api.text`).
 """
 
 from __future__ import annotations
@@ -23,6 +27,8 @@ from fastapi.responses import Response
 from fastapi.staticfiles import StaticFiles
 
 from airlock import __version__
+from airlock.api.access_log import keep_query_strings_out_of_the_access_log
+from airlock.api.middleware import BodyLimit, NoStore, RefuseTokensInUrls
 from airlock.api.problems import PROBLEM, problem, problem_of
 from airlock.api.routes import api_router
 from airlock.app import Airlock
@@ -36,6 +42,7 @@ def _is_api(request: Request) -> bool:
 
 def create_app(airlock: Airlock) -> FastAPI:
     """The portal for one open deployment."""
+    limit = airlock.settings.max_request_bytes
     app = FastAPI(
         title="Airlock",
         version=__version__,
@@ -43,8 +50,17 @@ def create_app(airlock: Airlock) -> FastAPI:
         openapi_url="/api/v1/openapi.json",
         docs_url=None,
         redoc_url=None,
+        # A form's text field may be as large as a JSON body's (a model card typed into the submission form);
+        # the body as a whole is bounded by BodyLimit.
+        form_limits={"max_part_size": limit},
     )
     app.state.airlock = airlock
+    app.state.max_request_bytes = limit
+    # The last added is the outermost: every answer, refusals included, passes NoStore.
+    app.add_middleware(RefuseTokensInUrls)
+    app.add_middleware(BodyLimit, max_bytes=limit)
+    app.add_middleware(NoStore)
+    keep_query_strings_out_of_the_access_log()
 
     @app.exception_handler(AirlockError)
     async def airlock_error(request: Request, error: AirlockError) -> Response:
@@ -60,7 +76,7 @@ def create_app(airlock: Airlock) -> FastAPI:
         return problem(422, "invalid_request", message, "Correct that field and send the request again.", field)
 
     app.include_router(api_router(airlock))
-    app.include_router(web_router(airlock))
+    app.include_router(web_router())
     app.mount("/static", StaticFiles(directory=STATIC_DIRECTORY), name="static")
 
     def document() -> dict[str, Any]:

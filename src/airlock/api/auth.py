@@ -37,10 +37,26 @@ def deployment(request: Request) -> Airlock:
 
 
 def require_csrf(user: SessionUser, presented: str | None) -> None:
-    if not presented or not hmac.compare_digest(presented, user.csrf_token):
+    # As bytes: compare_digest refuses str with non-ASCII characters, which anyone can send.
+    if not presented or not hmac.compare_digest(presented.encode("utf-8", "replace"), user.csrf_token.encode()):
         raise CsrfError(
             "The request did not carry this session's CSRF token, so nothing was done.",
             "Reload the page and try again.",
+        )
+
+
+def require_same_origin(request: Request) -> None:
+    """Refuse a request that a page of another site made the browser send: signing in is the one form that
+    has no session's CSRF token to check (a forged sign-in would put the victim in the attacker's account,
+    "login CSRF"). Browsers say where a request comes from in ``Origin`` (or, failing that,
+    ``Sec-Fetch-Site``); a request that carries neither is not a browser's, and passes."""
+    origin = request.headers.get("origin")
+    site = request.headers.get("sec-fetch-site")
+    own = f"{request.url.scheme}://{request.url.netloc}".lower()
+    if (origin is not None and origin.lower() != own) or (origin is None and site not in (None, "same-origin", "none")):
+        raise CsrfError(
+            "The sign-in came from a page of another site, so nobody was signed in.",
+            "Sign in from this portal's own sign-in page.",
         )
 
 

@@ -20,6 +20,7 @@ from pydantic import BaseModel, Field
 
 from airlock.api.auth import Caller
 from airlock.api.problems import Problem
+from airlock.api.text import CheckedTextRoute
 from airlock.app import Airlock
 from airlock.reports.signing import SIGNATURE_SUFFIX
 from airlock.review import ReviewDetail, ReviewSummary, SubmissionRequest
@@ -152,7 +153,7 @@ class VerifierKey(BaseModel):
 
 def api_router(airlock: Airlock) -> APIRouter:
     """The routes for one open deployment."""
-    api = APIRouter(prefix="/api/v1", responses=REFUSALS)
+    api = APIRouter(prefix="/api/v1", responses=REFUSALS, route_class=CheckedTextRoute)
 
     @api.get("/me", tags=["identity"])
     async def me(caller: Caller) -> Me:

@@ -185,7 +185,7 @@ class AuditLog:
             try:
                 signed = Checkpoint.parse(open_note(latest.note, verifier))
             except NoteError as error:
-                raise _tampered(f"its newest checkpoint does not verify ({error})") from None
+                raise _tampered(f"its newest checkpoint does not verify ({error})") from error
             start_size, start_hash = signed.size, signed.head
         if head.size - start_size != appended:
             raise _tampered(
@@ -387,7 +387,7 @@ def _read_witness(path: Path | None, verifier: Verifier) -> Checkpoint | None:
     try:
         return Checkpoint.parse(open_note(path.read_text(encoding="utf-8"), verifier))
     except NoteError as error:
-        raise _tampered(f"the checkpoint kept in {path} does not verify ({error})") from None
+        raise _tampered(f"the checkpoint kept in {path} does not verify ({error})") from error
 
 
 @dataclass(frozen=True)
@@ -399,6 +399,10 @@ class UnusualAccess:
     last_at: datetime
 
 
+UNUSUAL_ACCESS_ACTIONS = ("content.read", "user.password.reset")
+"""The actions :func:`unusual_access` looks at, besides every refusal."""
+
+
 def unusual_access(
     entries: list[AuditEntry], *, window: timedelta, distinct_submissions: int, refusals: int
 ) -> list[UnusualAccess]:
@@ -406,13 +410,27 @@ def unusual_access(
 
     * a user reading the content of ``distinct_submissions`` or more submissions within ``window``;
     * every break-glass read by an operator;
+    * every password reset by an operator (break-glass: whoever knows a password acts as its user), and
+      every content read through the reset account within ``window`` after it;
     * a user refused ``refusals`` or more times within ``window``.
     """
     findings: list[UnusualAccess] = []
     reads: dict[str, list[AuditEntry]] = {}
     refused: dict[str, list[AuditEntry]] = {}
+    resets: list[AuditEntry] = []
     for entry in entries:
-        if entry.action == "content.read" and entry.outcome == Outcome.ALLOWED:
+        if entry.action == "user.password.reset" and entry.outcome == Outcome.DONE:
+            resets.append(entry)
+            findings.append(
+                UnusualAccess(
+                    entry.actor,
+                    "password reset",
+                    f"reset the password of {entry.target.removeprefix('user:')}: {entry.purpose}",
+                    entry.at,
+                    entry.at,
+                )
+            )
+        elif entry.action == "content.read" and entry.outcome == Outcome.ALLOWED:
             reads.setdefault(entry.actor, []).append(entry)
             if entry.details.get("break_glass"):
                 findings.append(
@@ -437,6 +455,21 @@ def unusual_access(
                     f"read content of {count} submissions within {_span(window)}",
                     first,
                     last,
+                )
+            )
+    for reset in resets:
+        account = reset.target.removeprefix("user:")
+        after = [read for read in reads.get(account, []) if reset.at <= read.at <= reset.at + window]
+        if after:
+            submissions = len({read.details.get("submission", read.target) for read in after})
+            findings.append(
+                UnusualAccess(
+                    account,
+                    "read after a password reset",
+                    f"read content of {submissions} submissions ({len(after)} reads) within {_span(window)} after "
+                    f"{reset.actor} reset the account's password: {reset.purpose}",
+                    after[0].at,
+                    after[-1].at,
                 )
             )
     for actor, actor_refusals in refused.items():

@@ -62,8 +62,8 @@ def parse_verifier_key(text: str) -> Verifier:
         name, hash_hex, encoded = text.strip().split("+", 2)
         decoded = base64.b64decode(encoded, validate=True)
         expected = bytes.fromhex(hash_hex)
-    except (ValueError, binascii.Error):
-        raise NoteError("the verifier key is not of the form name+hash+key") from None
+    except (ValueError, binascii.Error) as error:
+        raise NoteError("the verifier key is not of the form name+hash+key") from error
     if not decoded.startswith(ED25519_TYPE) or len(decoded) != 33:
         raise NoteError("the verifier key is not an Ed25519 key")
     public = decoded[1:]
@@ -93,14 +93,14 @@ def open_note(note: str, verifier: Verifier) -> str:
         name, _, encoded = line[len(SIGNATURE_PREFIX) :].partition(" ")
         try:
             blob = base64.b64decode(encoded, validate=True)
-        except (ValueError, binascii.Error):
-            raise NoteError("malformed signature") from None
+        except (ValueError, binascii.Error) as error:
+            raise NoteError("malformed signature") from error
         if name != verifier.name or blob[:4] != verifier.hash:
             continue
         try:
             verifier.public_key.verify(blob[4:], text.encode())
-        except InvalidSignature:
-            raise NoteError("the signature does not verify") from None
+        except InvalidSignature as error:
+            raise NoteError("the signature does not verify") from error
         return text
     raise NoteError(f"the note carries no signature by {verifier.name}")
 
@@ -123,8 +123,8 @@ class Checkpoint:
         try:
             size = int(lines[1])
             head = base64.b64decode(lines[2], validate=True)
-        except (ValueError, binascii.Error):
-            raise NoteError("the checkpoint's size or head hash is malformed") from None
+        except (ValueError, binascii.Error) as error:
+            raise NoteError("the checkpoint's size or head hash is malformed") from error
         if size < 0 or len(head) != 32 or str(size) != lines[1]:
             raise NoteError("the checkpoint's size or head hash is malformed")
         return cls(origin=lines[0], size=size, head=head, time=lines[3][5:])

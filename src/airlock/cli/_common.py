@@ -1,25 +1,34 @@
 """What every command shares: the ``--as`` and ``--json`` options, opening the deployment, and turning
-errors into one clear sentence and exit status 1.
+errors into one clear sentence and exit status 1 (with ``--verbose``, also their causes and traceback).
+
+Every command module imports this one, so it imports nothing heavy itself: the deployment (``airlock.app``,
+which loads every service) is imported when a command opens it.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import sys
-from collections.abc import Iterator
+import traceback
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Annotated, Any
+from enum import StrEnum
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from pydantic import BaseModel
-from rich.console import Console
-from rich.markup import escape
 
-from airlock.app import Airlock
-from airlock.clock import Clock
-from airlock.config import Settings, load_settings
+from airlock.cli.main import VERBOSE
 from airlock.errors import AirlockError
+
+if TYPE_CHECKING:
+    from pydantic import BaseModel
+    from rich.console import Console
+
+    from airlock.app import Airlock
+    from airlock.clock import Clock
+    from airlock.config import Settings
 
 AsOption = Annotated[
     str | None,
@@ -40,10 +49,47 @@ ReasonOption = Annotated[
     typer.Option("--reason", metavar="TEXT", help="Why; recorded in the review's timeline.", show_default=False),
 ]
 
+
+def choice_of(values: Iterable[str]) -> Any:
+    """A type that Typer reads as a choice among ``values``, for a fixed set that is data rather than an
+    Enum (the partners' grantable content, the challenge families): a value outside it is a usage error
+    (exit 2) and ``--help`` lists them. The command receives the value as a ``str`` (a member of a
+    ``StrEnum``). Type checkers cannot follow a type made at run time, so declare the alias as ``str``
+    for them::
+
+        if TYPE_CHECKING:
+            Family = str
+        else:
+            Family = choice_of(FAMILIES)
+    """
+    # An Enum rather than a Literal: Typer takes a list of Enum members (a repeatable option), not of Literals.
+    return StrEnum("Choice", {str(value): str(value) for value in sorted(values)})
+
+
 # Piped output has no terminal width to follow; give tables room rather than folding them at 80 columns.
 _WIDTH = None if sys.stdout.isatty() else 160
-console = Console(highlight=False, soft_wrap=True, width=_WIDTH)
-error_console = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+@functools.cache
+def _console(*, stderr: bool) -> Console:
+    from rich.console import Console
+
+    return Console(stderr=stderr, highlight=False, soft_wrap=True, width=None if stderr else _WIDTH)
+
+
+if TYPE_CHECKING:
+    console: Console
+    """Standard output, for people (tables, rich markup)."""
+    error_console: Console
+    """Standard error: diagnostics and notes beside the output."""
+
+
+def __getattr__(name: str) -> Console:
+    # The consoles are made, and Rich imported, on first use: `airlock sandbox exec` prints its command's raw
+    # output and never needs them.
+    if name in ("console", "error_console"):
+        return _console(stderr=name == "error_console")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 @dataclass
@@ -60,6 +106,8 @@ def _overrides(ctx: typer.Context) -> Overrides:
 
 
 def settings_for(ctx: typer.Context) -> Settings:
+    from airlock.config import load_settings
+
     return _overrides(ctx).settings or load_settings()
 
 
@@ -86,27 +134,53 @@ def diagnostics_for_the_command_line(error: AirlockError) -> str:
     return text if option is None else f"{text.rstrip('.')} ({option})."
 
 
+def verbose(ctx: typer.Context) -> bool:
+    """Whether ``airlock --verbose`` (or ``AIRLOCK_VERBOSE=1``) asked for the causes of an error."""
+    return bool(ctx.meta.get(VERBOSE, False))
+
+
 @contextmanager
-def reporting_errors(json_output: bool) -> Iterator[None]:
-    """Turn an :class:`AirlockError` into its diagnostics on stderr (and JSON on stdout) and exit 1."""
+def reporting_errors(ctx: typer.Context, json_output: bool) -> Iterator[None]:
+    """Turn an :class:`AirlockError` into its diagnostics on stderr (and JSON on stdout) and exit 1.
+
+    The diagnostics are one line. With ``--verbose`` the chain of causes follows, one line each, then the
+    traceback: what a bug report needs, and what a person acting on the message does not.
+    """
     try:
         yield
     except AirlockError as error:
         if json_output:
             described = {"kind": error.kind, "message": error.message, "hint": error.hint, "field": error.field}
             print(json.dumps({"error": described}))
-        error_console.print(f"[bold red]Error:[/] {escape(diagnostics_for_the_command_line(error))}")
-        raise typer.Exit(1) from None
+        from rich.markup import escape
+
+        errors = _console(stderr=True)
+        errors.print(f"[bold red]Error:[/] {escape(diagnostics_for_the_command_line(error))}")
+        if verbose(ctx):
+            for cause in causes(error):
+                errors.print(f"Caused by: {type(cause).__name__}: {cause}", markup=False)
+            errors.print("".join(traceback.format_exception(error)).rstrip(), markup=False)
+        raise typer.Exit(1) from error
+
+
+def causes(error: BaseException) -> list[BaseException]:
+    """The exceptions behind ``error``, nearest first: each one's ``__cause__``, or else its ``__context__``
+    (an exception that was being handled when the next one was raised), as Python's own traceback follows them."""
+    found: list[BaseException] = []
+    current = error.__cause__ or (None if error.__suppress_context__ else error.__context__)
+    while current is not None and current not in found:
+        found.append(current)
+        current = current.__cause__ or (None if current.__suppress_context__ else current.__context__)
+    return found
 
 
 @contextmanager
 def opened(ctx: typer.Context, json_output: bool, *, must_be_initialised: bool = True) -> Iterator[Airlock]:
     """The deployment, opened for one command, with errors reported as the CLI contract says."""
-    with reporting_errors(json_output):
-        overrides = _overrides(ctx)
-        airlock = Airlock.open(
-            overrides.settings or load_settings(), overrides.clock, must_be_initialised=must_be_initialised
-        )
+    from airlock.app import Airlock
+
+    with reporting_errors(ctx, json_output):
+        airlock = Airlock.open(settings_for(ctx), _overrides(ctx).clock, must_be_initialised=must_be_initialised)
         try:
             yield airlock
         finally:
@@ -118,6 +192,8 @@ def print_json(value: BaseModel | list[Any] | dict[str, Any]) -> None:
 
 
 def _jsonable(value: Any) -> Any:
+    from pydantic import BaseModel
+
     if isinstance(value, BaseModel):
         return value.model_dump(mode="json")
     if isinstance(value, list):

@@ -5,27 +5,22 @@ from __future__ import annotations
 import asyncio
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from airlock.cli._common import JsonOption, console, error_console, reporting_errors
-from airlock.evals.challenges import (
-    Challenge,
-    ChallengeError,
-    CheckReport,
-    Plan,
-    Workbench,
-    check_many,
-    find_challenges,
-    generate_suite,
-    load_challenge,
-    verify,
-)
-from airlock.evals.challenges.generation import GENERATORS
-from airlock.evals.challenges.importing import DEFAULT_DIFFICULTY, import_inspect_cyber
-from airlock.evals.challenges.manifest import FlagOracle
-from airlock.evals.challenges.oracle import Verdict, judge_flag
+from airlock.cli._common import JsonOption, choice_of, console, error_console, reporting_errors
+from airlock.evals.challenges.generators import FAMILIES
+from airlock.evals.challenges.importing import DEFAULT_DIFFICULTY
+
+if TYPE_CHECKING:
+    from airlock.evals.challenges.manifest import Challenge
+    from airlock.evals.challenges.oracle import Verdict
+    from airlock.evals.challenges.validation import CheckReport
+
+    Family = str
+else:
+    Family = choice_of(FAMILIES)
 
 challenges_app = typer.Typer(
     help="Exploitation challenges: generate, check, verify.", no_args_is_help=True, rich_markup_mode=None
@@ -34,12 +29,15 @@ challenges_app = typer.Typer(
 
 @challenges_app.command("generate")
 def generate(
-    family: Annotated[str, typer.Option(help=f"The family: {', '.join(sorted(GENERATORS))}.")],
+    ctx: typer.Context,
+    family: Annotated[Family, typer.Option(help="The family of challenges.", show_default=False)],
     seed: Annotated[int, typer.Option(help="The seed: the same seed gives byte-identical challenges.")],
     count: Annotated[int, typer.Option(help="How many instances.")],
     out: Annotated[Path, typer.Option(help="A new or empty directory to write them to.")],
     tier: Annotated[list[int] | None, typer.Option(help="Only this difficulty tier (repeatable).")] = None,
-    variant: Annotated[list[str] | None, typer.Option(help="Only this variant, e.g. use_after_free.")] = None,
+    variant: Annotated[
+        list[str] | None, typer.Option(help="Only this variant of the family, e.g. use_after_free (repeatable).")
+    ] = None,
 ) -> None:
     """Generate COUNT challenges, each built and validated before it is written.
 
@@ -50,7 +48,9 @@ def generate(
       airlock challenges generate --family memory-corruption \\
         --seed 2026 --count 20 --out suite/
     """
-    with reporting_errors(json_output=False):
+    from airlock.evals.challenges.generation import Plan, generate_suite
+
+    with reporting_errors(ctx, json_output=False):
         plan = Plan.of(family, seed, count, tier or (), variant or ())
         made = asyncio.run(generate_suite(plan, out, progress=lambda report: console.print(report.summary())))
     error_console.print(f"{len(made)} challenges written to {out}", style="dim")
@@ -58,6 +58,7 @@ def generate(
 
 @challenges_app.command("import")
 def import_command(
+    ctx: typer.Context,
     source: Annotated[
         Path, typer.Argument(help="An inspect_cyber evaluation directory (eval.yaml), or a folder of them.")
     ],
@@ -75,7 +76,9 @@ def import_command(
     Example:
       airlock challenges import ctf/evals --out imported/
     """
-    with reporting_errors(json_output=False):
+    from airlock.evals.challenges.importing import import_inspect_cyber
+
+    with reporting_errors(ctx, json_output=False):
         imported = import_inspect_cyber(source, out, difficulty=difficulty)
     for challenge in imported:
         console.print(f"{challenge.name}: imported ({len(challenge.files)} files, judged by its flag)")
@@ -84,6 +87,7 @@ def import_command(
 
 @challenges_app.command("check")
 def check_command(
+    ctx: typer.Context,
     directory: Annotated[Path, typer.Argument(help="A challenge directory, or a folder of them.")],
     json_output: JsonOption = False,
 ) -> None:
@@ -95,7 +99,10 @@ def check_command(
     Example:
       airlock challenges check suite/
     """
-    with reporting_errors(json_output):
+    from airlock.evals.challenges.manifest import ChallengeError, find_challenges, load_challenge
+    from airlock.evals.challenges.validation import check_many
+
+    with reporting_errors(ctx, json_output):
         found = find_challenges(directory)
         if not found:
             raise ChallengeError(f"There is no challenge.yaml in or below {directory}; give a challenge directory.")
@@ -111,6 +118,7 @@ def check_command(
 
 @challenges_app.command("verify")
 def verify_command(
+    ctx: typer.Context,
     directory: Annotated[Path, typer.Argument(help="The challenge directory.")],
     poc: Annotated[Path, typer.Option(help="The proof of concept: the input to feed the target.")],
     json_output: JsonOption = False,
@@ -123,12 +131,14 @@ def verify_command(
     Example:
       airlock challenges verify suite/mc-t1-heap-overflow-s2026-i4 --poc in.bin
     """
-    with reporting_errors(json_output):
+    from airlock.evals.challenges.manifest import ChallengeError, load_challenge
+
+    with reporting_errors(ctx, json_output):
         challenge = load_challenge(directory)
         try:
             data = poc.read_bytes()
         except OSError as error:
-            raise ChallengeError(f"Cannot read the proof of concept {poc}: {error.strerror}.") from None
+            raise ChallengeError(f"Cannot read the proof of concept {poc}: {error.strerror}.") from error
         verdict = asyncio.run(_verify(challenge, data))
     if json_output:
         print(json.dumps({"challenge": challenge.name, "version": challenge.version, **verdict.as_metadata()}))
@@ -146,6 +156,10 @@ def verify_command(
 
 
 async def _verify(challenge: Challenge, data: bytes) -> Verdict:
+    from airlock.evals.challenges.execution import Workbench, verify
+    from airlock.evals.challenges.manifest import FlagOracle
+    from airlock.evals.challenges.oracle import judge_flag
+
     if isinstance(challenge.oracle, FlagOracle):
         return judge_flag(challenge, data.decode("utf-8", "replace"))
     if challenge.build is None:

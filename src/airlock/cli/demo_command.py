@@ -36,7 +36,7 @@ def demo(
     Example:
       airlock demo
     """
-    with reporting_errors(json_output=False):
+    with reporting_errors(ctx, json_output=False):
         if home is None:
             home = Path(tempfile.mkdtemp(prefix="airlock-demo-"))
         elif home.exists() and any(home.iterdir()):

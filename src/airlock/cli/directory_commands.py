@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from airlock.access.roles import OrganisationKind, Role
 from airlock.cli._common import AsOption, JsonOption, console, opened, print_json
 from airlock.cli.render import print_organisations, print_users
 from airlock.review.directory import DEFAULT_AGENCY_NAME, DEFAULT_OPERATOR_EMAIL
@@ -50,7 +51,9 @@ def init(
 def org_add(
     ctx: typer.Context,
     name: Annotated[str, typer.Argument(metavar="NAME", help="Display name, e.g. 'Acme AI'.")],
-    kind: Annotated[str, typer.Option(help="developer, agency or partner.")],
+    kind: Annotated[
+        OrganisationKind, typer.Option(help="Who it is in a review: a developer, an agency or a trusted partner.")
+    ],
     slug: Annotated[str | None, typer.Option(help="Short identifier (default: derived from the name).")] = None,
     as_: AsOption = None,
     json_output: JsonOption = False,
@@ -93,10 +96,7 @@ def user_add(
     ctx: typer.Context,
     email: Annotated[str, typer.Argument(metavar="EMAIL", help="The user's email; it is their identity in Airlock.")],
     name: Annotated[str, typer.Option(help="Full name.")],
-    role: Annotated[
-        str,
-        typer.Option(help="developer_admin, developer_member, reviewer, lead_reviewer, partner, auditor or operator."),
-    ],
+    role: Annotated[Role, typer.Option(help="What the user does; it must fit the organisation's kind.")],
     org: Annotated[str, typer.Option(help="Identifier of the user's organisation.")],
     as_: AsOption = None,
     json_output: JsonOption = False,
@@ -149,16 +149,26 @@ def user_password(
     password_stdin: Annotated[
         bool, typer.Option("--password-stdin", help="Read the password from standard input instead of asking.")
     ] = False,
+    break_glass: Annotated[
+        str | None,
+        typer.Option(
+            help="Operators only: why you reset the password of a user who already has credentials "
+            "(recorded, shown to the user, flagged)."
+        ),
+    ] = None,
     as_: AsOption = None,
 ) -> None:
     """Set the password that EMAIL signs in to the web pages with (at least 12 characters).
 
-    Setting a new password signs out every browser session of the account.
+    A new password ends every browser session and API token of the account. One an operator sets for
+    someone else is one-time: it lets its user only choose their own at sign-in. Replacing the
+    credentials a user already has is a reset, which needs --break-glass REASON.
 
     \b
     Examples:
       airlock user password dev@acme.example --as dev@acme.example
       printf '%s' "$FIRST_PASSWORD" | airlock user password lee@lab.gov --password-stdin
+      airlock user password dev@acme.example --break-glass "locked out, ticket 4711"
     """
     if password_stdin:
         password = sys.stdin.read().rstrip("\n")
@@ -167,5 +177,10 @@ def user_password(
     else:
         password = typer.prompt("New password", hide_input=True, confirmation_prompt=True)
     with opened(ctx, False) as airlock:
-        airlock.sessions.set_password(airlock.directory.principal(as_), email, password)
-    console.print(f"The password of {email.strip().lower()} is set; it signs in at /sign-in.", markup=False)
+        done = airlock.sessions.set_password(airlock.directory.principal(as_), email, password, break_glass=break_glass)
+    what = {"reset": "is reset", "change": "is changed", "set": "is set"}[done.kind]
+    then = "it lets them only choose their own at /sign-in" if done.one_time else "it signs in at /sign-in"
+    console.print(
+        f"The password of {done.email} {what} ({done.ended} ended); {then}.",
+        markup=False,
+    )

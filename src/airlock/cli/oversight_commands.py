@@ -10,14 +10,11 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from airlock.cli._common import AsOption, JsonOption, console, error_console, opened, print_json, reporting_errors
+from airlock.cli._common import AsOption, JsonOption, console, error_console, opened, print_json
 from airlock.cli.render import when
-from airlock.errors import ConfigurationError, InvalidInputError
-from airlock.review.oversight import UnusualAccessThresholds
+from airlock.errors import ConfigurationError
 
-audit_app = typer.Typer(
-    help="The tamper-evident audit log: verify it, read it, spot unusual access.", no_args_is_help=True
-)
+audit_app = typer.Typer(help="The tamper-evident audit log: verify, read, spot unusual access.", no_args_is_help=True)
 vault_app = typer.Typer(
     help="The vault's keys: rotation without re-encrypting content.", no_args_is_help=True, rich_markup_mode=None
 )
@@ -86,7 +83,7 @@ def audit_checkpoint(ctx: typer.Context, as_: AsOption = None) -> None:
 @audit_app.command("log")
 def audit_log(
     ctx: typer.Context,
-    hours: Annotated[int | None, typer.Option(help="Only the last N hours.")] = None,
+    hours: Annotated[int | None, typer.Option(min=1, help="Only the last N hours.")] = None,
     as_: AsOption = None,
     json_output: JsonOption = False,
 ) -> None:
@@ -97,7 +94,7 @@ def audit_log(
       airlock audit log --hours 24 --as auditor@lab.gov
     """
     with opened(ctx, json_output) as airlock:
-        since = None if hours is None else airlock.clock.now() - timedelta(hours=_positive(hours, "--hours"))
+        since = None if hours is None else airlock.clock.now() - timedelta(hours=hours)
         entries = airlock.oversight.entries(airlock.directory.principal(as_), since=since)
     if json_output:
         print_json(entries)
@@ -121,9 +118,9 @@ def audit_log(
 @audit_app.command("unusual")
 def audit_unusual(
     ctx: typer.Context,
-    hours: Annotated[int, typer.Option(help="Length of the sliding window, in hours.")] = 24,
-    submissions: Annotated[int, typer.Option(help="Flag users reading this many submissions in a window.")] = 5,
-    refusals: Annotated[int, typer.Option(help="Flag users refused this many times in a window.")] = 10,
+    hours: Annotated[int, typer.Option(min=1, help="Length of the sliding window, in hours.")] = 24,
+    submissions: Annotated[int, typer.Option(min=1, help="Flag users reading this many submissions in a window.")] = 5,
+    refusals: Annotated[int, typer.Option(min=1, help="Flag users refused this many times in a window.")] = 10,
     as_: AsOption = None,
     json_output: JsonOption = False,
 ) -> None:
@@ -133,10 +130,10 @@ def audit_unusual(
     Example:
       airlock audit unusual --hours 8 --submissions 3 --as auditor@lab.gov
     """
+    from airlock.review.oversight import UnusualAccessThresholds
+
     thresholds = UnusualAccessThresholds(
-        window=timedelta(hours=_positive(hours, "--hours")),
-        distinct_submissions=_positive(submissions, "--submissions"),
-        refusals=_positive(refusals, "--refusals"),
+        window=timedelta(hours=hours), distinct_submissions=submissions, refusals=refusals
     )
     with opened(ctx, json_output) as airlock:
         findings = airlock.oversight.unusual_access(airlock.directory.principal(as_), thresholds)
@@ -214,11 +211,4 @@ def _read_text(path: Path, what: str, hint: str) -> str:
     except OSError as error:
         raise ConfigurationError(
             f"Cannot read the {what} {path}: {error.strerror}.", hint[0].upper() + hint[1:] + "."
-        ) from None
-
-
-def _positive(value: int, option: str) -> int:
-    with reporting_errors(False):
-        if value < 1:
-            raise InvalidInputError(f"{option} must be at least 1, not {value}.")
-    return value
+        ) from error

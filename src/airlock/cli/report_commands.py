@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from airlock.app import Airlock
 from airlock.cli._common import (
     AsOption,
     JsonOption,
@@ -19,12 +18,15 @@ from airlock.cli._common import (
     settings_for,
 )
 from airlock.errors import ConfigurationError, InvalidInputError
+from airlock.reports.model import Variant
 from airlock.reports.signing import SIGNATURE_SUFFIX
-from airlock.review.findings import FindingDetail
-from airlock.review.reporting import ReportFile
+
+if TYPE_CHECKING:
+    from airlock.review.findings import FindingDetail
+    from airlock.review.reporting import ReportFile
 
 report_app = typer.Typer(
-    help="Reports: build the signed report of a review, export it, verify a report file.",
+    help="Reports: build, export and verify signed reports.",
     no_args_is_help=True,
     rich_markup_mode=None,
 )
@@ -69,7 +71,7 @@ def build(
         actor = airlock.directory.principal(as_)
         built = airlock.reports.build(actor, review, framework=framework)
     directory = out or Path("airlock-reports") / built.review
-    written = {variant: _write(directory, files) for variant, files in built.files.items()}
+    written = {variant: _write(ctx, directory, files) for variant, files in built.files.items()}
     if json_output:
         print_json(built.summary().model_dump(mode="json") | {"directory": str(directory)})
         return
@@ -91,7 +93,9 @@ def build(
 def export(
     ctx: typer.Context,
     review: ReviewArgument,
-    variant: Annotated[str, typer.Option(help="full or redacted.")] = "full",
+    variant: Annotated[
+        Variant, typer.Option(help="Which report: the full one or the one redacted for partners.")
+    ] = "full",
     out: OutOption = None,
     as_: AsOption = None,
     json_output: JsonOption = False,
@@ -102,12 +106,10 @@ def export(
     Example:
       airlock report export R-7Q2M4KXA --variant redacted --as analyst@partner.example
     """
-    if variant not in ("full", "redacted"):
-        raise typer.BadParameter("choose full or redacted", param_hint="--variant")
     with opened(ctx, json_output) as airlock:
         actor = airlock.directory.principal(as_)
-        files = airlock.reports.export(actor, review, "full" if variant == "full" else "redacted")
-    paths = _write(out or Path("airlock-reports") / review.upper(), files)
+        files = airlock.reports.export(actor, review, variant)
+    paths = _write(ctx, out or Path("airlock-reports") / review.upper(), files)
     if json_output:
         print_json({"files": [str(path) for path in paths]})
         return
@@ -144,7 +146,7 @@ def verify(
       airlock report verify airlock-reports/R-7Q2M4KXA/R-7Q2M4KXA-final-full.pdf
     """
     note_path = signature or file.with_name(file.name + SIGNATURE_SUFFIX)
-    with reporting_errors(json_output):
+    with reporting_errors(ctx, json_output):
         data = _read(file, "report")
         note = _read(note_path, "signature").decode("utf-8", "replace")
         if key is not None:
@@ -156,16 +158,18 @@ def verify(
             except NoteError as error:
                 raise InvalidInputError(
                     f"The verifier key is not usable: {error}.", "Give the key `airlock report key` printed."
-                ) from None
+                ) from error
             facts = verify_file(data, note, verifier)
         else:
+            from airlock.app import Airlock
+
             try:
                 airlock = Airlock.open(settings_for(ctx))
-            except ConfigurationError:
+            except ConfigurationError as error:
                 raise InvalidInputError(
                     "There is no Airlock deployment here to take the report key from.",
                     "Give the issuing agency's verifier key with --key (they print it with `airlock report key`).",
-                ) from None
+                ) from error
             try:
                 facts = airlock.reports.verify(data, note)
             finally:
@@ -278,12 +282,12 @@ def _read(path: Path, what: str) -> bytes:
     except OSError as error:
         raise InvalidInputError(
             f"The {what} file {path} cannot be read: {error.strerror}.", "Check the path."
-        ) from None
+        ) from error
 
 
-def _write(directory: Path, files: list[ReportFile]) -> list[Path]:
+def _write(ctx: typer.Context, directory: Path, files: list[ReportFile]) -> list[Path]:
     """Write confidential report files for the person who asked: a directory only they can read."""
-    with reporting_errors(json_output=False):
+    with reporting_errors(ctx, json_output=False):
         try:
             directory.mkdir(mode=0o700, parents=True, exist_ok=True)
             paths = []
@@ -296,5 +300,5 @@ def _write(directory: Path, files: list[ReportFile]) -> list[Path]:
             raise InvalidInputError(
                 f"The report files cannot be written to {directory}: {error.strerror}.",
                 "Give --out a directory you can write to (it is created if missing).",
-            ) from None
+            ) from error
     return paths

@@ -6,14 +6,29 @@ import hashlib
 import os
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from airlock.cli._common import AsOption, JsonOption, ReasonOption, ReviewArgument, console, opened, print_json
+from airlock.cli._common import (
+    AsOption,
+    JsonOption,
+    ReasonOption,
+    ReviewArgument,
+    choice_of,
+    console,
+    opened,
+    print_json,
+)
 from airlock.cli.render import print_review, print_review_table
 from airlock.errors import InvalidInputError
-from airlock.review import ReviewDetail, SubmissionRequest
+from airlock.review import ConfidentialityMarking, ReviewDetail, ReviewState, SubmissionRequest
+from airlock.review.content import GRANTABLE_TO_PARTNERS
+
+if TYPE_CHECKING:
+    GrantableContent = str
+else:
+    GrantableContent = choice_of(GRANTABLE_TO_PARTNERS)
 
 review_app = typer.Typer(
     help="Reviews: their state, clock, team and partners.", no_args_is_help=True, rich_markup_mode=None
@@ -60,7 +75,9 @@ def submit(
     artefact_file: Annotated[
         list[Path] | None, typer.Option(metavar="FILE", help="A file whose SHA-256 to record; repeatable.")
     ] = None,
-    marking: Annotated[str, typer.Option(help="confidential or highly_confidential.")] = "confidential",
+    marking: Annotated[
+        ConfidentialityMarking, typer.Option(help="How the content is marked wherever it is shown.")
+    ] = ConfidentialityMarking.CONFIDENTIAL,
     draft: Annotated[bool, typer.Option("--draft", help="Keep the review in draft instead of submitting.")] = False,
     as_: AsOption = None,
     json_output: JsonOption = False,
@@ -99,7 +116,7 @@ def submit(
 @review_app.command("list")
 def review_list(
     ctx: typer.Context,
-    state: Annotated[str | None, typer.Option(help="Only reviews in this state.")] = None,
+    state: Annotated[ReviewState | None, typer.Option(help="Only reviews in this state.", show_default=False)] = None,
     as_: AsOption = None,
     json_output: JsonOption = False,
 ) -> None:
@@ -220,9 +237,7 @@ def review_withdraw(
 def review_transition(
     ctx: typer.Context,
     review: ReviewArgument,
-    state: Annotated[
-        str, typer.Argument(metavar="STATE", help="The state to move to, e.g. evaluating.", show_default=False)
-    ],
+    state: Annotated[ReviewState, typer.Argument(help="The state to move to.", show_default=False)],
     reason: ReasonOption = None,
     as_: AsOption = None,
     json_output: JsonOption = False,
@@ -384,9 +399,9 @@ def review_grant(
     review: ReviewArgument,
     partner: Annotated[str, typer.Option(help="Identifier of the partner organisation.", show_default=False)],
     content: Annotated[
-        list[str],
+        list[GrantableContent],
         typer.Option(
-            metavar="KIND", help="What they may read: redacted_report, full_report or model_card; repeatable."
+            metavar="KIND", help=f"What they may read: {' or '.join(sorted(GRANTABLE_TO_PARTNERS))}; repeatable."
         ),
     ],
     as_: AsOption = None,
@@ -439,7 +454,7 @@ def _read_model_card(path: str | None) -> str:
         return Path(path).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as error:
         reason = error.strerror if isinstance(error, OSError) else "it is not UTF-8 text"
-        raise InvalidInputError(f"Cannot read the model card {path}: {reason}; give a readable text file.") from None
+        raise InvalidInputError(f"Cannot read the model card {path}: {reason}; give a readable text file.") from error
 
 
 def _read_api_key(variable: str | None) -> str | None:
@@ -460,5 +475,5 @@ def _hash_file(path: Path) -> str:
             while chunk := stream.read(1 << 20):
                 digest.update(chunk)
     except OSError as error:
-        raise InvalidInputError(f"Cannot read the artefact {path}: {error.strerror}; give a readable file.") from None
+        raise InvalidInputError(f"Cannot read the artefact {path}: {error.strerror}; give a readable file.") from error
     return f"{path.name}={digest.hexdigest()}"

@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 import sys
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
 import typer
-from pydantic import ValidationError
 
-from airlock.cli._common import error_console, reporting_errors
+from airlock.cli._common import reporting_errors
 from airlock.errors import InvalidInputError
-from airlock.evals.sandbox import BwrapConfig, SandboxError, SandboxLimits, ServiceConfig
-from airlock.evals.sandbox.oneshot import run_once
+
+if TYPE_CHECKING:
+    from airlock.sandbox.config import BwrapConfig
+
+Network = Literal["none", "private"]
+"""The networks :class:`~airlock.sandbox.config.BwrapConfig` offers (a test keeps the two the same)."""
+User = Literal["sandbox", "root"]
+"""The users it offers."""
 
 sandbox_app = typer.Typer(
     help="The bwrap sandbox that evaluations run in.", no_args_is_help=True, rich_markup_mode=None
@@ -20,16 +25,17 @@ sandbox_app = typer.Typer(
 
 @sandbox_app.command("exec", context_settings={"ignore_unknown_options": False})
 def sandbox_exec(
+    ctx: typer.Context,
     command: Annotated[list[str], typer.Argument(metavar="-- CMD...", help="The command and its arguments.")],
     network: Annotated[
-        str, typer.Option(help="none: loopback only; private: loopback shared with the --service sandboxes.")
+        Network, typer.Option(help="none: loopback only; private: loopback shared with the --service sandboxes.")
     ] = "none",
     service: Annotated[
         list[str] | None,
         typer.Option(metavar="NAME:PORT:COMMAND", help="A service in its own sandbox (with --network private)."),
     ] = None,
     timeout: Annotated[int | None, typer.Option(help="Seconds before the command is killed.")] = None,
-    user: Annotated[str, typer.Option(help="sandbox (unprivileged) or root (inside the sandbox only).")] = "sandbox",
+    user: Annotated[User, typer.Option(help="sandbox (unprivileged) or root (inside the sandbox only).")] = "sandbox",
     memory_mb: Annotated[int, typer.Option(help="Memory limit of the sandbox.")] = 1024,
 ) -> None:
     """Run one command in a fresh sandbox and print its output; exits with the command's status.
@@ -42,25 +48,28 @@ def sandbox_exec(
       airlock sandbox exec --network private \\
         --service 'web:8080:python3 -m http.server 8080' -- curl -s web:8080
     """
-    with reporting_errors(json_output=False):
+    from airlock.sandbox.errors import SandboxError
+    from airlock.sandbox.oneshot import run_once
+
+    with reporting_errors(ctx, json_output=False):
         config = _config(network, service or [], user, memory_mb)
         try:
             result = run_once(config, command, timeout=timeout)
-        except TimeoutError:
-            raise InvalidInputError(f"The command did not finish within {timeout} s and was killed.") from None
+        except TimeoutError as error:
+            raise InvalidInputError(f"The command did not finish within {timeout} s and was killed.") from error
         except SandboxError as error:
-            raise InvalidInputError(str(error)) from None
+            raise InvalidInputError(str(error)) from error
     sys.stdout.write(result.stdout)
     sys.stderr.write(result.stderr)
-    error_console.print(f"exit status {result.returncode}", style="dim")
+    typer.secho(f"exit status {result.returncode}", err=True, dim=True)
     raise typer.Exit(result.returncode)
 
 
-def _config(network: str, services: list[str], user: str, memory_mb: int) -> BwrapConfig:
-    if network not in ("none", "private"):
-        raise InvalidInputError(f"Unknown network {network!r}; choose none or private.")
-    if user not in ("sandbox", "root"):
-        raise InvalidInputError(f"Unknown sandbox user {user!r}; choose sandbox or root.")
+def _config(network: Network, services: list[str], user: User, memory_mb: int) -> BwrapConfig:
+    from pydantic import ValidationError
+
+    from airlock.sandbox.config import BwrapConfig, SandboxLimits, ServiceConfig
+
     parsed = []
     for text in services:
         name, _, rest = text.partition(":")
@@ -68,14 +77,8 @@ def _config(network: str, services: list[str], user: str, memory_mb: int) -> Bwr
         if not name or not port.isdigit() or not command.strip():
             raise InvalidInputError(f"The service {text!r} is not NAME:PORT:COMMAND, e.g. web:8080:python3 app.py.")
         parsed.append(ServiceConfig(name=name, port=int(port), command=["sh", "-c", command]))
-    chosen_network: Literal["none", "private"] = "private" if network == "private" else "none"
     try:
-        return BwrapConfig(
-            network=chosen_network,
-            services=parsed,
-            user="root" if user == "root" else "sandbox",
-            limits=SandboxLimits(memory_mb=memory_mb),
-        )
+        return BwrapConfig(network=network, services=parsed, user=user, limits=SandboxLimits(memory_mb=memory_mb))
     except ValidationError as error:
         reason = error.errors()[0]["msg"].removeprefix("Value error, ")
-        raise InvalidInputError(f"That sandbox cannot be built: {reason}.") from None
+        raise InvalidInputError(f"That sandbox cannot be built: {reason}.") from error

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from airlock.cli._common import AsOption, JsonOption, console, opened, print_json
-from airlock.review.tokens import DEFAULT_DAYS, TokenView
+from airlock.review.tokens import DEFAULT_DAYS
+
+if TYPE_CHECKING:
+    from airlock.review.tokens import TokenView
 
 token_app = typer.Typer(
-    help="API tokens: issue one to use the REST API as yourself, list and revoke them.",
+    help="API tokens for the REST API: issue, list, revoke.",
     no_args_is_help=True,
     rich_markup_mode=None,
 )
@@ -41,17 +44,28 @@ def serve(
 
     from airlock.api.app import create_app, freeze_startup_objects
 
-    # Requests are logged by uvicorn at "info": method, path and query, status and client address; never a
-    # header or a body, so no token, cookie or password reaches the log.
+    # Requests are logged by uvicorn at "info": method, path (never its query string: the app cuts it off),
+    # status and client address; never a header or a body, so no token, cookie or password reaches the log.
     log_level = "info" if access_log else "warning"
     with opened(ctx, False) as airlock:
+        # X-Forwarded-For and -Proto are believed only from the proxies the settings name (none by default);
+        # uvicorn's own default would believe anyone on loopback.
+        proxies = airlock.settings.trusted_proxy_list
         console.print(
             f"Serving the Airlock portal on http://{host}:{port}/ (API at /api/v1; Ctrl-C stops it).", markup=False
         )
         if workers == 1:
             app = create_app(airlock)
             freeze_startup_objects()
-            uvicorn.run(app, host=host, port=port, log_level=log_level, access_log=access_log)
+            uvicorn.run(
+                app,
+                host=host,
+                port=port,
+                log_level=log_level,
+                access_log=access_log,
+                proxy_headers=bool(proxies),
+                forwarded_allow_ips=proxies or None,
+            )
             return
     # Several processes each open the deployment themselves, from the same AIRLOCK_* variables.
     uvicorn.run(
@@ -62,6 +76,8 @@ def serve(
         workers=workers,
         log_level=log_level,
         access_log=access_log,
+        proxy_headers=bool(proxies),
+        forwarded_allow_ips=proxies or None,
     )
 
 

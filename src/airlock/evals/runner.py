@@ -32,7 +32,9 @@ from pydantic import BaseModel
 
 from airlock.errors import AirlockError
 from airlock.evals.challenges import Challenge, Plan, find_challenges, load_challenge
+from airlock.evals.challenges.execution import cache_directory
 from airlock.evals.challenges.tasks import suite_for
+from airlock.evals.process_environment import child_environment
 from airlock.evals.suites import RunPlan, SuiteTask
 
 SampleKey = tuple[str, str, int]
@@ -182,21 +184,28 @@ class LocalExecutor:
 
     def _work(self, request: WorkerRequest, private: Path, on_sample: Callable[[SampleOutcome], None]) -> None:
         reports, report_writer = os.pipe()
-        environment = {
-            **os.environ,
-            # Inspect's sample buffer and other state, and its trace log: into the private directory.
-            "XDG_DATA_HOME": str(private / "data"),
-            "INSPECT_TRACE_FILE": str(private / "trace.log"),
-            "AIRLOCK_WORKER_REPORTS": str(report_writer),
-            "AIRLOCK_WORKER_PARENT": str(os.getpid()),
-        }
-        environment.pop("INSPECT_PY_LOGGER_FILE", None)
+        # An explicit environment, never the evaluator's own (its secrets would be readable in
+        # /proc/<pid>/environ and inherited further): see airlock.evals.process_environment.
+        environment = child_environment(
+            private,
+            {
+                # Inspect's sample buffer and other state, and its trace log: into the private directory.
+                "XDG_DATA_HOME": str(private / "data"),
+                "INSPECT_TRACE_FILE": str(private / "trace.log"),
+                # The challenge cache the parent just filled (HOME moved, so it is named).
+                "XDG_CACHE_HOME": str(cache_directory().parent.parent.resolve()),
+                "AIRLOCK_WORKER_REPORTS": str(report_writer),
+                "AIRLOCK_WORKER_PARENT": str(os.getpid()),
+            },
+        )
         worker = subprocess.Popen(
             [sys.executable, "-m", "airlock.evals.worker"],
             stdin=subprocess.PIPE,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
             env=environment,
+            # Inspect reads a .env file from its working directory and every directory above it.
+            cwd=private,
             pass_fds=(report_writer,),
         )
         os.close(report_writer)

@@ -3,7 +3,9 @@
 Started by :class:`airlock.evals.runner.LocalExecutor`; never by hand. It reads a
 :class:`~airlock.evals.runner.WorkerRequest` on standard input and writes one JSON line per finished sample
 (``{"sample": ...}``), or ``{"error": ...}``, to the descriptor named by ``AIRLOCK_WORKER_REPORTS``. It
-dies with its parent: a SIGKILL to ``airlock eval run`` stops the samples too.
+dies with its parent: a SIGKILL to ``airlock eval run`` stops the samples too. Its environment is the
+explicit, minimal one the runner names (:mod:`airlock.evals.process_environment`): none of the evaluator's
+secrets; the model's credentials come with the request, on standard input.
 
 Epochs are run one at a time (each with ``epochs=1``), so that a resumed run can run epoch 2 of a sample
 without running its epoch 1 again.
@@ -142,13 +144,13 @@ def run(request: WorkerRequest) -> None:
 def _die_with_parent() -> None:
     libc = ctypes.CDLL(None, use_errno=True)
     libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
-    if os.getppid() != int(os.environ.get("AIRLOCK_WORKER_PARENT", os.getppid())):
+    if os.getppid() != int(os.environ.pop("AIRLOCK_WORKER_PARENT", os.getppid())):
         os._exit(1)  # the parent died before the line above took effect
 
 
 def main() -> None:
     _die_with_parent()
-    _Reporting.stream = os.fdopen(int(os.environ["AIRLOCK_WORKER_REPORTS"]), "w")
+    _Reporting.stream = os.fdopen(int(os.environ.pop("AIRLOCK_WORKER_REPORTS")), "w")
     request = WorkerRequest.model_validate_json(sys.stdin.read())
     try:
         run(request)

@@ -50,7 +50,6 @@ def write_content(
 ) -> StoredBlob:
     """Encrypt ``data`` into the vault as the ``kind`` of the review's submission, if ``actor`` may."""
     submission = review.submission
-    _refuse_if_destroyed(submission)
     context.gate.admit(
         session,
         actor,
@@ -59,6 +58,7 @@ def write_content(
         submission=submission.public_id,
         purpose=purpose,
     )
+    _refuse_if_destroyed(submission)  # after the policy: whoever may not write learns only that
     return context.vault.store(session, submission_ref(submission), kind, data)
 
 
@@ -108,7 +108,6 @@ def _admit_read(
 ) -> Submission:
     """Pass the gate for reading ``kind`` of the review's submission (audited); the submission, if allowed."""
     submission = review.submission
-    _refuse_if_destroyed(submission)
     context.gate.admit(
         session,
         actor,
@@ -118,6 +117,7 @@ def _admit_read(
         purpose=purpose,
         justification=justification,
     )
+    _refuse_if_destroyed(submission)  # after the policy: whoever may not read learns only that
     return submission
 
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from contextlib import AbstractContextManager
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -27,7 +28,7 @@ QUIET_SWEEP_HOLDS_FOR = timedelta(seconds=1)
 class SweepRecord:
     """When this process last swept the review clock and found nothing due.
 
-    Every service call sweeps first (see :meth:`airlock.review.Reviews.apply_clock`); a portal answering a
+    Every service call sweeps first (see :meth:`ServiceContext.operation`); a portal answering a
     hundred requests a second would otherwise spend a third of each dashboard request on sweeps that find
     nothing. After a quiet sweep, calls within :data:`QUIET_SWEEP_HOLDS_FOR` of clock time skip it, so a
     deadline is applied at most that long after it passes. Every new event in a review's timeline forgets the
@@ -52,17 +53,42 @@ class SweepRecord:
 
 @dataclass(frozen=True)
 class ServiceContext:
+    """What every service works with, and the one way a service call opens its transaction.
+
+    Both ways (:meth:`operation`, :meth:`reading`) apply the review clock first, so no service can forget
+    to: work that a review's deadline forbids finds the review expired and is refused, and whatever a call
+    does is recorded after the expiry it may have made due.
+    """
+
     database: Database
     clock: Clock
     settings: Settings
     vault: Vault
     audit: AuditLog
     gate: ContentGate
+    sweep_clock: Callable[[ServiceContext], object]
+    """Applies the review clock (expiry, destruction at the end of retention) in transactions of its own:
+    :func:`airlock.review.reviews.sweep_review_clock`, passed in by the composition root because the sweep
+    is built on the services that build on this context."""
     sweeps: SweepRecord = field(default_factory=SweepRecord)
 
+    @contextmanager
     def operation(
         self, actor: Principal | str, action: str, target: str = "", *, purpose: str = ""
-    ) -> AbstractContextManager[Session]:
-        """The transaction of one audited operation (see :func:`airlock.audit.audited_operation`)."""
+    ) -> Iterator[Session]:
+        """The transaction of one audited operation (see :func:`airlock.audit.audited_operation`), opened
+        once the review clock is applied."""
+        self.sweep_clock(self)
         label = actor if isinstance(actor, str) else actor.email
-        return audited_operation(self.database, self.audit, actor=label, action=action, target=target, purpose=purpose)
+        with audited_operation(
+            self.database, self.audit, actor=label, action=action, target=target, purpose=purpose
+        ) as session:
+            yield session
+
+    @contextmanager
+    def reading(self) -> Iterator[Session]:
+        """A read-only transaction for a service read that the audit log does not record (a list of
+        reviews), opened once the review clock is applied."""
+        self.sweep_clock(self)
+        with self.database.transaction(read_only=True) as session:
+            yield session

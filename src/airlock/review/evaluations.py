@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import fcntl
+import json
 import os
 import re
 import secrets
@@ -21,7 +22,7 @@ import subprocess
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from typing import TextIO
@@ -35,7 +36,8 @@ from airlock.access import Action, Principal, authorize
 from airlock.errors import AirlockError, ConflictError, InvalidInputError, TransitionError
 from airlock.evals.baselines import applies, run_baseline
 from airlock.evals.challenges import ChallengeError, Workbench
-from airlock.evals.models.local import LOCAL_PROVIDER
+from airlock.evals.models.gguf import LOCAL_PROVIDER, model_path
+from airlock.evals.models.probe import probe_local_model
 from airlock.evals.runner import (
     Executor,
     LocalExecutor,
@@ -51,7 +53,7 @@ from airlock.evals.suites import SHIPPED, RunPlan, Suite, load_suite
 from airlock.review.content import ContentKind, read_content, write_content
 from airlock.review.context import ServiceContext
 from airlock.review.inputs import normalise_public_id
-from airlock.review.lifecycle import ReviewState
+from airlock.review.lifecycle import TERMINAL_STATES, ReviewState, open_for
 from airlock.review.models import EvalRun, Review, SampleVerdict
 from airlock.review.reviews import EventKind, load_visible_review, move_review, record_event
 from airlock.review.scope import review_scope
@@ -201,7 +203,7 @@ class Evaluations:
             existing = _latest_run(session, review, suite.name)
             if existing is not None and existing.status == COMPLETED and not fresh:
                 return self._status(session, existing, already_complete=True)
-        _preflight(access)
+        access = _preflight(access)
         with nullcontext() if lock_held else _exclusive_run(self._context.settings.home, review_id):
             return self._start_and_record(actor, review_id, suite, source, access, settings, progress)
 
@@ -243,7 +245,7 @@ class Evaluations:
         try:
             logs = self._executor.run(plan, access, pending, settings, recorder.model)
             asyncio.run(self._baselines(plan, samples, done, recorder))
-        except RunnerError as error:
+        except (RunnerError, TransitionError) as error:  # the second: the review ended while the run went on
             self._finish(actor, review_id, run_id, FAILED, error.message)
             raise
         with self._context.operation(actor, "eval.logs", _target(review_id)) as session:
@@ -265,9 +267,11 @@ class Evaluations:
         checked here first, so a mistake is answered at once; the run then goes on without the web server
         (a restart of the server does not stop it). Its output goes to ``runs/REVIEW-TIME.log`` in the home.
         """
-        load_suite(suite_name)
         with self._context.operation(actor, "eval.check", _target(review_id)) as session:
             review = self._runnable_review(session, actor, review_id)
+            # Only once the caller may run this review's evaluation is the suite looked at: a suite may be a
+            # file on the server, and an answer about it would tell anyone whether such a file exists.
+            load_suite(suite_name)
             access = self._model_access(session, actor, review)
             public_id = review.public_id
         _preflight(access)
@@ -276,22 +280,35 @@ class Evaluations:
         # A suite file is named by its absolute path: the run's process starts in another directory.
         suite_argument = suite_name if suite_name in SHIPPED else str(Path(suite_name).resolve())
         command = [sys.executable, "-m", "airlock.evaluation_job", public_id, suite_argument, actor.email]
+        # The run's process gets the deployment's settings in its environment, except the secret ones (the
+        # master key), which it reads from a pipe: an environment is readable by every process of the same
+        # user and is inherited by every child.
+        settings = self._context.settings
+        hidden = set(settings.secret_variables())
+        environment = {name: value for name, value in os.environ.items() if name not in hidden}
+        environment.update(settings.as_environment(secrets=False))
         # The lock is taken here and handed to the run's process, which holds it until it ends: a second start
         # is refused from this moment on, not only once the new process has got going.
         with _exclusive_run(home, public_id) as lock, log.open("ab") as output:
-            subprocess.Popen(
-                command,
-                env={
-                    **os.environ,
-                    **self._context.settings.as_environment(),
-                    RUN_LOCK_VARIABLE: str(lock.fileno()),
-                },
-                stdin=subprocess.DEVNULL,
-                stdout=output,
-                stderr=subprocess.STDOUT,
-                pass_fds=(lock.fileno(),),
-                start_new_session=True,
-            )
+            secrets_in, secrets_out = os.pipe()
+            try:
+                with os.fdopen(secrets_out, "w") as pipe:  # a few hundred bytes: the pipe's buffer holds them
+                    pipe.write(json.dumps(settings.secret_values()))
+                subprocess.Popen(
+                    command,
+                    env={
+                        **environment,
+                        RUN_LOCK_VARIABLE: str(lock.fileno()),
+                        RUN_SECRETS_VARIABLE: str(secrets_in),
+                    },
+                    stdin=subprocess.DEVNULL,
+                    stdout=output,
+                    stderr=subprocess.STDOUT,
+                    pass_fds=(lock.fileno(), secrets_in),
+                    start_new_session=True,
+                )
+            finally:
+                os.close(secrets_in)
 
     def in_progress(self, review_id: str) -> bool:
         """Whether a process of this machine is running an evaluation of the review now."""
@@ -330,7 +347,7 @@ class Evaluations:
         authorize(
             actor, Action.RUN_EVALUATION, review_scope(review), what=f"run an evaluation of review {review.public_id}"
         )
-        if review.state not in (ReviewState.ACCEPTED, ReviewState.EVALUATING):
+        if not open_for(Action.RUN_EVALUATION, review.state):
             raise TransitionError(
                 f"Review {review.public_id} is {review.state}; evaluations run on accepted or evaluating reviews.",
                 "Accept the review first (airlock review accept), or look at its state with airlock review show.",
@@ -438,9 +455,17 @@ class Evaluations:
                         recorder.record(subject, outcome)
 
     def record(self, actor: Principal, review_id: str, run_id: int, subject: str, outcome: SampleOutcome) -> None:
-        """Store one sample's verdict, and its transcript in the vault, in one transaction."""
-        with self._context.database.transaction() as session:
+        """Store one sample's verdict, and its transcript in the vault, in one transaction; refused once the
+        review has ended (its clock ran out while the run went on, say): a sample finished after the deadline
+        is work the review window does not cover."""
+        with self._context.operation(actor, "eval.record", _target(review_id)) as session:
             review = load_visible_review(session, actor, review_id)
+            if ReviewState(review.state) in TERMINAL_STATES:
+                raise TransitionError(
+                    f"Review {review.public_id} is {review.state}; the verdict of sample {outcome.sample_id} "
+                    "finished after that is not recorded.",
+                    "The run stops here; its earlier verdicts are kept.",
+                )
             address = None
             if outcome.transcript:
                 stored = write_content(
@@ -484,7 +509,6 @@ class Evaluations:
                 setattr(row, name, getattr(outcome, name))
             row.transcript_address = address
             row.completed_at = self._context.clock.now()
-            self._context.audit.checkpoint(session)
 
     def _finish(self, actor: Principal, review_id: str, run_id: int, status: str, error: str | None) -> RunStatus:
         with self._context.operation(actor, "eval.finish", _target(review_id)) as session:
@@ -573,6 +597,9 @@ class _Recorder:
 
 RUN_LOCK_VARIABLE = "AIRLOCK_RUN_LOCK_FD"
 """The file descriptor of the run lock a background run inherits (see :meth:`Evaluations.start`)."""
+RUN_SECRETS_VARIABLE = "AIRLOCK_RUN_SECRETS_FD"
+"""The file descriptor of the pipe a background run reads the deployment's secret settings from (a JSON object
+of :meth:`~airlock.config.Settings.secret_values`), since they are never in its environment."""
 
 
 def _runs_directory(home: Path) -> Path:
@@ -610,8 +637,14 @@ def _latest_run(session: Session, review: Review, suite: str) -> EvalRun | None:
     )
 
 
-def _preflight(access: ModelAccess) -> None:
-    """Refuse before any sample runs: an unknown model, missing credentials, an endpoint that does not answer."""
+def _preflight(access: ModelAccess) -> ModelAccess:
+    """Refuse before any sample runs: an unknown model, missing credentials, an endpoint that does not answer,
+    a local model that cannot load or crashes (tried in a child process: see :mod:`airlock.evals.models.probe`).
+
+    Returns ``access`` with the credentials and endpoint the provider settled on: where the submission gives
+    none, Inspect's providers take them from the evaluator's environment (``OPENAI_API_KEY``...), which the
+    evaluation worker does not inherit; it gets them with the rest of its request, on a pipe.
+    """
     try:
         model = get_model(
             access.name,
@@ -629,9 +662,9 @@ def _preflight(access: ModelAccess) -> None:
             "Check the submission's model name and credentials (airlock review show).",
         ) from None
     if access.name.startswith(f"{LOCAL_PROVIDER}/"):
-        # Nothing remote to reach: loading the weights (to count a token) proves the file is a model.
-        asyncio.run(model.api.count_text_tokens("ready"))
-        return
+        # Nothing remote to reach; what can fail is llama.cpp itself, which the probe tries in a child.
+        probe_local_model(model_path(access.name.removeprefix(f"{LOCAL_PROVIDER}/")), name=access.name)
+        return access
     try:
         asyncio.run(model.generate(PROBE_PROMPT, config=GenerateConfig(max_tokens=4, max_retries=0)))
     except Exception as error:
@@ -639,6 +672,7 @@ def _preflight(access: ModelAccess) -> None:
             f"The model {access.name} did not answer a test request: {_first_line(error)}.",
             "Check that its endpoint is up and reachable from here, then run the same command again.",
         ) from None
+    return replace(access, api_key=access.api_key or model.api.api_key, base_url=access.base_url or model.api.base_url)
 
 
 def _first_line(error: BaseException) -> str:

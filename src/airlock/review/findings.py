@@ -8,8 +8,9 @@ add``). Either kind can be answered by the developer while the review is in ``de
 
 A finding's words are content of the submission: title, body and evidence live in the vault, encrypted
 under the submission's key, like the developer's response. The database keeps only who, when, which level.
-Developers see findings once the draft report was sent to them (``developer_response`` and later);
-partners and auditors never see them outside a report they were granted.
+Who sees them is the access policy's answer (``VIEW_FINDINGS``, and ``READ_CONTENT`` of each finding): the
+assigned reviewers, and the developer once the draft report was sent to them; partners and auditors never
+see them outside a report they were granted.
 """
 
 from __future__ import annotations
@@ -25,25 +26,18 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from airlock.access import Action, Principal, authorize
-from airlock.access.roles import DEVELOPER_ROLES
 from airlock.errors import InvalidInputError, NotFoundError, TransitionError
 from airlock.reports.model import Evidence, FindingView, Response
 from airlock.review.content import ContentKind, read_content_at, write_content
 from airlock.review.context import ServiceContext
 from airlock.review.inputs import normalise_public_id
-from airlock.review.lifecycle import ReviewState
+from airlock.review.lifecycle import open_for
 from airlock.review.models import Finding, Review, User
 from airlock.review.reviews import load_visible_review
 from airlock.review.scope import review_scope
 
 MAX_TITLE = 200
 MAX_TEXT = 20_000
-RECORDING_STATES = frozenset(
-    {ReviewState.ACCEPTED, ReviewState.EVALUATING, ReviewState.DRAFT_REPORT, ReviewState.DEVELOPER_RESPONSE}
-)
-"""While findings can still change: before the final report."""
-# From these states on, the developer sees the review's findings and report (the draft is sent at the first).
-SEEN_BY_DEVELOPER_STATES = frozenset({ReviewState.DEVELOPER_RESPONSE, ReviewState.FINAL_REPORT, ReviewState.CLOSED})
 
 
 @dataclass(frozen=True)
@@ -158,7 +152,7 @@ class Findings:
         # Reading findings decrypts content, which the audit log records: an audited operation.
         with self._context.operation(actor, "finding.list", f"review:{normalise_public_id(review_id)}") as session:
             review = load_visible_review(session, actor, review_id)
-            self._authorize_reading(actor, review)
+            authorize(actor, Action.VIEW_FINDINGS, review_scope(review), what=f"see the findings of {review.public_id}")
             rows = session.scalars(select(Finding).where(Finding.review_id == review.id).order_by(Finding.id)).all()
             return [self._detail(session, actor, review, row) for row in rows]
 
@@ -168,18 +162,16 @@ class Findings:
         public_id = normalise_public_id(finding_id)
         with self._context.operation(actor, "finding.respond", f"finding:{public_id}") as session:
             finding = session.scalar(select(Finding).where(Finding.public_id == public_id))
-            review = None if finding is None else load_visible_review(session, actor, finding.review.public_id)
+            try:
+                review = None if finding is None else load_visible_review(session, actor, finding.review.public_id)
+            except NotFoundError:
+                review = None  # whoever may not see the finding's review must not learn which review it is
             if finding is None or review is None:
                 raise NotFoundError(
                     f"There is no finding {public_id}.", "List them with `airlock finding list REVIEW`."
                 )
-            if actor.role not in DEVELOPER_ROLES:
-                raise TransitionError(
-                    f"Only the developer answers findings; {actor.email} is a {actor.role}.",
-                    "Reviewers record findings of their own instead.",
-                )
             authorize(actor, Action.RESPOND_TO_FINDING, review_scope(review), what=f"answer finding {public_id}")
-            if review.state != ReviewState.DEVELOPER_RESPONSE:
+            if not open_for(Action.RESPOND_TO_FINDING, review.state):
                 raise TransitionError(
                     f"Review {review.public_id} is {review.state}; findings are answered while it is in "
                     "developer_response.",
@@ -234,22 +226,11 @@ class Findings:
     # Internals ----------------------------------------------------------------------------------------
 
     def _require_open(self, review: Review) -> None:
-        if review.state not in RECORDING_STATES:
+        if not open_for(Action.RECORD_FINDING, review.state):
             raise TransitionError(
                 f"Review {review.public_id} is {review.state}; findings are recorded before the final report.",
                 "Findings of an issued report cannot change.",
             )
-
-    def _authorize_reading(self, actor: Principal, review: Review) -> None:
-        if actor.role in DEVELOPER_ROLES:
-            authorize(actor, Action.VIEW_REVIEW, review_scope(review), what=f"see the findings of {review.public_id}")
-            if review.state not in SEEN_BY_DEVELOPER_STATES:
-                raise TransitionError(
-                    f"The findings of review {review.public_id} are not yet sent to the developer.",
-                    "They are shared with the draft report, when the review moves to developer_response.",
-                )
-            return
-        authorize(actor, Action.RECORD_FINDING, review_scope(review), what=f"see the findings of {review.public_id}")
 
     def _store(self, session: Session, actor: Principal, review: Review, content: bytes, what: str) -> str:
         stored = write_content(self._context, session, actor, review, ContentKind.FINDING, content, purpose=what)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import secrets
+import unicodedata
 from datetime import UTC, date, datetime
 from enum import StrEnum
 from typing import TypeVar
@@ -18,8 +19,14 @@ _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+$")
 _SLUG_CHARACTERS = re.compile(r"[^a-z0-9]+")
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 _MODEL_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9._:@+-]+)+$")
+# The local provider names a GGUF file by its absolute path after "airlock/" (docs/evaluations.md).
+_LOCAL_MODEL_FILE = re.compile(r"^airlock//[A-Za-z0-9._+-][A-Za-z0-9._/+-]*\.gguf$")
 # Crockford's base32 alphabet: no I, L, O or U, so identifiers read aloud or retyped stay unambiguous.
 _ID_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+# Characters that change how the text around them is shown (bidirectional embeddings, overrides, isolates and
+# marks): in a name or an identifier they make one thing look like another ("admin\u202egro.live" shows as
+# "adminevil.org"), and nobody needs them there.
+_BIDI_CONTROLS = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
 
 E = TypeVar("E", bound=StrEnum)
 
@@ -28,19 +35,19 @@ def parse_choice(enum_type: type[E], text: str, what: str) -> E:
     """The member of ``enum_type`` named ``text`` (case and ``-``/``_`` insensitive)."""
     try:
         return enum_type(text.strip().lower().replace("-", "_"))
-    except ValueError:
+    except ValueError as error:
         names = ", ".join(member.value for member in enum_type)
-        raise InvalidInputError(f"Unknown {what} {text!r}; choose one of: {names}.") from None
+        raise InvalidInputError(f"Unknown {what} {text!r}; choose one of: {names}.") from error
 
 
 def parse_date(text: str, what: str) -> date:
     """A calendar date written as YYYY-MM-DD."""
     try:
         return date.fromisoformat(text.strip())
-    except ValueError:
+    except ValueError as error:
         raise InvalidInputError(
             f"The {what} {text!r} is not a date; write it as YYYY-MM-DD, for example 2027-01-31."
-        ) from None
+        ) from error
 
 
 def check_moment(moment: datetime, what: str, field: str) -> datetime:
@@ -49,26 +56,59 @@ def check_moment(moment: datetime, what: str, field: str) -> datetime:
         raise InvalidInputError(f"{what} has no time zone.", "Add one, e.g. Z for UTC.", field=field)
     try:
         return moment.astimezone(UTC)
-    except OverflowError:
+    except OverflowError as error:
         raise InvalidInputError(
             f"{what} is out of range.", "Give a moment between the years 1 and 9999.", field=field
-        ) from None
+        ) from error
+
+
+def unusable_character(text: str, *, in_a_name: bool) -> str | None:
+    """The first character of ``text`` that Airlock refuses, described for a message; None if there is none.
+
+    Nowhere: NUL (PostgreSQL cannot store it) and lone surrogates (halves of a UTF-16 pair, such as the
+    JSON escape ``"\\ud800"``: they cannot be written as UTF-8, so nothing could store or show them). In
+    names and identifiers (``in_a_name``) also every other control character (line breaks and tabs
+    included), line and paragraph separators, and the bidirectional controls, which would make a name show
+    as something else.
+    """
+    for position, character in enumerate(text, start=1):
+        category = unicodedata.category(character)
+        refused = character == "\x00" or category == "Cs"
+        if in_a_name:
+            refused = refused or category in ("Cc", "Zl", "Zp") or character in _BIDI_CONTROLS
+        if refused:
+            return f"U+{ord(character):04X} at position {position}"
+    return None
+
+
+def check_characters(text: str, what: str, *, field: str | None = None, in_a_name: bool = True) -> str:
+    """``text`` unchanged, or :class:`InvalidInputError` if it holds a character :func:`unusable_character`
+    refuses; ``what`` names it in the message (``"The organisation name"``)."""
+    found = unusable_character(text, in_a_name=in_a_name)
+    if found is not None:
+        kind = "control or direction-changing character" if in_a_name else "NUL or unpaired surrogate character"
+        raise InvalidInputError(
+            f"{what} holds an invisible {kind} ({found}).", "Retype it without that character.", field=field
+        )
+    return text
 
 
 def normalise_email(text: str) -> str:
-    email = text.strip().lower()
+    email = check_characters(text, "The email address").strip().lower()
     if not _EMAIL.match(email) or len(email) > 254:
         raise InvalidInputError(f"{text!r} is not an email address; give one like name@example.org.")
     return email
 
 
 def require_text(text: str | None, what: str, *, max_length: int = 200) -> str:
+    """A one-line name or label a person typed: not empty, at most ``max_length`` characters, and no
+    character :func:`unusable_character` refuses in a name."""
     value = (text or "").strip()
     if not value:
         raise InvalidInputError(f"The {what} is empty; give one.")
     if len(value) > max_length:
         raise InvalidInputError(f"The {what} is {len(value)} characters long; keep it to {max_length}.")
-    return value
+    return check_characters(value, f"The {what}")
 
 
 def slugify(name: str) -> str:
@@ -93,7 +133,7 @@ def check_slug(text: str) -> str:
 def check_model_name(text: str) -> str:
     """An Inspect model name: ``provider/model`` (``openai/gpt-4o``, ``openai-api/acme/frontier-1``)."""
     name = text.strip()
-    if not _MODEL_NAME.match(name) or len(name) > 300:
+    if not (_MODEL_NAME.match(name) or _LOCAL_MODEL_FILE.match(name)) or len(name) > 300:
         raise InvalidInputError(
             f"{text!r} is not a model name; use Inspect's provider/model form, "
             "for example openai-api/acme/frontier-1 or airlock/smollm2-135m."
@@ -130,5 +170,15 @@ def normalise_public_id(text: str) -> str:
 
 
 def shorten(text: str, limit: int = 40) -> str:
-    """``text`` cut to ``limit`` characters for a message, marked with an ellipsis when cut."""
-    return text if len(text) <= limit else text[: limit - 1] + "\u2026"
+    """``text`` cut to ``limit`` characters for a message, marked with an ellipsis when cut, with every
+    character a name may not hold (:func:`unusable_character`) written as its escape (``\\u202e``), so that a
+    message or an audit entry quoting what someone typed shows what it is."""
+    cut = text if len(text) <= limit else text[: limit - 1] + "\u2026"
+    if unusable_character(cut, in_a_name=True) is None:
+        return cut
+    return "".join(
+        character.encode("unicode_escape").decode("ascii")
+        if unusable_character(character, in_a_name=True)
+        else character
+        for character in cut
+    )

@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-from airlock.access import DEVELOPER_ROLES, REVIEWER_ROLES, Role
+from airlock.access import DEVELOPER_ROLES, REVIEWER_ROLES, Action, Role
 
 
 class ReviewState(StrEnum):
@@ -40,6 +40,32 @@ CLOCK_RUNNING_STATES = frozenset(
     {ReviewState.ACCEPTED, ReviewState.EVALUATING, ReviewState.DRAFT_REPORT, ReviewState.DEVELOPER_RESPONSE}
 )
 """States in which the review clock counts down: after acceptance and before the final report."""
+
+RECORDING_STATES = CLOCK_RUNNING_STATES
+"""While findings can still change: from acceptance until the final report."""
+BUILDABLE_STATES = CLOCK_RUNNING_STATES | {ReviewState.FINAL_REPORT, ReviewState.EXPIRED}
+"""When a report can be built: a closed review's final report was issued and stays as it is (exported, never rebuilt);
+an expired one's is built as what was done, marked incomplete."""
+
+WORK_STATES: dict[Action, frozenset[ReviewState]] = {
+    Action.RUN_EVALUATION: frozenset({ReviewState.ACCEPTED, ReviewState.EVALUATING}),
+    Action.RECORD_FINDING: RECORDING_STATES,
+    Action.RESPOND_TO_FINDING: frozenset({ReviewState.DEVELOPER_RESPONSE}),
+    Action.BUILD_REPORT: BUILDABLE_STATES,
+    Action.ASSIGN_REVIEWER: frozenset(ReviewState) - TERMINAL_STATES,
+    Action.PAUSE_CLOCK: CLOCK_RUNNING_STATES,
+    Action.RESUME_CLOCK: CLOCK_RUNNING_STATES,
+    Action.EXTEND_CLOCK: CLOCK_RUNNING_STATES,
+    Action.GIVE_CLOCK_CONSENT: CLOCK_RUNNING_STATES,
+}
+"""The states in which each kind of work on a review can be done at all, whoever asks: the services refuse it in
+any other state, and pages offer it only in these (who may do it is the access policy's answer)."""
+
+
+def open_for(action: Action, state: str) -> bool:
+    """Whether a review in ``state`` takes ``action`` (an action this table does not name has no such limit)."""
+    states = WORK_STATES.get(action)
+    return states is None or ReviewState(state) in states
 
 
 @dataclass(frozen=True)
@@ -104,6 +130,6 @@ def parse_state(text: str) -> ReviewState:
     """The state named ``text``; raises ValueError listing the valid names."""
     try:
         return ReviewState(text.strip().lower().replace("-", "_"))
-    except ValueError:
+    except ValueError as error:
         names = ", ".join(state.value for state in ReviewState)
-        raise ValueError(f"Unknown review state {text!r}; the states are: {names}.") from None
+        raise ValueError(f"Unknown review state {text!r}; the states are: {names}.") from error

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Date, Float, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Date, Float, ForeignKey, Integer, String, Text, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from airlock.store import Base, UTCDateTime
@@ -46,6 +46,12 @@ class User(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     password_hash: Mapped[str | None] = mapped_column(String(200))
     """For signing in to the web portal (scrypt, see :mod:`airlock.review.sessions`); none until one is set."""
+    password_is_one_time: Mapped[bool] = mapped_column(default=False, server_default=false())
+    """The password was set by someone else (an operator): it signs in only to choose one's own."""
+    password_reset_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    """When an operator last reset the password (break-glass), by whom and why: shown to the user."""
+    password_reset_by: Mapped[str | None] = mapped_column(String(254))
+    password_reset_reason: Mapped[str | None] = mapped_column(Text())
 
     organisation: Mapped[Organisation] = relationship(lazy="joined")
 

@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from pydantic import BaseModel
 
 from airlock.access import Action, Principal, authorize
-from airlock.audit import Outcome, UnusualAccess, Verification, unusual_access
+from airlock.audit import UNUSUAL_ACCESS_ACTIONS, Outcome, UnusualAccess, Verification, unusual_access
 from airlock.errors import ConfigurationError, InvalidInputError
 from airlock.review.context import ServiceContext
 from airlock.review.directory import find_organisation
@@ -140,12 +140,17 @@ class Oversight:
     def unusual_access(
         self, actor: Principal, thresholds: UnusualAccessThresholds, *, since: datetime | None = None
     ) -> list[UnusualAccessView]:
-        """Insider-risk signals: bursts of content reads across submissions, break-glass reads, bursts of refusals."""
+        """Insider-risk signals: bursts of content reads across submissions, break-glass reads, password resets
+        and the reads through a reset account in the window after it, bursts of refusals."""
         with self._context.operation(actor, "audit.unusual") as session:
             authorize(actor, Action.READ_AUDIT, what="read the audit trail")
             entries = self._context.audit.entries(session, since=since)
             findings = unusual_access(
-                [entry for entry in entries if entry.action == "content.read" or entry.outcome == Outcome.REFUSED],
+                [
+                    entry
+                    for entry in entries
+                    if entry.action in UNUSUAL_ACCESS_ACTIONS or entry.outcome == Outcome.REFUSED
+                ],
                 window=thresholds.window,
                 distinct_submissions=thresholds.distinct_submissions,
                 refusals=thresholds.refusals,

@@ -1,9 +1,9 @@
 """Reviews: listing and showing them, moving them through the lifecycle, running their clocks, deciding
 who works on them and which partners see them, and destroying their content when they end.
 
-Every public method first applies the review clock (expiry, end of retention), then does its work as one
-audited operation: everything it changes is saved together with its audit entries, or nothing is, and
-a refusal is itself recorded in the audit log.
+Every public method does its work as one audited operation (which first applies the review clock: expiry,
+end of retention; see :meth:`ServiceContext.operation`): everything it changes is saved together with its
+audit entries, or nothing is, and a refusal is itself recorded in the audit log.
 """
 
 from __future__ import annotations
@@ -18,7 +18,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from airlock.access import Action, Principal, Role, Scope, authorize, is_permitted
+from airlock.access import Action, Principal, Scope, authorize, granted_to, is_permitted
+from airlock.audit import audited_operation
 from airlock.errors import AirlockError, ConsentRequiredError, InvalidInputError, NotFoundError, TransitionError
 from airlock.review.content import GRANTABLE_TO_PARTNERS, ContentKind, read_content
 from airlock.review.context import CLOCK_ACTOR, ServiceContext
@@ -31,6 +32,7 @@ from airlock.review.lifecycle import (
     ReviewState,
     Transition,
     find_transition,
+    open_for,
     parse_state,
     transitions_from,
 )
@@ -99,7 +101,6 @@ class Reviews:
             raise InvalidInputError(f"A page holds 1 to {MAX_PAGE} reviews, not {limit}.", "Ask for fewer.")
         if not 0 <= offset <= MAX_OFFSET:
             raise InvalidInputError(f"An offset counts reviews from 0 to {MAX_OFFSET}, not {offset}.")
-        self.apply_clock()
         now = self._context.clock.now()
         # Columns, not whole reviews: a dashboard page is read on every visit (see bench/api.py).
         query = (
@@ -124,7 +125,7 @@ class Reviews:
         )
         if wanted is not None:
             query = query.where(Review.state == wanted)
-        with self._context.database.transaction(read_only=True) as session:
+        with self._context.reading() as session:
             rows = session.execute(query).all()
             ids = [row.id for row in rows]
             assigned: dict[int, list[int]] = {review: [] for review in ids}
@@ -167,7 +168,6 @@ class Reviews:
 
     def show(self, actor: Principal, review_id: str) -> ReviewDetail:
         """One review with its clock, timeline, team and next moves (metadata only: no content)."""
-        self.apply_clock()
         with self._context.operation(actor, "review.show", _target(review_id)) as session:
             review = load_visible_review(session, actor, review_id)
             return review_detail(self._context, session, review, actor)
@@ -177,7 +177,6 @@ class Reviews:
     ) -> bytes:
         """Decrypt one kind of the review's confidential content, if the policy allows; audited."""
         content_kind = parse_choice(ContentKind, kind, "content kind")
-        self.apply_clock()
         stated = f"break-glass: {break_glass}" if break_glass else purpose
         with self._context.operation(actor, "content.read", _target(review_id), purpose=stated) as session:
             review = load_visible_review(session, actor, review_id)
@@ -195,7 +194,6 @@ class Reviews:
             wanted = target if isinstance(target, ReviewState) else parse_state(target)
         except ValueError as error:
             raise InvalidInputError(str(error)) from None
-        self.apply_clock()
         with self._context.operation(actor, "review.transition", _target(review_id)) as session:
             review = load_visible_review(session, actor, review_id)
             move_review(self._context, session, review, wanted, actor, reason)
@@ -246,11 +244,10 @@ class Reviews:
         consent_reference: str | None = None,
     ) -> ReviewDetail:
         """Stop the clock (model access down, say) with the developer's recorded consent."""
-        self.apply_clock()
         now = self._context.clock.now()
         with self._context.operation(actor, "review.clock.pause", _target(review_id)) as session:
             review = load_visible_review(session, actor, review_id)
-            _require_running_clock(review, "pause")
+            _require_running_clock(review, Action.PAUSE_CLOCK, "pause")
             if review.paused_since is not None:
                 raise TransitionError(
                     f"The clock of review {review.public_id} is already paused since "
@@ -274,11 +271,10 @@ class Reviews:
 
     def resume(self, actor: Principal, review_id: str, *, reason: str | None = None) -> ReviewDetail:
         """Restart a paused clock. Resuming gives back the normal clock, so it needs no further consent."""
-        self.apply_clock()
         now = self._context.clock.now()
         with self._context.operation(actor, "review.clock.resume", _target(review_id)) as session:
             review = load_visible_review(session, actor, review_id)
-            _require_running_clock(review, "resume")
+            _require_running_clock(review, Action.RESUME_CLOCK, "resume")
             if review.paused_since is None:
                 raise TransitionError(f"The clock of review {review.public_id} is not paused.")
             authorize(actor, Action.RESUME_CLOCK, review_scope(review), what=f"resume the clock of {review.public_id}")
@@ -297,10 +293,9 @@ class Reviews:
         consent_reference: str | None = None,
     ) -> ReviewDetail:
         """Move the deadline ``days`` later, with the developer's recorded consent."""
-        self.apply_clock()
         with self._context.operation(actor, "review.clock.extend", _target(review_id)) as session:
             review = load_visible_review(session, actor, review_id)
-            _require_running_clock(review, "extend")
+            _require_running_clock(review, Action.EXTEND_CLOCK, "extend")
             authorize(actor, Action.EXTEND_CLOCK, review_scope(review), what=f"extend the clock of {review.public_id}")
             if not 1 <= days <= MAX_EXTENSION_DAYS:
                 raise InvalidInputError(
@@ -330,101 +325,30 @@ class Reviews:
             return review_detail(self._context, session, review, actor)
 
     def apply_clock(self, *, even_if_recent: bool = False) -> ClockSweep:
-        """Expire every review whose running clock passed its deadline, and destroy the content of reviews
-        that ended longer ago than the retention period. Nothing runs in the background: every service
-        call sweeps first, unless this process swept and found nothing due less than a second ago (see
-        :class:`~airlock.review.context.SweepRecord`); ``airlock review tick`` sweeps ``even_if_recent``.
-        """
-        context = self._context
-        now = context.clock.now()
-        if not even_if_recent and context.sweeps.recently_quiet(now):
-            return ClockSweep([], [])
-        with context.database.transaction(read_only=True) as session:
-            due = self._overdue(session, now) or self._due_for_destruction(session, now)
-            cleanup_pending = context.vault.shredding_pending(session)
-        if cleanup_pending:
-            finish_shredding(context)
-        if not due:
-            if not cleanup_pending:
-                context.sweeps.record_quiet(now)
-            return ClockSweep([], [])
-        with context.operation(CLOCK_ACTOR, "review.clock.sweep") as session:
-            expired: list[ReviewSummary] = []
-            for review in self._due_for_expiry(session, now):
-                reading = read_clock(review, review.submission.planned_release_date, now)
-                assert reading.deadline is not None
-                _apply(
-                    context,
-                    session,
-                    review,
-                    _transition_to(review, ReviewState.EXPIRED),
-                    None,
-                    f"The deadline of {reading.deadline:%Y-%m-%d %H:%M} UTC passed with no final report.",
-                )
-                expired.append(_summary(review, now))
-            destroyed: list[ReviewSummary] = []
-            for review in self._due_for_destruction(session, now):
-                destroy_content(
-                    context,
-                    session,
-                    review,
-                    None,
-                    f"The retention period of {context.settings.retention_days} days after the review ended is over.",
-                )
-                destroyed.append(_summary(review, now))
-            return ClockSweep(expired, destroyed)
-
-    def _overdue(self, session: Session, now: datetime) -> list[int]:
-        """The ids of reviews whose running clock is past its deadline. Every service call asks this first, so
-        it reads only the clock's columns, not whole reviews (a few milliseconds for hundreds of running
-        clocks instead of tens)."""
-        rows = session.execute(
-            select(Review.id, *_CLOCK_COLUMNS, Submission.planned_release_date)
-            .join(Review.submission)
-            .where(Review.state.in_([state.value for state in CLOCK_RUNNING_STATES]), Review.paused_since.is_(None))
-        )
-        return [row.id for row in rows if read_clock(_ClockFacts.of(row), row.planned_release_date, now).overdue]
-
-    def _due_for_expiry(self, session: Session, now: datetime) -> list[Review]:
-        overdue = self._overdue(session, now)
-        return list(session.scalars(select(Review).where(Review.id.in_(overdue)))) if overdue else []
-
-    def _due_for_destruction(self, session: Session, now: datetime) -> list[Review]:
-        ended_before = now - timedelta(days=self._context.settings.retention_days)
-        return list(
-            session.scalars(
-                select(Review)
-                .join(Review.submission)
-                .where(
-                    Review.state.in_([state.value for state in ENDED_STATES]),
-                    Review.state_changed_at <= ended_before,
-                    Submission.content_destroyed_at.is_(None),
-                )
-            )
-        )
+        """Apply the review clock now (see :func:`sweep_review_clock`); ``airlock review tick`` sweeps
+        ``even_if_recent``."""
+        return sweep_review_clock(self._context, even_if_recent=even_if_recent)
 
     # Team and partners -----------------------------------------------------------------------------
 
     def assign(self, actor: Principal, review_id: str, reviewer: str) -> ReviewDetail:
         """Put a reviewer on the review's need-to-know list (lead reviewers)."""
-        self.apply_clock()
         with self._context.operation(actor, "review.assign", _target(review_id)) as session:
             review = load_visible_review(session, actor, review_id)
             authorize(
                 actor, Action.ASSIGN_REVIEWER, review_scope(review), what=f"assign reviewers to {review.public_id}"
             )
             user = principal_of(find_user(session, reviewer))
-            if user.role not in {Role.REVIEWER, Role.LEAD_REVIEWER}:
+            if not is_permitted(user, Action.JOIN_REVIEW_TEAM):
                 raise InvalidInputError(
                     f"{user.email} is a {user.role}, not a reviewer; only reviewers and lead reviewers are assigned."
                 )
-            if ReviewState(review.state) in TERMINAL_STATES:
+            if not open_for(Action.ASSIGN_REVIEWER, review.state):
                 raise TransitionError(f"Review {review.public_id} is {review.state}; its team can no longer change.")
             _assign(self._context, session, review, user, actor)
             return review_detail(self._context, session, review, actor)
 
     def unassign(self, actor: Principal, review_id: str, reviewer: str) -> ReviewDetail:
-        self.apply_clock()
         with self._context.operation(actor, "review.unassign", _target(review_id)) as session:
             review = load_visible_review(session, actor, review_id)
             authorize(
@@ -453,7 +377,6 @@ class Reviews:
             if kind not in GRANTABLE_TO_PARTNERS:
                 allowed = ", ".join(sorted(GRANTABLE_TO_PARTNERS))
                 raise InvalidInputError(f"{kind} cannot be granted to partners; grant one of: {allowed}.")
-        self.apply_clock()
         with self._context.operation(actor, "review.grant", _target(review_id)) as session:
             review = load_visible_review(session, actor, review_id)
             authorize(
@@ -487,7 +410,6 @@ class Reviews:
             return review_detail(self._context, session, review, actor)
 
     def revoke(self, actor: Principal, review_id: str, partner: str) -> ReviewDetail:
-        self.apply_clock()
         with self._context.operation(actor, "review.revoke", _target(review_id)) as session:
             review = load_visible_review(session, actor, review_id)
             authorize(
@@ -603,6 +525,86 @@ def finish_shredding(context: ServiceContext) -> None:
         context.vault.finish_shredding(context.database)
 
 
+def sweep_review_clock(context: ServiceContext, *, even_if_recent: bool = False) -> ClockSweep:
+    """Expire every review whose running clock passed its deadline, and destroy the content of reviews
+    that ended longer ago than the retention period.
+
+    Nothing runs in the background: every service call sweeps first, since :meth:`ServiceContext.operation`
+    and :meth:`ServiceContext.reading` call this before they open their transaction, unless this process
+    swept and found nothing due less than a second ago (see :class:`~airlock.review.context.SweepRecord`).
+    The sweep's own transactions are opened here, not through the context, which would sweep again.
+    """
+    now = context.clock.now()
+    if not even_if_recent and context.sweeps.recently_quiet(now):
+        return ClockSweep([], [])
+    with context.database.transaction(read_only=True) as session:
+        due = _overdue(session, now) or _due_for_destruction(context, session, now)
+        cleanup_pending = context.vault.shredding_pending(session)
+    if cleanup_pending:
+        finish_shredding(context)
+    if not due:
+        if not cleanup_pending:
+            context.sweeps.record_quiet(now)
+        return ClockSweep([], [])
+    with audited_operation(context.database, context.audit, actor=CLOCK_ACTOR, action="review.clock.sweep") as session:
+        expired: list[ReviewSummary] = []
+        for review in _due_for_expiry(session, now):
+            reading = read_clock(review, review.submission.planned_release_date, now)
+            assert reading.deadline is not None
+            _apply(
+                context,
+                session,
+                review,
+                _transition_to(review, ReviewState.EXPIRED),
+                None,
+                f"The deadline of {reading.deadline:%Y-%m-%d %H:%M} UTC passed with no final report.",
+            )
+            expired.append(_summary(review, now))
+        destroyed: list[ReviewSummary] = []
+        for review in _due_for_destruction(context, session, now):
+            destroy_content(
+                context,
+                session,
+                review,
+                None,
+                f"The retention period of {context.settings.retention_days} days after the review ended is over.",
+            )
+            destroyed.append(_summary(review, now))
+        return ClockSweep(expired, destroyed)
+
+
+def _overdue(session: Session, now: datetime) -> list[int]:
+    """The ids of reviews whose running clock is past its deadline. Every service call asks this first, so
+    it reads only the clock's columns, not whole reviews (a few milliseconds for hundreds of running
+    clocks instead of tens)."""
+    rows = session.execute(
+        select(Review.id, *_CLOCK_COLUMNS, Submission.planned_release_date)
+        .join(Review.submission)
+        .where(Review.state.in_([state.value for state in CLOCK_RUNNING_STATES]), Review.paused_since.is_(None))
+    )
+    return [row.id for row in rows if read_clock(_ClockFacts.of(row), row.planned_release_date, now).overdue]
+
+
+def _due_for_expiry(session: Session, now: datetime) -> list[Review]:
+    overdue = _overdue(session, now)
+    return list(session.scalars(select(Review).where(Review.id.in_(overdue)))) if overdue else []
+
+
+def _due_for_destruction(context: ServiceContext, session: Session, now: datetime) -> list[Review]:
+    ended_before = now - timedelta(days=context.settings.retention_days)
+    return list(
+        session.scalars(
+            select(Review)
+            .join(Review.submission)
+            .where(
+                Review.state.in_([state.value for state in ENDED_STATES]),
+                Review.state_changed_at <= ended_before,
+                Submission.content_destroyed_at.is_(None),
+            )
+        )
+    )
+
+
 def review_detail(context: ServiceContext, session: Session, review: Review, viewer: Principal) -> ReviewDetail:
     """The review as ``viewer`` may see it: everything for its developer and the agency; for a trusted
     partner, only its state, clock and the content kinds granted to them (see the access policy)."""
@@ -613,7 +615,8 @@ def review_detail(context: ServiceContext, session: Session, review: Review, vie
     grants = list(review.grants)
     events = [_event_view(event) for event in review.events]
     if not full:
-        granted = {kind for organisation, kind in scope.partner_grants if organisation == viewer.organisation_id}
+        # A partner's view: the content kinds granted to them, and only their own organisation's grant.
+        granted = granted_to(viewer, scope)
         stored = [item for item in stored if item.kind in granted]
         grants = [grant for grant in grants if grant.organisation_id == viewer.organisation_id]
         events = [
@@ -640,6 +643,8 @@ def review_detail(context: ServiceContext, session: Session, review: Review, vie
                 target=transition.target,
                 verb=transition.verb,
                 roles=sorted(role.value for role in transition.roles) or [CLOCK_ACTOR],
+                permitted=not transition.by_clock_only
+                and is_permitted(viewer, Action.CHANGE_REVIEW_STATE, scope, roles=transition.roles),
             )
             for transition in transitions_from(ReviewState(review.state))
         ]
@@ -657,6 +662,7 @@ MAX_OFFSET = 2**31 - 1
 
 # What a front end may offer on a review's page; each one is decided again when it is asked for.
 _OFFERED_ACTIONS = (
+    Action.VIEW_FINDINGS,
     Action.VIEW_EVALUATION,
     Action.RUN_EVALUATION,
     Action.RECORD_FINDING,
@@ -672,7 +678,12 @@ _OFFERED_ACTIONS = (
 
 
 def _permitted(viewer: Principal, review: Review, scope: Scope) -> list[str]:
-    permitted = [action.name.lower() for action in _OFFERED_ACTIONS if is_permitted(viewer, action, scope)]
+    """What the viewer may do on the review now: the policy allows it, and the review's state takes it."""
+    permitted = [
+        action.name.lower()
+        for action in _OFFERED_ACTIONS
+        if open_for(action, review.state) and is_permitted(viewer, action, scope)
+    ]
     for kind in (ContentKind.FULL_REPORT, ContentKind.REDACTED_REPORT):
         if is_permitted(viewer, Action.READ_CONTENT, review_scope(review, content_kind=kind)):
             permitted.append(f"read_{kind}")
@@ -857,8 +868,8 @@ def _developer_consent(
     return consenting.user_id
 
 
-def _require_running_clock(review: Review, doing: str) -> None:
-    if ReviewState(review.state) not in CLOCK_RUNNING_STATES:
+def _require_running_clock(review: Review, action: Action, doing: str) -> None:
+    if not open_for(action, review.state):
         raise TransitionError(
             f"Review {review.public_id} is {review.state}, so it has no running clock to {doing}.",
             "The clock runs from acceptance until the final report.",

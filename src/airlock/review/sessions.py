@@ -4,12 +4,27 @@ receipts.
 Decisions:
 
 * **Passwords** are hashed with scrypt (``hashlib.scrypt``, N=2^14, r=8, p=1: about 50 ms and 16 MiB per
-  check) with a per-user salt. A user sets their own password (``airlock user password``); an operator may
-  set anyone's, to hand out a first one. At least 12 characters; nothing else is imposed (NIST SP 800-63B).
+  check) with a per-user salt. At least 12 characters; nothing else is imposed (NIST SP 800-63B).
+* **Nobody acts as someone else without break-glass.** Whoever knows a user's password acts as them, so a
+  password set by anyone but its user is *one-time*: it signs in only to choose one's own (NIST SP 800-63B
+  5.1.1.2 for passwords an administrator assigns), and reads nothing. An operator hands out a first one to a
+  user who has no credentials yet (onboarding); replacing the credentials a user has (a password they chose
+  or could have, API tokens) is a **reset**, a break-glass act with a recorded reason
+  (:data:`airlock.access.Action.SET_PASSWORD`). A reset ends the user's sessions and API tokens, is reported
+  by ``airlock audit unusual``, and so is every content read through the account in the day after it; at
+  their next sign-in the user is shown who reset it, when and why.
+* **Every new password** (chosen, handed out or reset) ends every session and every API token of the account:
+  whoever learnt or used the old one keeps nothing that outlives it.
+* **Every authentication event is an audit entry** (sign-in, failed or not; sign-out; a password set,
+  changed or reset; token issue and revoke in :mod:`airlock.review.tokens`), written through
+  :meth:`ServiceContext.operation`, which signs no checkpoint over a log changed behind its back: on such a
+  log none of these operations happens.
 * **Sign-in is throttled** per account and per client address: after 5 failures for an account (or 20 from
   one address) within 15 minutes, further attempts are refused, without checking the password, until the
-  oldest failure is 15 minutes old. Every attempt is kept (``sign_in_attempts``) and every sign-in, success or
-  failure, is in the audit log.
+  oldest failure is 15 minutes old. An attempt is counted *before* its password is checked (as a failure,
+  until it turns out right), in a transaction that queues behind every other sign-in's, so attempts made in
+  parallel never check more passwords than the limit. A refused attempt checks nothing and is not written
+  to the audit log (anyone could fill it so); the failures that led to it are.
 * **Sessions** last 12 hours. The cookie holds 256 random bits; the database keeps only their SHA-256, as for
   API tokens. Each session has its own CSRF token, which every form and every htmx request sends back.
 * **Form receipts**: a form carries a one-time token; the first submission claims it and records what it
@@ -24,17 +39,28 @@ import hmac
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Literal
 
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
-from airlock.access import Principal, Role
-from airlock.errors import AuthenticationError, ConflictError, InvalidInputError, NotFoundError, ThrottledError
+from airlock.access import Action, Principal, Scope, authorize
+from airlock.errors import (
+    AirlockError,
+    AuthenticationError,
+    ConflictError,
+    InvalidInputError,
+    ThrottledError,
+)
 from airlock.review.context import ServiceContext
-from airlock.review.directory import principal_of
-from airlock.review.models import FormReceipt, SignInAttempt, User, WebSession
+from airlock.review.directory import find_user, principal_of
+from airlock.review.inputs import check_characters, normalise_email, shorten
+from airlock.review.models import ApiToken, Deployment, FormReceipt, SignInAttempt, User, WebSession
+from airlock.review.tokens import end_tokens_of
 
 MIN_PASSWORD_LENGTH = 12
 MAX_PASSWORD_LENGTH = 1024
+MAX_RESET_REASON_LENGTH = 500
 SESSION_LIFETIME = timedelta(hours=12)
 THROTTLE_WINDOW = timedelta(minutes=15)
 MAX_FAILURES_PER_ACCOUNT = 5
@@ -92,85 +118,199 @@ class FormClaim:
     earlier_result: str | None
 
 
+@dataclass(frozen=True)
+class PasswordReset:
+    """An operator's reset of a user's password, as the user is shown it: who, when and why."""
+
+    by: str
+    at: datetime
+    reason: str
+
+
+@dataclass(frozen=True)
+class PasswordSet:
+    """What setting a password did."""
+
+    email: str
+    kind: Literal["set", "change", "reset"]
+    """``set``: a first password (handed out, or one's own first); ``change``: one's own replaced; ``reset``:
+    an operator replaced the credentials the user had (break-glass)."""
+    one_time: bool
+    """Someone else set it: it signs in only to choose one's own."""
+    sessions_ended: int
+    tokens_ended: int
+
+    @property
+    def ended(self) -> str:
+        """What the new password ended, in words: ``1 session and 2 API tokens``."""
+        sessions = f"{self.sessions_ended} session{'' if self.sessions_ended == 1 else 's'}"
+        return f"{sessions} and {self.tokens_ended} API token{'' if self.tokens_ended == 1 else 's'}"
+
+
+class PasswordChoiceRequired(AirlockError):
+    """The password was right, but someone else set it: it lets its user choose their own, nothing else."""
+
+    kind = "password_choice_required"
+
+    def __init__(self, reset: PasswordReset | None) -> None:
+        super().__init__(
+            "This password was set for you by an operator: it signs in only to choose your own.",
+            "Type it again with a new password of your own (12 characters or more).",
+            field="new_password",
+        )
+        self.reset = reset
+        """The reset that set it, to show the user; None for a first password."""
+
+
+@dataclass(frozen=True)
+class _Checked:
+    """An account whose password was just checked and found right."""
+
+    user_id: int
+    principal: Principal
+    one_time: bool
+    reset: PasswordReset | None
+
+
 class WebSessions:
     def __init__(self, context: ServiceContext) -> None:
         self._context = context
 
     # Passwords -------------------------------------------------------------------------------------
 
-    def set_password(self, actor: Principal, email: str, password: str) -> None:
-        """Set ``email``'s password: one's own, or anyone's for an operator."""
-        address = email.strip().lower()
-        if address != actor.email and actor.role is not Role.OPERATOR:
-            raise NotFoundError(
-                f"You can set only your own password, not {address}'s.", "An operator can set a first password."
-            )
-        if not MIN_PASSWORD_LENGTH <= len(password) <= MAX_PASSWORD_LENGTH:
-            raise InvalidInputError(
-                f"A password needs {MIN_PASSWORD_LENGTH} to {MAX_PASSWORD_LENGTH} characters; this one has "
-                f"{len(password)}.",
-                "A few unrelated words make a long password that is easy to remember.",
-                field="password",
-            )
-        if password.strip().lower() == address:
-            raise InvalidInputError(
-                "A password must not be the account's email address.", "Choose another one.", field="password"
-            )
+    def set_password(
+        self, actor: Principal, email: str, password: str, *, break_glass: str | None = None
+    ) -> PasswordSet:
+        """Set ``email``'s password: one's own; or, for an operator, a first one-time password for a user who
+        has no credentials yet, or a reset of anyone's with ``break_glass`` (the reason, shown to the user)."""
+        address = normalise_email(email)
+        _check_new_password(address, password, field="password")
+        reason = _reset_reason(break_glass)
+        own = address == actor.email
+        if not own:
+            # The role first, so that someone who may not set others' passwords never learns who exists.
+            authorize(actor, Action.SET_PASSWORD, what="set another user's password")
         hashed = hash_password(password)
-        with self._context.operation(actor, "user.password.set", f"user:{address}") as session:
-            user = session.scalar(select(User).where(User.email == address))
-            if user is None:
-                raise NotFoundError(f"There is no user {address}.", "List them with `airlock user list`.")
-            user.password_hash = hashed
-            # A new password ends every session signed in with the old one.
-            for open_session in session.scalars(
-                select(WebSession).where(WebSession.user_id == user.id, WebSession.ended_at.is_(None))
-            ):
-                open_session.ended_at = self._context.clock.now()
+        with self._context.operation(actor, "user.password.set", f"user:{address}", purpose=reason or "") as session:
+            user = find_user(session, address)
+            if own:
+                return self._store_password(session, actor, user, hashed, own=True, reset_reason=None)
+            onboarded = _has_credentials(session, user)
+            authorize(
+                actor,
+                Action.SET_PASSWORD,
+                Scope(target_user_is_onboarded=onboarded),
+                justification=reason,
+                what=f"set the password of {address}",
+            )
+            return self._store_password(
+                session, actor, user, hashed, own=False, reset_reason=reason if onboarded else None
+            )
 
-    def change_password(self, actor: Principal, current: str, new: str, *, client: str) -> None:
+    def change_password(self, actor: Principal, current: str, new: str, *, client: str) -> PasswordSet:
         """Change one's own password on the web, proving the current one first: a session left open on a
         shared screen must not be enough to take the account over. A wrong current password counts as a
-        failed sign-in (and is throttled like one); the change ends every session, this one included."""
-        where = client[:64] or "unknown"
-        now = self._context.clock.now()
-        self._refuse_if_throttled(actor.email, where, now)
-        with self._context.database.transaction(read_only=True) as session:
-            stored = session.scalar(select(User.password_hash).where(User.id == actor.user_id))
-        if stored is None or not password_matches(stored, current):
-            self._record_failure(actor.email, actor.email, where, now, "user.password.change")
+        failed sign-in (and is throttled like one); the change ends every session, this one included, and
+        every API token."""
+        _check_new_password(actor.email, new, field="password")
+        where = _client_key(client)
+        checked, attempt = self._check_password(
+            actor.email, current, where, actor=actor.email, action="user.password.change"
+        )
+        if checked is None:
             raise InvalidInputError(
                 "The current password is wrong.", "Type the one you signed in with.", field="current_password"
             )
-        self.set_password(actor, actor.email, new)
+        hashed = hash_password(new)
+        with self._context.operation(actor, "user.password.change", f"user:{actor.email}") as session:
+            _mark_succeeded(session, attempt)
+            user = session.get_one(User, checked.user_id)
+            return self._store_password(session, actor, user, hashed, own=True, reset_reason=None)
+
+    def last_reset(self, actor: Principal) -> PasswordReset | None:
+        """The last time an operator reset ``actor``'s password, if ever: shown on their account page."""
+        with self._context.database.transaction(read_only=True) as session:
+            return _reset_of(session.get_one(User, actor.user_id))
+
+    def _store_password(
+        self, session: Session, actor: Principal, user: User, hashed: str, *, own: bool, reset_reason: str | None
+    ) -> PasswordSet:
+        """Replace ``user``'s password inside an audited operation: every session and API token of theirs
+        ends, and the audit log records what kind of change it was."""
+        now = self._context.clock.now()
+        had_password = user.password_hash is not None
+        kind: Literal["set", "change", "reset"] = (
+            "reset" if reset_reason is not None else "change" if own and had_password else "set"
+        )
+        sessions_ended = _end_sessions(session, user.id, now)
+        tokens_ended = end_tokens_of(session, user.id, now)
+        replaced_one_time = user.password_is_one_time
+        user.password_hash = hashed
+        user.password_is_one_time = not own
+        if reset_reason is not None:
+            user.password_reset_at, user.password_reset_by, user.password_reset_reason = now, actor.email, reset_reason
+        details: dict[str, object] = {
+            "one_time": not own,
+            "sessions_ended": sessions_ended,
+            "tokens_ended": tokens_ended,
+        }
+        if own and replaced_one_time:
+            details["replaced_one_time_password"] = True
+        if reset_reason is not None:
+            details["break_glass"] = True
+        self._context.audit.append(
+            session,
+            actor=actor.email,
+            action=f"user.password.{kind}",
+            target=f"user:{user.email}",
+            purpose=reset_reason or "",
+            details=details,
+        )
+        return PasswordSet(user.email, kind, not own, sessions_ended, tokens_ended)
 
     # Sign-in ---------------------------------------------------------------------------------------
 
-    def sign_in(self, email: str, password: str, *, client: str) -> SignedIn:
-        """A new session for the account, if the password is right and sign-in is not throttled."""
-        address = email.strip().lower()[:254]
-        where = client[:64] or "unknown"
-        now = self._context.clock.now()
-        self._refuse_if_throttled(address, where, now)
-        with self._context.database.transaction(read_only=True) as session:
-            user = session.scalar(select(User).where(User.email == address))
-            stored = user.password_hash if user is not None else None
-        matches = password_matches(stored or _DUMMY_HASH, password) and stored is not None
-        if user is None or not matches:
-            self._record_failure("airlock", address, where, now, "session.sign_in")
+    def sign_in(self, email: str, password: str, *, client: str, new_password: str | None = None) -> SignedIn:
+        """A new session for the account, if the password is right and sign-in is not throttled.
+
+        A one-time password (set by an operator) signs in only together with ``new_password``, the user's
+        own, which replaces it; without one, :class:`PasswordChoiceRequired` says so and carries the reset
+        to show the user.
+        """
+        address = check_characters(email.strip().lower()[:254], "The email address")
+        where = _client_key(client)
+        if new_password is not None:
+            _check_new_password(address, new_password, field="new_password")
+            if new_password == password:
+                raise InvalidInputError(
+                    "The new password is the one you were given.", "Choose one of your own.", field="new_password"
+                )
+        checked, attempt = self._check_password(address, password, where, actor="airlock", action="session.sign_in")
+        if checked is None:
             raise AuthenticationError(
                 "The email address or the password is wrong.",
                 "Check both and try again; after 5 failures, sign-in is paused for 15 minutes.",
             )
+        if checked.one_time and new_password is None:
+            # The password was right: it does not count towards throttling.
+            with self._context.database.transaction() as session:
+                _mark_succeeded(session, attempt)
+            raise PasswordChoiceRequired(checked.reset)
+        hashed = hash_password(new_password) if checked.one_time and new_password is not None else None
         cookie, csrf_token = secrets.token_hex(32), secrets.token_hex(32)
-        principal = principal_of(user)
+        principal = checked.principal
+        now = self._context.clock.now()
         with self._context.operation(principal, "session.sign_in", f"user:{address}") as session:
-            session.add(SignInAttempt(email=address, client=where, at=now, succeeded=True))
+            _mark_succeeded(session, attempt)
+            if hashed is not None:
+                self._store_password(
+                    session, principal, session.get_one(User, checked.user_id), hashed, own=True, reset_reason=None
+                )
             session.add(
                 WebSession(
                     secret_hash=_hash(cookie),
                     csrf_token=csrf_token,
-                    user_id=user.id,
+                    user_id=checked.user_id,
                     created_at=now,
                     expires_at=now + SESSION_LIFETIME,
                 )
@@ -184,34 +324,63 @@ class WebSessions:
             )
         return SignedIn(principal, cookie, csrf_token, now + SESSION_LIFETIME)
 
-    def _record_failure(self, actor: str, email: str, client: str, now: datetime, action: str) -> None:
-        """A wrong password for ``email``: counted towards throttling and kept in the audit log (``action``
-        with ``_failed``), whether it was a sign-in or a password change."""
-        with self._context.operation(actor, action, f"user:{email}") as session:
-            session.add(SignInAttempt(email=email, client=client, at=now, succeeded=False))
-            self._context.audit.append(
-                session, actor=actor, action=f"{action}_failed", target=f"user:{email}", details={"client": client}
-            )
-
-    def _refuse_if_throttled(self, email: str, client: str, now: datetime) -> None:
-        since = now - THROTTLE_WINDOW
+    def _check_password(
+        self, email: str, password: str, client: str, *, actor: str, action: str
+    ) -> tuple[_Checked | None, int]:
+        """Check ``password`` for the account ``email`` under the throttle; returns the account if it was
+        right (else None, the failure recorded and audited as ``action`` + ``_failed``) and the attempt's
+        record, which the caller marks as succeeded in the transaction that acts on it."""
+        now = self._context.clock.now()
+        attempt = self._count_attempt(email, client, now)
         with self._context.database.transaction(read_only=True) as session:
+            user = session.scalar(select(User).where(User.email == email))
+            stored = user.password_hash if user is not None else None
+            found = (
+                None
+                if user is None
+                else _Checked(user.id, principal_of(user), user.password_is_one_time, _reset_of(user))
+            )
+        matches = password_matches(stored or _DUMMY_HASH, password) and stored is not None
+        if found is None or not matches:
+            with self._context.operation(actor, action, f"user:{email}") as session:
+                self._context.audit.append(
+                    session, actor=actor, action=f"{action}_failed", target=f"user:{email}", details={"client": client}
+                )
+            return None, attempt
+        return found, attempt
+
+    def _count_attempt(self, email: str, client: str, now: datetime) -> int:
+        """Record an attempt for ``email`` from ``client`` as a failure before its password is checked, unless
+        the account or the address is throttled (:class:`ThrottledError`); returns the attempt's id.
+
+        Counting first, in a transaction that queues behind every other sign-in's, is what keeps parallel
+        attempts within the limit: each one sees the others that came before it, checked or not. An attempt
+        whose check never finished (the process died) stays a failure.
+        """
+        since = now - THROTTLE_WINDOW
+        with self._context.database.transaction() as session:
+            # SQLite's write transactions queue already (BEGIN IMMEDIATE); on PostgreSQL the deployment's row is
+            # the queue: locked here for the milliseconds of the count, never during a password check.
+            session.execute(select(Deployment.id).where(Deployment.id == 1).with_for_update())
             for column, value, limit in (
                 (SignInAttempt.email, email, MAX_FAILURES_PER_ACCOUNT),
                 (SignInAttempt.client, client, MAX_FAILURES_PER_CLIENT),
             ):
-                failures = session.execute(
+                failures, oldest = session.execute(
                     select(func.count(), func.min(SignInAttempt.at)).where(
                         column == value, SignInAttempt.at > since, SignInAttempt.succeeded.is_(False)
                     )
                 ).one()
-                if failures[0] >= limit:
-                    oldest: datetime = failures[1]
+                if failures >= limit:
                     raise ThrottledError(
-                        f"Sign-in is paused after {failures[0]} failed attempts in {THROTTLE_WINDOW.seconds // 60} "
+                        f"Sign-in is paused after {failures} failed attempts in {THROTTLE_WINDOW.seconds // 60} "
                         f"minutes; try again after {oldest + THROTTLE_WINDOW:%H:%M} UTC.",
-                        "If you forgot your password, ask your deployment's operator to set a new one.",
+                        "If you forgot your password, ask your deployment's operator to reset it.",
                     )
+            attempt = SignInAttempt(email=email, client=client, at=now, succeeded=False)
+            session.add(attempt)
+            session.flush()
+            return attempt.id
 
     def authenticate(self, cookie: str) -> SessionUser:
         """The user of an open session; :class:`AuthenticationError` for anything else."""
@@ -225,10 +394,16 @@ class WebSessions:
             return SessionUser(principal_of(found.user), found.csrf_token, found.user.name)
 
     def sign_out(self, cookie: str) -> None:
-        with self._context.database.transaction() as session:
+        """End the session of ``cookie`` (an audited event); nothing for a cookie of no open session."""
+        if not cookie:
+            return
+        with self._context.operation("airlock", "session.sign_out") as session:
             found = session.scalar(select(WebSession).where(WebSession.secret_hash == _hash(cookie)))
-            if found is not None and found.ended_at is None:
-                found.ended_at = self._context.clock.now()
+            if found is None or found.ended_at is not None:
+                return
+            found.ended_at = self._context.clock.now()
+            email = found.user.email
+            self._context.audit.append(session, actor=email, action="session.sign_out", target=f"user:{email}")
 
     # Form receipts ---------------------------------------------------------------------------------
 
@@ -271,3 +446,67 @@ class WebSessions:
             receipt = session.scalar(select(FormReceipt).where(FormReceipt.token == token))
             if receipt is not None and receipt.result is None:
                 session.delete(receipt)
+
+
+def _check_new_password(email: str, password: str, *, field: str) -> None:
+    if not MIN_PASSWORD_LENGTH <= len(password) <= MAX_PASSWORD_LENGTH:
+        raise InvalidInputError(
+            f"A password needs {MIN_PASSWORD_LENGTH} to {MAX_PASSWORD_LENGTH} characters; this one has "
+            f"{len(password)}.",
+            "A few unrelated words make a long password that is easy to remember.",
+            field=field,
+        )
+    if password.strip().lower() == email:
+        raise InvalidInputError(
+            "A password must not be the account's email address.", "Choose another one.", field=field
+        )
+    check_characters(password, "The password", field=field, in_a_name=False)
+
+
+def _reset_reason(break_glass: str | None) -> str | None:
+    """The reason given for a reset, checked; None when none was given."""
+    if break_glass is None or not break_glass.strip():
+        return None
+    reason = " ".join(break_glass.split())
+    if len(reason) > MAX_RESET_REASON_LENGTH:
+        raise InvalidInputError(
+            f"The reason for the reset is {len(reason)} characters long; keep it to {MAX_RESET_REASON_LENGTH}.",
+            field="break_glass",
+        )
+    return check_characters(reason, "The reason for the reset", field="break_glass")
+
+
+def _has_credentials(session: Session, user: User) -> bool:
+    """Whether ``user`` has credentials a new password would replace: a password other than a first one
+    still unused (one-time and never reset), or any API token, live or not (they have used the system)."""
+    first_one_unused = user.password_is_one_time and user.password_reset_at is None
+    if user.password_hash is not None and not first_one_unused:
+        return True
+    return session.scalar(select(ApiToken.id).where(ApiToken.user_id == user.id).limit(1)) is not None
+
+
+def _reset_of(user: User) -> PasswordReset | None:
+    if user.password_reset_at is None:
+        return None
+    return PasswordReset(user.password_reset_by or "", user.password_reset_at, user.password_reset_reason or "")
+
+
+def _end_sessions(session: Session, user_id: int, now: datetime) -> int:
+    open_sessions = session.scalars(
+        select(WebSession).where(
+            WebSession.user_id == user_id, WebSession.ended_at.is_(None), WebSession.expires_at > now
+        )
+    ).all()
+    for open_session in open_sessions:
+        open_session.ended_at = now
+    return len(open_sessions)
+
+
+def _mark_succeeded(session: Session, attempt: int) -> None:
+    session.get_one(SignInAttempt, attempt).succeeded = True
+
+
+def _client_key(client: str) -> str:
+    """The address a sign-in came from, as the throttle counts it and the audit log records it (the server's
+    to say, so written out rather than refused if it holds anything odd)."""
+    return shorten(client, 64)[:64] or "unknown"

@@ -25,7 +25,7 @@ from airlock.review.inputs import (
 )
 from airlock.review.lifecycle import ReviewState
 from airlock.review.models import Review, Submission
-from airlock.review.reviews import EventKind, Reviews, move_review, record_event, review_detail
+from airlock.review.reviews import EventKind, move_review, record_event, review_detail
 from airlock.review.scope import submission_ref
 from airlock.review.views import ReviewDetail
 
@@ -75,7 +75,6 @@ class Submissions:
         marking = _check_marking(request.confidentiality_marking)
         artefacts = [parse_artefact_hash(text) for text in request.artefacts]
         base_url = _check_base_url(request.base_url)
-        Reviews(context).apply_clock()
         with context.operation(actor, "submission.create") as session:
             authorize(actor, Action.SUBMIT, Scope(developer_organisation_id=actor.organisation_id))
             submission = Submission(

@@ -108,6 +108,9 @@ class MoveView(BaseModel):
     target: str
     verb: str
     roles: list[str]
+    permitted: bool = False
+    """Whether the viewer may make the move, by the access policy: what a front end offers. The service
+    decides again when the move is asked for."""
 
 
 class ReviewSummary(BaseModel):
@@ -152,5 +155,6 @@ class ReviewDetail(ReviewSummary):
     next_moves: list[MoveView]
     events: list[EventView]
     permitted: list[str] = []
-    """What the viewer may do on the review now, by the access policy's action names (``run_evaluation``,
-    ``read_full_report``, ...): what a front end offers. The services decide again on every request."""
+    """What the viewer may do on the review now, by the access policy's action names (``view_findings``,
+    ``run_evaluation``, ``read_full_report``, ...): what a front end offers. The services decide again on
+    every request."""

@@ -11,7 +11,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-import yaml
 from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 
 from airlock.sandbox.errors import SandboxConfigError
@@ -90,6 +89,8 @@ def load_config(config: object) -> BwrapConfig:
         return BwrapConfig()
     if isinstance(config, BwrapConfig):
         return config
+    import yaml  # here, not at the top: a configuration given as a file is the rare case
+
     try:
         if isinstance(config, str):
             path = Path(config)
@@ -115,7 +116,7 @@ def load_config(config: object) -> BwrapConfig:
     raise SandboxConfigError(f"The bwrap sandbox cannot use a configuration of type {type(config).__name__}.")
 
 
-def _yaml_problem(error: yaml.YAMLError) -> str:
+def _yaml_problem(error: Exception) -> str:
     """A YAML parser's error in one line: where (line and column, counted from 1) and what."""
     mark = getattr(error, "problem_mark", None)
     problem = getattr(error, "problem", None) or str(error).splitlines()[0]

@@ -42,7 +42,7 @@ from airlock.sandbox.bwrap import (
     server_command,
 )
 from airlock.sandbox.config import SandboxLimits, SandboxUser
-from airlock.sandbox.errors import SandboxError, SandboxUnavailableError
+from airlock.sandbox.errors import SandboxError, SandboxUnavailableError, SandboxUnsupportedError
 from airlock.sandbox.resources import ResourceGroup, create_resource_group
 
 logger = logging.getLogger(__name__)
@@ -107,7 +107,6 @@ class SandboxProcess:
     ) -> SandboxProcess:
         """Start a sandbox named ``name`` (its host name too); services pass the sandbox whose network they join."""
         bwrap = find_bwrap()
-        check_support(bwrap)
         began = time.perf_counter()
         group = create_resource_group(f"{name}-{uuid.uuid4().hex[:12]}", limits)
         ours, theirs = socket.socketpair()
@@ -173,6 +172,12 @@ class SandboxProcess:
             except (TimeoutError, EOFError, SandboxError, OSError) as error:
                 await _stop(process)
                 stderr = (await process.stderr.read()).decode(errors="replace").strip() if process.stderr else ""
+                # Whether this machine can host a sandbox at all is asked only now, when one did not start (asking
+                # before every start would cost a second sandbox): the check names the cause and what to do.
+                try:
+                    await asyncio.to_thread(check_support, bwrap)
+                except SandboxUnsupportedError as unsupported:
+                    raise unsupported from error
                 raise SandboxError(
                     f"The sandbox {name!r} did not start: {stderr.splitlines()[-1] if stderr else error}."
                 ) from error

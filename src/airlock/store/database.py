@@ -11,19 +11,22 @@ import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
-from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DataError, IntegrityError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
 from airlock.errors import ConflictError, StoreError
+
+if TYPE_CHECKING:
+    from alembic.config import Config
+
+HEAD_REVISION = "0007_password_resets"
+"""The newest migration (tests/test_store.py checks it against Alembic's own answer). Opening a database already
+there costs one query; Alembic, and its reading of every migration script, is loaded only to upgrade one."""
 
 MIGRATIONS_DIRECTORY = Path(__file__).parent / "migrations"
 
@@ -107,13 +110,32 @@ class Database:
 
     def schema_revision(self) -> str | None:
         """The Alembic revision the database is at, or None for an empty database."""
+        from sqlalchemy import inspect
+
         with self.engine.connect() as connection:
-            return MigrationContext.configure(connection).get_current_revision()
+            if not inspect(connection).has_table("alembic_version"):
+                return None
+            return connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
 
     def upgrade(self) -> None:
         """Bring the schema to the newest revision; a no-op when it is already there."""
-        if self.schema_revision() == head_revision():
+        current = self.schema_revision()
+        if current == HEAD_REVISION:
             return
+        from alembic import command
+        from alembic.util import CommandError
+
+        try:
+            known = current is None or (head_revision() is not None and _is_known(current))
+        except CommandError:
+            known = False
+        if not known:
+            raise StoreError(
+                f"The database's schema is at revision {current}, which this version of Airlock does not know "
+                f"(it knows revisions up to {HEAD_REVISION}); nothing was changed.",
+                "Open it with the version of Airlock that made it, or restore a backup made by this one.",
+            )
+
         with self.engine.connect() as connection:
             # SQLite rebuilds a table to alter it; with foreign keys enforced, dropping the old copy would
             # fail. They are switched off for the migration (only possible outside a transaction) and
@@ -142,13 +164,24 @@ class Database:
 
 def alembic_config() -> Config:
     """Alembic's configuration for Airlock's migrations, without any ini file."""
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIRECTORY))
     return config
 
 
 def head_revision() -> str | None:
+    """The newest migration, as Alembic finds it by reading them all."""
+    from alembic.script import ScriptDirectory
+
     return ScriptDirectory.from_config(alembic_config()).get_current_head()
+
+
+def _is_known(revision: str) -> bool:
+    from alembic.script import ScriptDirectory
+
+    return ScriptDirectory.from_config(alembic_config()).get_revision(revision) is not None
 
 
 def create_database_engine(url: str) -> Engine:

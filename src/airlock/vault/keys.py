@@ -102,11 +102,11 @@ class LocalKeyProvider:
     def unwrap(self, wrapped: bytes, context: bytes) -> bytes:
         try:
             return open_sealed(self._secret, wrapped, context)
-        except InvalidTag:
+        except InvalidTag as error:
             raise MasterKeyError(
                 f"The master key from {self._description} cannot unwrap this deployment's keys.",
                 "Use the master key the deployment was initialised with (or last rotated to).",
-            ) from None
+            ) from error
 
 
 class FileKeyProvider(LocalKeyProvider):
@@ -120,12 +120,12 @@ class FileKeyProvider(LocalKeyProvider):
 def _read_key_file(path: Path) -> bytes:
     try:
         mode = path.stat().st_mode
-    except FileNotFoundError:
+    except FileNotFoundError as error:
         raise MasterKeyError(
             f"The master key file {path} does not exist.",
             "Restore it from your backup, or point AIRLOCK_MASTER_KEY or AIRLOCK_MASTER_KEY_FILE "
             "at the deployment's key.",
-        ) from None
+        ) from error
     if mode & (stat.S_IRWXG | stat.S_IRWXO):
         raise MasterKeyError(
             f"The master key file {path} is readable by others (mode {stat.S_IMODE(mode):04o}).",
@@ -137,11 +137,11 @@ def _read_key_file(path: Path) -> bytes:
 def decode_key(text: str, description: str) -> bytes:
     try:
         return base64.b64decode(text, validate=True)
-    except (binascii.Error, ValueError):
+    except (binascii.Error, ValueError) as error:
         raise MasterKeyError(
             f"The master key in {description} is not valid base64.",
             "It must be the base64 encoding of 32 random bytes, as `airlock init` writes it.",
-        ) from None
+        ) from error
 
 
 def encode_key(key: bytes) -> str:

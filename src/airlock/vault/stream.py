@@ -115,8 +115,8 @@ def decrypt_stream(data_key: bytes, context: bytes, source: BinaryIO) -> Iterato
             raise StreamAuthenticationError("the blob is truncated")
         try:
             yield aead.decrypt(_nonce(prefix, index, last), current, associated)
-        except InvalidTag:
-            raise StreamAuthenticationError(f"segment {index} failed authentication") from None
+        except InvalidTag as error:
+            raise StreamAuthenticationError(f"segment {index} failed authentication") from error
         if last:
             return
         index += 1

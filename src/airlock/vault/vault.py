@@ -283,12 +283,12 @@ class Vault:
             return open_sealed(
                 organisation_key, row.wrapped_key, _data_key_context(submission.id, row.organisation_key_version)
             )
-        except InvalidTag:
+        except InvalidTag as error:
             raise CorruptBlobError(
                 f"The data key of submission {submission.public_id} failed authentication: "
                 "it was damaged or tampered with.",
                 "Restore the database from a backup; no content was returned.",
-            ) from None
+            ) from error
 
     def destroy_data_key(self, session: Session, submission_id: int) -> int:
         """Shred the submission's content: delete its data key, and mark its blobs for removal.
@@ -390,17 +390,17 @@ class Vault:
         try:
             with path.open("rb") as source:
                 return b"".join(decrypt_stream(data_key, _blob_context(submission.public_id, row.kind), source))
-        except FileNotFoundError:
+        except FileNotFoundError as error:
             raise CorruptBlobError(
                 f"The {row.kind} blob {address[:12]} of submission {submission.public_id} "
                 f"is missing from {path.parent}.",
                 "Restore the blob store from a backup; no content was returned.",
-            ) from None
+            ) from error
         except StreamAuthenticationError as error:
             raise CorruptBlobError(
                 f"The {row.kind} blob {address[:12]} of submission {submission.public_id} is corrupted ({error}).",
                 "Restore it from a backup; no content was returned.",
-            ) from None
+            ) from error
 
 
 class _Counted:

@@ -48,9 +48,9 @@ GENERATORS: dict[str, ModuleType] = {memory.FAMILY: memory, logic.FAMILY: logic,
 def generator(family: str) -> Generator:
     try:
         module: Generator = GENERATORS[family]
-    except KeyError:
+    except KeyError as error:
         known = ", ".join(sorted(GENERATORS))
-        raise ChallengeError(f"There is no challenge family {family!r}; the families are: {known}.") from None
+        raise ChallengeError(f"There is no challenge family {family!r}; the families are: {known}.") from error
     return module
 
 

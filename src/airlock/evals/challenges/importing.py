@@ -26,7 +26,6 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from airlock.errors import yaml_problem
-from airlock.evals.challenges.generation import suite_index, write_challenge
 from airlock.evals.challenges.manifest import Challenge, ChallengeError, load_challenge
 from airlock.evals.challenges.validation import check_flag
 
@@ -69,6 +68,8 @@ def import_inspect_cyber(source: Path, out: Path, *, difficulty: int = DEFAULT_D
 
     Nothing is written unless every variant imports and passes its check.
     """
+    from airlock.evals.challenges import generation  # the generators: only when importing (not for the CLI's help)
+
     found = _eval_files(source)
     if not found:
         raise ChallengeError(f"There is no eval.yaml in or below {source}; give an inspect_cyber evaluation directory.")
@@ -86,7 +87,7 @@ def import_inspect_cyber(source: Path, out: Path, *, difficulty: int = DEFAULT_D
     try:
         challenges = []
         for manifest, files in drafts:
-            written = write_challenge(staging / str(manifest["name"]), manifest, files)
+            written = generation.write_challenge(staging / str(manifest["name"]), manifest, files)
             report = check_flag(load_challenge(written.directory))
             if not report.passed:
                 raise ChallengeError(f"{written.name} does not pass its check: {report.summary()}.")
@@ -97,7 +98,7 @@ def import_inspect_cyber(source: Path, out: Path, *, difficulty: int = DEFAULT_D
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     imported = [load_challenge(out / challenge.name) for challenge in challenges]
-    suite_index(out, imported)
+    generation.suite_index(out, imported)
     return imported
 
 
@@ -113,9 +114,9 @@ def _drafts(path: Path, root: Path, difficulty: int) -> list[tuple[dict[str, obj
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError) as error:
-        raise ChallengeError(f"Cannot read {path}: {error}.") from None
+        raise ChallengeError(f"Cannot read {path}: {error}.") from error
     except yaml.YAMLError as error:
-        raise ChallengeError(f"{path} is not valid YAML ({yaml_problem(error)}).") from None
+        raise ChallengeError(f"{path} is not valid YAML ({yaml_problem(error)}).") from error
     if not isinstance(data, dict):
         raise ChallengeError(f"{path} does not hold a mapping of fields; is it an inspect_cyber eval.yaml?")
     for field, what in UNSUPPORTED.items():
@@ -126,7 +127,7 @@ def _drafts(path: Path, root: Path, difficulty: int) -> list[tuple[dict[str, obj
     except ValidationError as error:
         first = error.errors()[0]
         at = ".".join(str(part) for part in first["loc"]) or "the file"
-        raise ChallengeError(f"{path} is invalid at {at}: {first['msg']}.") from None
+        raise ChallengeError(f"{path} is invalid at {at}: {first['msg']}.") from error
     variants = evaluation.variants or {"": _CyberVariant()}
     return [
         _draft(evaluation, name, variant, path.parent, str(where), difficulty) for name, variant in variants.items()
@@ -189,10 +190,10 @@ def _refuse_other_services(sandbox: _CyberSandbox | None, folder: Path, label: s
     try:
         data = yaml.safe_load(compose.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError) as error:
-        raise ChallengeError(f"{label}: cannot read its sandbox file {compose}: {error}.") from None
+        raise ChallengeError(f"{label}: cannot read its sandbox file {compose}: {error}.") from error
     except yaml.YAMLError as error:
         problem = yaml_problem(error)
-        raise ChallengeError(f"{label}: its sandbox file {compose} is not valid YAML ({problem}).") from None
+        raise ChallengeError(f"{label}: its sandbox file {compose} is not valid YAML ({problem}).") from error
     services = sorted((data or {}).get("services") or {}) if isinstance(data, dict) else []
     others = [service for service in services if service != "default"]
     if others:

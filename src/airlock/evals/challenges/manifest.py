@@ -174,7 +174,7 @@ class Challenge(BaseModel):
         try:
             return self.path(relative).read_bytes()
         except OSError as error:
-            raise ChallengeError(f"{self.name}: cannot read {relative}: {error.strerror}.") from None
+            raise ChallengeError(f"{self.name}: cannot read {relative}: {error.strerror}.") from error
 
     def referenced_files(self) -> list[str]:
         names = {
@@ -211,9 +211,9 @@ def load_challenge(directory: Path) -> Challenge:
     try:
         data = yaml.safe_load(manifest.read_text(encoding="utf-8"))
     except OSError as error:
-        raise ChallengeError(f"Cannot read {manifest}: {error.strerror}; is {directory} a challenge?") from None
+        raise ChallengeError(f"Cannot read {manifest}: {error.strerror}; is {directory} a challenge?") from error
     except yaml.YAMLError as error:
-        raise ChallengeError(f"{manifest} is not valid YAML ({yaml_problem(error)}).") from None
+        raise ChallengeError(f"{manifest} is not valid YAML ({yaml_problem(error)}).") from error
     if not isinstance(data, dict):
         raise ChallengeError(f"{manifest} does not hold a mapping of fields.")
     try:
@@ -221,7 +221,7 @@ def load_challenge(directory: Path) -> Challenge:
     except ValidationError as error:
         first = error.errors()[0]
         where = ".".join(str(part) for part in first["loc"]) or "manifest"
-        raise ChallengeError(f"{manifest} is invalid at {where}: {first['msg']}.") from None
+        raise ChallengeError(f"{manifest} is invalid at {where}: {first['msg']}.") from error
     for name in challenge.referenced_files():
         if not challenge.path(name).is_file():
             raise ChallengeError(f"{manifest} names {name}, which is not in {directory}.")

