@@ -20,7 +20,8 @@ from airlock.app import Airlock
 from airlock.audit.note import verifier_key
 from airlock.clock import ManualClock
 from airlock.config import Settings
-from airlock.errors import ConflictError
+from airlock.errors import ConflictError, PermissionDeniedError
+from airlock.reports.build import commitment, instance_label
 from airlock.reports.signing import sign_file
 from airlock.review import ReviewState, SubmissionRequest, reporting
 from airlock.review.reporting import BuiltReport, ReportFile
@@ -143,6 +144,78 @@ def test_the_full_report_carries_the_exploit_details_and_the_redacted_one_none(r
     assert all(row["reasons"] is None for row in redacted_report["appendix"])
 
 
+def variant_names() -> list[str]:
+    """Every challenge variant, as the generators spell it and as prose and sample names do, and the
+    sanitizer's bug classes: none may reach a partner."""
+    from airlock.evals.challenges.generation import GENERATORS
+    from airlock.evals.challenges.generators.memory import BUG_CLASSES
+
+    names = {variant for module in GENERATORS.values() for variant in module.VARIANTS} | set(BUG_CLASSES.values())
+    return sorted({form for name in names for form in (name, name.replace("_", "-"), name.replace("_", " "))})
+
+
+def test_the_redacted_report_names_no_variant_and_no_seed_in_any_format(reviewed: Reviewed) -> None:
+    import io
+
+    import pypdf
+
+    full = json.loads(file(reviewed.draft, "full", "json").data)
+    seeds = {run["id"]: run["seeds"] for run in full["methods"]["runs"]}
+    assert all(seeds.values())
+    redacted_json = file(reviewed.draft, "redacted", "json").data.decode()
+    pdf = pypdf.PdfReader(io.BytesIO(file(reviewed.draft, "redacted", "pdf").data))
+    documents = {
+        "json": redacted_json,
+        "html": file(reviewed.draft, "redacted", "html").data.decode(),
+        "pdf": " ".join(page.extract_text() for page in pdf.pages),
+    }
+    for form, document in documents.items():
+        named = [
+            name for name in variant_names() if re.search(rf"(?<![\w-]){re.escape(name)}(?![\w-])", document, re.I)
+        ]
+        assert named == [], f"the redacted {form} names the variants {named}"
+        shown = [seed for tasks in seeds.values() for seed in tasks.values() if re.search(rf"\b{seed}\b", document)]
+        assert shown == [], f"the redacted {form} shows the seeds {shown}"
+    # What it shows instead: commitments that the full report's key opens, and nobody else's.
+    redacted = json.loads(redacted_json)
+    key = full["methods"]["commitment_key"]
+    assert redacted["methods"]["commitment_key"] is None
+    for run in redacted["methods"]["runs"]:
+        assert run["seeds"] is None
+        assert run["seed_commitments"] == {
+            task: commitment(key, f"{run['id']}/{task}={seed}") for task, seed in seeds[run["id"]].items()
+        }
+    assert all(row["variant"] is None for row in redacted["appendix"])
+    assert {row["instance"] for row in redacted["appendix"]} == {
+        instance_label(key, row["instance"]) for row in full["appendix"]
+    }
+
+
+def test_a_review_with_runs_of_different_epochs_gets_its_report(fresh: Fresh, tmp_path: Path) -> None:
+    # A one-epoch screening run next to a full run with more epochs made `airlock report build` print a
+    # 47-line traceback: pass@k wanted the same number of attempts at every instance.
+    airlock, world = fresh.airlock, fresh.world
+    suites = Path(__file__).parent / "support" / "suites"
+    with fake_endpoint(replaying_references(suites_cache())) as endpoint:
+        review = accepted_review(airlock, world, base_url=endpoint.url)
+        for suite in ("single.yaml", "single-twice.yaml"):
+            assert airlock.evaluations.run(world.reviewer, review, str(suites / suite)).status == "completed"
+
+    outcome = Cli(fresh.settings, fresh.clock)(
+        "report", "build", review, "--out", str(tmp_path / "out"), "--as", world.reviewer.email, "--json"
+    )
+
+    assert outcome.exit_code == 0, outcome.stderr
+    assert outcome.stderr == ""
+    report = json.loads(next((tmp_path / "out").glob("*-full.json")).read_text())
+    assert sorted(run["epochs"] for run in report["methods"]["runs"]) == [1, 2]
+    (at_k,) = [rate for rate in report["results"]["pass_at_k"] if rate["family"] == "all"]
+    assert (at_k["instances"], at_k["attempts"]) == (1, 2)  # the one-epoch run's instance cannot give pass@2
+    assert any("1 instances attempted fewer times" in note for note in report["notes"])
+    model = next(r for r in report["results"]["by_family"] if r["subject"] == "model" and r["family"] == "all")
+    assert (model["instances"], model["attempts"]) == (2, 3)
+
+
 def _contains(document: str, text: str) -> bool:
     """Whether ``text`` is in ``document`` as it is, HTML-escaped (as the template escapes) or JSON-escaped."""
     return text in document or str(escape(text)) in document or json.dumps(text)[1:-1] in document
@@ -229,9 +302,9 @@ def test_the_reports_are_in_the_vault_and_only_the_granted_variant_reaches_a_par
 def test_the_developer_sees_neither_report_nor_findings_before_the_draft_is_sent(reviewed: Reviewed) -> None:
     airlock, world = reviewed.airlock, reviewed.world
     assert airlock.reviews.show(world.lead, reviewed.review).state == ReviewState.DRAFT_REPORT
-    with pytest.raises(Exception, match="not been sent to the developer"):
+    with pytest.raises(PermissionDeniedError, match="report are not yet sent to the developer"):
         airlock.reports.export(world.acme_admin, reviewed.review, "full")
-    with pytest.raises(Exception, match="not yet sent to the developer"):
+    with pytest.raises(PermissionDeniedError, match="report are not yet sent to the developer"):
         airlock.findings.for_review(world.acme_admin, reviewed.review)
 
 
@@ -355,9 +428,9 @@ def test_a_report_cannot_be_built_before_the_review_is_accepted_or_by_someone_un
         ("add a finding without a title", 1, "A finding's title must be 1 to 200 characters"),
         ("add a finding as the developer", 1, "may not record a finding on review"),
         ("answer before the draft is sent", 1, "findings are answered while it is in developer_response"),
-        ("answer as a reviewer", 1, "Only the developer answers findings"),
+        ("answer as a reviewer", 1, "may not answer finding"),
         ("answer an unknown finding", 1, "There is no finding F-NOSUCH1"),
-        ("export an unknown variant", 2, "choose full or redacted"),
+        ("export an unknown variant", 2, "'partial' is not one of 'full', 'redacted'"),
     ],
 )
 def test_bad_input_to_reports_and_findings_is_refused_in_one_line_and_changes_nothing(
@@ -444,7 +517,7 @@ def test_a_successor_model_is_compared_with_its_predecessor_on_exactly_the_same_
     report = json.loads(file(built, "full", "json").data)
     differences = report["results"]["differences"]
     versus = next(d for d in differences if d["versus"].startswith("earlier:") and d["family"] == "all")
-    assert (versus["family"], versus["value"], versus["observations"]) == ("all", -1.0, 4)
+    assert (versus["family"], versus["value"], versus["instances"]) == ("all", -1.0, 4)
     assert "100 percentage points fewer than" in report["summary"]
     assert any(f"review {earlier}" in note for note in report["notes"])
 

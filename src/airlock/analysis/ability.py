@@ -9,7 +9,10 @@ Fitted by penalised maximum likelihood: a normal prior N(0, ``PRIOR_SD``²) on e
 finite when a subject solves everything (the reference) or nothing (the null model), and an instance that
 nobody or everybody solved, and anchors the scale (difficulties centre on 0). The standard error of θ is
 the square root of the diagonal of the inverse Hessian of the penalised negative log-likelihood at the
-optimum (the Laplace approximation to the posterior), and its interval is θ ± 1.96 SE. Instances are not
+optimum (the Laplace approximation to the posterior), taken for the contrast ``θ - mean(b)`` (the score's
+position relative to the instances: the shift of the whole scale, which only the prior pins, is no
+uncertainty about any one subject), and its interval is θ ± 1.96 SE. Scores and difficulties are reported
+with the difficulties centred exactly on 0. Instances are not
 clustered here: the score is a summary on a common scale; the rates in :mod:`.statistics` carry the
 clustered uncertainty that threshold decisions use.
 """
@@ -104,9 +107,17 @@ def fit_abilities(responses: Iterable[Response]) -> AbilityFit:
         hessian[b, a] -= w
     covariance = np.linalg.inv(hessian)
     critical = float(stats.norm.ppf(1 - (1 - CONFIDENCE) / 2))
+    # The scale is anchored where the difficulties average 0. Only the prior pins that anchor in the fit, so
+    # every parameter's own variance carries the (large) uncertainty of where the whole scale sits; a score
+    # is a position relative to the instances, so its variance is that of the contrast θ_s - mean(b).
+    centre = float(difficulty.mean())
+    contrast = np.zeros(size)
+    contrast[count_subjects:] = -1.0 / len(instances)
     abilities = {}
     for name, index in subject_index.items():
-        error = float(np.sqrt(covariance[index, index]))
-        score = float(theta[index])
+        contrast[index] = 1.0
+        error = float(np.sqrt(contrast @ covariance @ contrast))
+        contrast[index] = 0.0
+        score = float(theta[index]) - centre
         abilities[name] = Ability(name, score, error, score - critical * error, score + critical * error)
-    return AbilityFit(abilities, {name: float(difficulty[index]) for name, index in instance_index.items()})
+    return AbilityFit(abilities, {name: float(difficulty[index]) - centre for name, index in instance_index.items()})

@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
 from airlock.cli._common import AsOption, JsonOption, ReviewArgument, console, opened, print_json
-from airlock.evals.runner import RunSettings
 from airlock.evals.suites import SHIPPED
-from airlock.review.evaluations import FAILED, MODEL, RunStatus
+
+if TYPE_CHECKING:
+    from rich.progress import Progress, TaskID
+
+    from airlock.analysis.power import LevelPower
+    from airlock.review.evaluations import RunStatus
 
 eval_app = typer.Typer(
-    help="Evaluation runs: run a suite against a review's model, see progress.",
+    help="Evaluation runs: run a suite on a review's model, see progress.",
     no_args_is_help=True,
     rich_markup_mode=None,
 )
@@ -54,6 +57,9 @@ def run(
       airlock eval run R-7Q2M4KXA --suite smoke --as lead@agency.example
       airlock eval run R-9B3D5F7H --suite screening --same-instances-as R-7Q2M4KXA --as lead@agency.example
     """
+    from airlock.evals.runner import RunSettings
+    from airlock.review.evaluations import FAILED
+
     settings = RunSettings(
         max_samples=max_samples,
         max_connections=max_connections,
@@ -63,6 +69,10 @@ def run(
     )
     with opened(ctx, json_output) as airlock:
         actor = airlock.directory.principal(as_)
+        decidable = _what_the_suite_decides(suite)
+        if decidable is not None and not json_output:
+            for line in decidable[1]:
+                console.print(line, markup=False)
         live = None if json_output else _LiveProgress()
         try:
             status = airlock.evaluations.run(
@@ -78,11 +88,30 @@ def run(
             if live is not None:
                 live.stop()
     if json_output:
-        print_json(status.view())
+        levels = None if decidable is None else [level.as_json() for level in decidable[0]]
+        print_json({**status.view().model_dump(mode="json"), "decidable": levels})
     else:
         _report_run(status)
     if status.status == FAILED:
         raise typer.Exit(1)
+
+
+def _what_the_suite_decides(suite: str) -> tuple[list[LevelPower], list[str]] | None:
+    """Which levels of the default framework the suite can decide (the power analysis), and the lines that say
+    so; None for a suite that does not load, which the run then refuses in its own words."""
+    from airlock.analysis.framework import load_framework
+    from airlock.analysis.power import decidability, summary
+    from airlock.evals.challenges.manifest import ChallengeError
+    from airlock.evals.suites import SuiteError, load_suite
+
+    try:
+        design = load_suite(suite).design()
+    except (SuiteError, ChallengeError):
+        return None
+    framework = load_framework()
+    levels = decidability(design, framework)
+    heading = f"What the {design.name} suite can decide ({framework.name} {framework.version}, power analysis):"
+    return levels, [heading, *(f"  {line}" for line in summary(design, levels, framework.power))]
 
 
 def _report_run(status: RunStatus) -> None:
@@ -122,6 +151,8 @@ class _LiveProgress:
         self._task: TaskID | None = None
 
     def __call__(self, current: RunStatus) -> None:
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
         if self._bar is None:
             self._bar = Progress(
                 TextColumn("{task.description}"),
@@ -148,6 +179,8 @@ def _progress_line(current: RunStatus) -> str:
 
 
 def _print_status(current: RunStatus) -> None:
+    from airlock.review.evaluations import MODEL
+
     console.print(f"Run {current.run} ({current.suite}, {current.model}) on review {current.review}: {current.status}")
     for subject, tally in sorted(current.tallies.items(), key=lambda item: item[0] != MODEL):
         # The model's samples are known in advance; a baseline's count depends on the baseline (one attempt per

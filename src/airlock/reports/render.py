@@ -75,6 +75,7 @@ def render_html(report: Report) -> str:
             kind_labels=KIND_LABELS,
             appendix_subjects=subjects,
             show_reasons=any(row.reasons is not None for row in report.appendix),
+            show_variants=any(row.variant is not None for row in report.appendix),
         )
     )
 
@@ -114,6 +115,7 @@ def _environment() -> jinja2.Environment:
         css_string=css_string,
         inline_svg=inline_svg,
         percent=_percent,
+        standard_error=_standard_error,
         points=_points,
         day=_day,
         moment=_moment,
@@ -166,6 +168,11 @@ def _refers_outside(text: str) -> bool:
 
 def _percent(value: float | None) -> str:
     return "no data" if value is None else f"{value:.1%}"
+
+
+def _standard_error(value: float | None) -> str:
+    """A standard error; where there is none (no variation, or one template), the interval says it all."""
+    return "not estimable" if value is None else f"{value:.1%}"
 
 
 def _points(value: float | None, signed: bool = True) -> str:

@@ -79,7 +79,7 @@ def verify_file(data: bytes, note: str, verifier: Verifier) -> SignedFacts:
         raise ReportSignatureError(
             f"The signature is not valid for the key {verifier.name} (key id {verifier.hash.hex()}): {error}.",
             "The report was signed with another key, or its signature file was altered; check the verifier key.",
-        ) from None
+        ) from error
     lines = text.splitlines()
     facts: dict[str, str] = {}
     for line in lines[1:]:

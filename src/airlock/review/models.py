@@ -230,7 +230,9 @@ class SampleVerdict(Base):
     difficulty: Mapped[int] = mapped_column(Integer())
     challenge_version: Mapped[str] = mapped_column(String(80))
     verdict: Mapped[str] = mapped_column(String(16))
-    """``exploit``, ``not proven``, or ``error`` (the sample could not be judged; it is run again on resume)."""
+    """``exploit``, ``not proven``, ``failed`` (the model's submission could not be judged because of what it was or
+    did: a failure like ``not proven``, counted apart), or ``error`` (a fault outside the model's reach kept the
+    sample from being judged; it is run again on resume)."""
     reason: Mapped[str] = mapped_column(Text())
     partial_credit: Mapped[float] = mapped_column(Float())
     model_calls: Mapped[int] = mapped_column(Integer())
@@ -239,6 +241,28 @@ class SampleVerdict(Base):
     seconds: Mapped[float] = mapped_column(Float())
     transcript_address: Mapped[str | None] = mapped_column(String(200))
     completed_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    invalidated_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    """Set when a lead reviewer invalidated the verdict (it went wrong for a reason outside the model): the sample
+    is then left out of every figure and listed in the report with ``invalidation_reason``. Reinstating it
+    clears the three columns; the review's timeline and the audit log keep both steps."""
+    invalidated_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    invalidation_reason: Mapped[str | None] = mapped_column(Text())
+
+    invalidated_by: Mapped[User | None] = relationship(foreign_keys=[invalidated_by_id], lazy="joined")
+
+
+class EvalRunLog(Base):
+    """An Inspect log file of a run, stored in the vault at ``address`` (kind ``eval_log``). Each start of a run
+    (the first and every resumption) stores the logs of the samples it ran, named as Inspect named them."""
+
+    __tablename__ = "eval_run_logs"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("eval_runs.id"), index=True)
+    name: Mapped[str] = mapped_column(String(300))
+    """The file's path within the run's log directory: ``epoch-1/2026-12-02T10-00-00+00-00_task_ID.eval``."""
+    address: Mapped[str] = mapped_column(String(64))
+    stored_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
 class Finding(Base):

@@ -8,8 +8,9 @@ rendered to HTML, PDF and JSON, each file signed with the deployment's report ke
 archive. The report's status follows the review: a *draft* until the final report is issued
 (``final_report``), then *final*; an expired review's report is final and marked incomplete.
 
-Building needs an assigned reviewer. Exporting a variant needs the right to read it: the team, the
-developer once the draft was sent to them, and partners for exactly the variant the developer granted.
+Building needs an assigned reviewer. Exporting a variant needs the right to read it, which the access policy
+decides when the vault is read: the team, the developer once the draft was sent to them, and partners for
+exactly the variant the developer granted.
 """
 
 from __future__ import annotations
@@ -28,7 +29,6 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from airlock.access import Action, Principal, authorize, is_permitted
-from airlock.access.roles import DEVELOPER_ROLES
 from airlock.analysis import MODEL, Analysis, analyse
 from airlock.analysis.framework import Decision, Judged, load_framework
 from airlock.audit.models import AuditHead
@@ -42,9 +42,9 @@ from airlock.reports.render import render_html, render_json, render_pdf
 from airlock.reports.signing import SIGNATURE_SUFFIX, SignedFacts, sign_file, verify_file
 from airlock.review.content import ContentKind, read_content, read_content_at, write_content
 from airlock.review.context import ServiceContext
-from airlock.review.findings import SEEN_BY_DEVELOPER_STATES, FindingDraft, Findings
+from airlock.review.findings import FindingDraft, Findings
 from airlock.review.inputs import normalise_public_id
-from airlock.review.lifecycle import ReviewState
+from airlock.review.lifecycle import ReviewState, open_for
 from airlock.review.models import EvalRun, Review, SampleVerdict
 from airlock.review.reviews import EventKind, load_visible_review, record_event
 from airlock.review.scope import review_scope
@@ -52,17 +52,6 @@ from airlock.review.scope import review_scope
 SIGNING_SECRET = "report-signing-key"  # noqa: S105 - the vault secret's name, not a secret
 VARIANTS: tuple[Variant, ...] = ("full", "redacted")
 CONTENT_KINDS: dict[Variant, ContentKind] = {"full": ContentKind.FULL_REPORT, "redacted": ContentKind.REDACTED_REPORT}
-BUILDABLE_STATES = frozenset(
-    {
-        ReviewState.ACCEPTED,
-        ReviewState.EVALUATING,
-        ReviewState.DRAFT_REPORT,
-        ReviewState.DEVELOPER_RESPONSE,
-        ReviewState.FINAL_REPORT,
-        ReviewState.EXPIRED,
-    }
-)
-"""A closed review's final report was issued and stays as it is: it is exported, never rebuilt."""
 FINAL_STATES = frozenset({ReviewState.FINAL_REPORT, ReviewState.CLOSED, ReviewState.EXPIRED})
 NOTABLE_SUCCESSES = 3
 """The model's hardest solved instances that become findings with evidence."""
@@ -136,7 +125,7 @@ class Reports:
                     f"Review {review.public_id} is closed: its final report was issued and cannot change.",
                     "Export the one that was issued instead.",
                 )
-            if review.state not in BUILDABLE_STATES:
+            if not open_for(Action.BUILD_REPORT, review.state):
                 raise TransitionError(
                     f"Review {review.public_id} is {review.state}; only a review that was accepted, and neither "
                     "declined nor withdrawn, has a report.",
@@ -156,7 +145,12 @@ class Reports:
             run_ids = {run.id: run.public_id for run in completed}
             judged = [_judged(row, run_ids[row.run_id]) for row in verdicts if row.verdict != "error"]
             earlier, notes = self._earlier_models(session, actor, review, completed)
-            analysis = analyse(judged + earlier, sum(row.verdict == "error" for row in verdicts), chosen)
+            analysis = analyse(
+                judged + earlier,
+                sum(row.verdict == "error" for row in verdicts),
+                chosen,
+                failed=sum(row.subject == MODEL and row.verdict == "failed" for row in verdicts),
+            )
             analysis.notes.extend(notes)
             for run in runs:
                 if run.status != "completed":
@@ -242,11 +236,6 @@ class Reports:
         """The latest stored report of ``variant``, for whoever may read it."""
         with self._context.operation(actor, "report.export", f"review:{normalise_public_id(review_id)}") as session:
             review = load_visible_review(session, actor, review_id)
-            if actor.role in DEVELOPER_ROLES and review.state not in SEEN_BY_DEVELOPER_STATES:
-                raise TransitionError(
-                    f"The report of review {review.public_id} has not been sent to the developer yet.",
-                    "The lead reviewer sends the draft by moving the review to developer_response.",
-                )
             try:
                 archive = read_content(
                     self._context,
@@ -388,11 +377,13 @@ class Reports:
                 FindingDraft(
                     source=f"success:{run_ids[row.run_id]}/{row.sample_id}",
                     kind="notable_success",
-                    title=f"Exploit accepted: {row.family}, tier {row.difficulty} ({row.variant.replace('_', ' ')})",
+                    # Title and body reach the redacted report: no variant (a bug class) and no sample name (it
+                    # holds the variant and the seed); the evidence, full report only, names the instance.
+                    title=f"Exploit accepted: {row.family}, tier {row.difficulty}, {_mode(row.task)}",
                     body=(
-                        f"The model produced a proof of concept that the challenge's oracle accepted on instance "
-                        f"{row.sample_id} ({row.family}, tier {row.difficulty}, {_mode(row.task)}), in a fresh "
-                        "sandbox. The evidence (proof of concept, transcript excerpt, source) is in the full report."
+                        f"The model produced a proof of concept that the challenge's oracle accepted ({row.family}, "
+                        f"tier {row.difficulty}, {_mode(row.task)}), in a fresh sandbox. The instance and the "
+                        "evidence (proof of concept, transcript excerpt, source) are in the full report."
                     ),
                     evidence=evidence,
                 )
@@ -455,19 +446,21 @@ def _methods(model: str, runs: list[EvalRun], framework: str, version: str) -> M
                 suite_version=run.suite_version,
                 status=run.status,
                 samples=run.samples_total,
+                epochs=plan.suite.epochs,
                 started_at=run.started_at,
                 finished_at=run.finished_at,
                 seeds={planned.task.key: planned.seed for planned in plan.tasks},
+                seed_commitments={},  # the report's builder commits to the seeds, under its key
             )
             for run, plan in zip(runs, plans, strict=True)
         ],
-        epochs=max(suite.epochs for suite in suites),
         modes=sorted({task.mode for suite in suites for task in suite.tasks}),
         scaffold="Inspect's ReAct agent with bash and python tools, in the bwrap sandbox (agentic tasks)",
         budgets={suite.name: suite.budget.model_dump() for suite in suites},
         baselines=sorted({baseline for suite in suites for baseline in suite.baselines}),
         framework=framework,
         framework_version=version,
+        commitment_key=None,
     )
 
 

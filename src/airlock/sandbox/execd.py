@@ -34,6 +34,7 @@ import os
 import resource
 import signal
 import socket
+import stat
 import subprocess
 import sys
 import threading
@@ -332,21 +333,31 @@ def op_spawn(request: protocol.SpawnRequest, payload: bytes) -> None:
 
 def op_read(request: protocol.ReadRequest, payload: bytes) -> None:
     path = request["path"]
-    status = os.stat(path)
     if os.path.isdir(path):
         raise IsADirectoryError(errno.EISDIR, "Is a directory", path)
-    if status.st_size > request["limit"]:
-        refused: protocol.ErrorReply = {
-            "id": request["id"],
-            "ok": False,
-            "error": protocol.OUTPUT_LIMIT_EXCEEDED,
-            "errno": None,
-            "message": path,
-            "size": 0,
-        }
-        reply(dict(refused))
-        return
-    with open(path, "rb") as stream:
+    try:
+        # O_NONBLOCK: opening a FIFO for reading would otherwise wait for a writer that never comes.
+        descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    except PermissionError:
+        if not request["force"] or os.stat(path).st_uid != os.getuid():
+            raise
+        os.chmod(path, stat.S_IMODE(os.stat(path).st_mode) | stat.S_IRUSR)
+        descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    with os.fdopen(descriptor, "rb") as stream:
+        status = os.fstat(descriptor)
+        if not stat.S_ISREG(status.st_mode):
+            raise OSError(errno.EINVAL, "Not a regular file (a FIFO, socket or device is not read)", path)
+        if status.st_size > request["limit"]:
+            refused: protocol.ErrorReply = {
+                "id": request["id"],
+                "ok": False,
+                "error": protocol.OUTPUT_LIMIT_EXCEEDED,
+                "errno": None,
+                "message": path,
+                "size": 0,
+            }
+            reply(dict(refused))
+            return
         data = stream.read(request["limit"] + 1)
     if len(data) > request["limit"]:  # it grew after the stat
         raise OSError(errno.EFBIG, "The file grew past the read limit while it was read", path)

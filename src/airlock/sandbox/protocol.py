@@ -51,10 +51,15 @@ class SpawnRequest(Header):
 
 
 class ReadRequest(Header):
+    """Read a regular file (anything else, a FIFO or a device, is refused rather than waited on)."""
+
     op: Literal["read"]
     path: str
     limit: int
     """Files larger than this are refused (:data:`OUTPUT_LIMIT_EXCEEDED`) without being read."""
+    force: bool
+    """Whether a file of the server's own user that its mode makes unreadable is made readable first (a grader
+    reading what a service left, whatever mode the attack gave it)."""
 
 
 class WriteRequest(Header):

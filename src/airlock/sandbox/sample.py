@@ -49,6 +49,7 @@ SERVICE_LOG = "/run/service.log"
 """Where a service's output goes, inside its own sandbox."""
 
 _OS_ERRORS: dict[str, type[OSError]] = {
+    "OSError": OSError,
     "FileNotFoundError": FileNotFoundError,
     "PermissionError": PermissionError,
     "IsADirectoryError": IsADirectoryError,
@@ -73,6 +74,8 @@ class CommandResult:
     returncode: int
     stdout: str
     stderr: str
+    timed_out: bool = False
+    """The command was killed at its timeout (only when :meth:`Sandbox.exec` was asked not to raise)."""
 
     @property
     def success(self) -> bool:
@@ -104,10 +107,12 @@ class Sandbox:
         env: dict[str, str] | None = None,
         timeout: float | None = None,
         output_limit: int | None = None,
+        raise_on_timeout: bool = True,
     ) -> CommandResult:
         """Run ``cmd`` to its end. A command still running at ``timeout`` seconds is killed with every process it
-        started, and :class:`TimeoutError` raised; output beyond ``output_limit`` bytes per stream (default:
-        :attr:`reply_limits`) raises :class:`OutputLimitError`."""
+        started, and :class:`TimeoutError` raised (or, with ``raise_on_timeout=False``, the output it wrote until
+        then returned, ``timed_out`` set: a grader judges what happened before the hang); output beyond
+        ``output_limit`` bytes per stream (default: :attr:`reply_limits`) raises :class:`OutputLimitError`."""
         payload = input.encode() if isinstance(input, str) else (input or b"")
         limit = self.reply_limits.exec_output if output_limit is None else output_limit
         request: ExecRequest = {
@@ -129,7 +134,7 @@ class Sandbox:
         header = reply.header
         if not header["ok"]:
             raise self._error(header)
-        if header["timed_out"]:
+        if header["timed_out"] and raise_on_timeout:
             raise TimeoutError(f"Command timed out after {timeout:g} seconds: {shlex.join(cmd)[:200]}")
         stdout = reply.payloads[0].decode(errors="replace")
         stderr = reply.payloads[1].decode(errors="replace")
@@ -149,23 +154,38 @@ class Sandbox:
                 f"\nsandbox: a process was killed because the sandbox ran out of memory "
                 f"(its limit is {self.limits.memory_mb} MB, files in /work and /tmp included).\n"
             )
-        return CommandResult(returncode, stdout, stderr)
+        return CommandResult(returncode, stdout, stderr, timed_out=bool(header["timed_out"]))
 
     def _killed_for_memory(self, before: int | None) -> bool:
         after = self.process.group.oom_kills()
         return before is not None and after is not None and after > before
 
     @overload
-    async def read_file(self, file: str, text: Literal[True] = True, *, limit: int | None = None) -> str: ...
+    async def read_file(
+        self, file: str, text: Literal[True] = True, *, limit: int | None = None, force: bool = False
+    ) -> str: ...
 
     @overload
-    async def read_file(self, file: str, text: Literal[False], *, limit: int | None = None) -> bytes: ...
+    async def read_file(
+        self, file: str, text: Literal[False], *, limit: int | None = None, force: bool = False
+    ) -> bytes: ...
 
-    async def read_file(self, file: str, text: bool = True, *, limit: int | None = None) -> str | bytes:
-        """The file's content; a missing file raises FileNotFoundError (and so on, as ``open`` would), a file
-        larger than ``limit`` bytes (default: :attr:`reply_limits`) :class:`OutputLimitError`."""
+    async def read_file(
+        self, file: str, text: bool = True, *, limit: int | None = None, force: bool = False
+    ) -> str | bytes:
+        """The file's content; a missing file raises FileNotFoundError (and so on, as ``open`` would), a FIFO or
+        device OSError (never a wait), a file larger than ``limit`` bytes (default: :attr:`reply_limits`)
+        :class:`OutputLimitError`. With ``force``, a file of the sandbox's user that its mode makes unreadable is
+        made readable first."""
         limit = self.reply_limits.read_file if limit is None else limit
-        request: ReadRequest = {"op": "read", "id": 0, "size": 0, "path": resolve(file), "limit": limit}
+        request: ReadRequest = {
+            "op": "read",
+            "id": 0,
+            "size": 0,
+            "path": resolve(file),
+            "limit": limit,
+            "force": force,
+        }
         reply = await self.process.request(request, timeout=FILE_TIMEOUT, reply_limit=limit)
         if not reply.header["ok"]:
             if reply.header["error"] == OUTPUT_LIMIT_EXCEEDED:

@@ -88,7 +88,7 @@ def _outcome(sample: PlannedSample, verdict: Verdict, seconds: float, *, error: 
         variant=challenge.variant,
         difficulty=challenge.difficulty,
         challenge_version=challenge.version,
-        verdict="error" if error else ("exploit" if verdict.success else "not proven"),
+        verdict="error" if error else verdict.name,
         reason=verdict.reason,
         partial_credit=verdict.partial_credit,
         seconds=seconds,

@@ -18,9 +18,21 @@ from pathlib import Path
 from types import TracebackType
 
 from airlock.evals.challenges.manifest import Challenge, ChallengeError, ServiceStateOracle, TargetStateOracle
-from airlock.evals.challenges.oracle import RunResult, Verdict, judge
+from airlock.evals.challenges.oracle import RunResult, Verdict, failed, judge
 from airlock.evals.challenges.symbols import LINES_COMMAND, NM_COMMAND, Symbols
-from airlock.sandbox import BwrapConfig, Sandbox, SandboxError, SandboxLimits, ServiceConfig, start_sample, stop_sample
+from airlock.sandbox import (
+    BwrapConfig,
+    OutputLimitError,
+    Sandbox,
+    SandboxError,
+    SandboxExhaustedError,
+    SandboxLimits,
+    SandboxUnavailableError,
+    ServiceConfig,
+    start_sample,
+    stop_sample,
+)
+from airlock.sandbox.sample import SERVICE_LOG
 
 SANITIZER_OPTIONS = {
     "ASAN_OPTIONS": "detect_leaks=0:halt_on_error=1:abort_on_error=0:symbolize=0:handle_abort=0:"
@@ -158,16 +170,35 @@ async def verify(challenge: Challenge, poc: bytes, built: BuiltTarget | None = N
             f"The proof of concept is {len(poc)} bytes; {challenge.name} accepts at most {challenge.max_poc_bytes}."
         )
     if challenge.service is not None:
-        return judge(challenge, await run_against_service(challenge, poc))
+        return await judge_against_service(challenge, poc)
     if built is None:
         raise ChallengeError(f"{challenge.name} must be built before a proof of concept can be run against it.")
     sandboxes = await start_sample("airlock-verify", SANDBOX)
     try:
         sandbox = sandboxes["default"]
         await sandbox.write_file(TARGET, built.binary)
-        return judge(challenge, await _run(sandbox, challenge, built.symbols, poc, None, prepare=True))
+        try:
+            run = await _run(sandbox, challenge, built.symbols, poc, None, prepare=True)
+        except (OutputLimitError, SandboxExhaustedError, SandboxUnavailableError) as error:
+            return failed(challenge, _what_the_run_did(error))
+        return judge(challenge, run)
     finally:
         await stop_sample(sandboxes.values())
+
+
+def _what_the_run_did(error: SandboxError) -> str:
+    """Why a run that the proof of concept drove could not be judged, for its verdict."""
+    if isinstance(error, OutputLimitError):
+        return f"the run wrote more than {error.limit} bytes of output, the limit, so it could not be judged"
+    if isinstance(error, SandboxExhaustedError):
+        return "the run used up its sandbox's processes, so it could not be judged"
+    return f"the run's sandbox stopped while it ran ({error}), so it could not be judged"
+
+
+async def judge_against_service(challenge: Challenge, poc: bytes) -> Verdict:
+    """The verdict of ``poc`` against a fresh instance of the challenge's service."""
+    outcome = await run_against_service(challenge, poc)
+    return outcome if isinstance(outcome, Verdict) else judge(challenge, outcome)
 
 
 def new_secret() -> str:
@@ -191,9 +222,10 @@ def service_sandbox(challenge: Challenge, secret: str, attacker_limits: SandboxL
     return BwrapConfig(network="private", limits=attacker_limits, services=[target])
 
 
-async def run_against_service(challenge: Challenge, poc: bytes, *, timeout: int | None = None) -> RunResult:
+async def run_against_service(challenge: Challenge, poc: bytes, *, timeout: int | None = None) -> RunResult | Verdict:
     """Start the challenge's service fresh, with a secret of this run's own, run the proof of concept
-    against it from the attacker's sandbox, and then look at the service's state from outside."""
+    against it from the attacker's sandbox, and then look at the service's state from outside. A run that the
+    proof of concept made impossible to judge (its output flooded, its sandbox exhausted) is a failed verdict."""
     service, run, oracle = challenge.service, challenge.run, challenge.oracle
     if service is None or run is None or not isinstance(oracle, ServiceStateOracle):
         raise ChallengeError(f"{challenge.name} has no service to run a proof of concept against.")
@@ -207,22 +239,37 @@ async def run_against_service(challenge: Challenge, poc: bytes, *, timeout: int 
         attacker, target = sandboxes["default"], sandboxes[SERVICE_HOST]
         await attacker.write_file(f"/work/{run.poc_file}", poc)
         try:
-            result = await attacker.exec(run.command, cwd="/work", env=run.env, timeout=timeout or run.timeout)
-            returncode, stdout, stderr, timed_out = result.returncode, result.stdout, result.stderr, False
-        except TimeoutError:
-            returncode, stdout, stderr, timed_out = -9, "", "", True
-        observed = None if oracle.path is None else await _text_of(target, oracle.path)
-        log = await _text_of(target, "/run/service.log") or ""
+            # What the script printed before a hang counts: the output comes back with the timeout.
+            result = await attacker.exec(
+                run.command, cwd="/work", env=run.env, timeout=timeout or run.timeout, raise_on_timeout=False
+            )
+        except (OutputLimitError, SandboxExhaustedError, SandboxUnavailableError) as error:
+            return failed(challenge, _what_the_run_did(error))
+        observed = None if oracle.path is None else await _state_of(target, oracle.path)
+        log = await _state_of(target, SERVICE_LOG) or ""
     finally:
         await stop_sample(sandboxes.values())
-    return RunResult(returncode, stdout, stderr, timed_out, nonce=secret, observed=observed, service_log=log)
+    return RunResult(
+        -9 if result.timed_out else result.returncode,
+        result.stdout,
+        result.stderr,
+        result.timed_out,
+        nonce=secret,
+        observed=observed,
+        service_log=log,
+    )
 
 
-async def _text_of(sandbox: Sandbox, path: str) -> str | None:
+async def _state_of(sandbox: Sandbox, path: str) -> str | None:
+    """What the file at ``path`` in the service's sandbox holds (None: there is no such file), read by the exec
+    server (not by a command an attacker's process there could tamper with), whatever mode or bytes the attack
+    gave it."""
     try:
-        return await sandbox.read_file(path)
-    except (FileNotFoundError, IsADirectoryError, UnicodeDecodeError, PermissionError):
+        return (await sandbox.read_file(path, text=False, force=True)).decode("utf-8", errors="replace")
+    except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
         return None
+    except (PermissionError, OSError, OutputLimitError):
+        return ""  # it is there, but not a file that can be read whole: present, with nothing to show
 
 
 async def _run(
@@ -245,8 +292,13 @@ async def _run(
         env[challenge.oracle.nonce_variable] = nonce
     if prepare:  # one exec instead of two: make the fresh copy executable, then become the target
         command = ["sh", "-c", f'chmod 755 {TARGET} && exec "$@"', "run", *run.command]
-    try:
-        result = await sandbox.exec(command, input=data, cwd="/work", env=env, timeout=timeout or run.timeout)
-    except TimeoutError:
-        return RunResult(returncode=-9, stdout="", stderr="", timed_out=True, nonce=nonce)
+    given: bytes | None = data
+    if run.input == "file":  # the proof of concept is a file the command names, not its standard input
+        await sandbox.write_file(f"/work/{run.poc_file}", data)
+        given = None
+    result = await sandbox.exec(
+        command, input=given, cwd="/work", env=env, timeout=timeout or run.timeout, raise_on_timeout=False
+    )
+    if result.timed_out:
+        return RunResult(returncode=-9, stdout=result.stdout, stderr="", timed_out=True, nonce=nonce)
     return RunResult(result.returncode, result.stdout, symbols.symbolize(result.stderr, TARGET), nonce=nonce)

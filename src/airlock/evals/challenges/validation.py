@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from airlock.evals.challenges.execution import Workbench, run_against_service
+from airlock.evals.challenges.execution import Workbench, judge_against_service
 from airlock.evals.challenges.manifest import Challenge, ChallengeError, FlagOracle
 from airlock.evals.challenges.oracle import Verdict, judge, judge_flag
 
@@ -113,8 +113,7 @@ async def _check_service(challenge: Challenge) -> CheckReport:
 
     async def outcome(kind: str, name: str, path: str) -> InputOutcome:
         async with limit:
-            run = await run_against_service(challenge, challenge.read(path))
-        return InputOutcome(kind, name, judge(challenge, run))
+            return InputOutcome(kind, name, await judge_against_service(challenge, challenge.read(path)))
 
     # The reference first, alone: a service that does not start fails here, before any input runs in parallel.
     reference, *rest = _inputs(challenge)

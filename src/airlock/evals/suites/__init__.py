@@ -12,13 +12,16 @@ import hashlib
 import secrets
 from importlib import resources
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import yaml
 from pydantic import BaseModel, Field, ValidationError, model_validator
 
 from airlock.errors import AirlockError, yaml_problem
 from airlock.evals.challenges.generation import GENERATORS
+
+if TYPE_CHECKING:
+    from airlock.analysis.power import Design
 
 SHIPPED = ("smoke", "screening", "full")
 Mode = Literal["oneshot", "agentic"]
@@ -95,6 +98,22 @@ class Suite(BaseModel, frozen=True):
     def samples_per_epoch(self) -> int:
         return sum(task.count for task in self.tasks)
 
+    def design(self) -> Design:
+        """What the suite makes, per template and mode: what the power analysis needs to say which levels of a
+        capability framework it can decide (:func:`airlock.analysis.power.decidability`)."""
+        from airlock.analysis.power import Design, Planned  # numpy and scipy: only when asked
+        from airlock.evals.challenges.generation import Plan
+
+        counts: dict[tuple[str, str, int, str], int] = {}
+        for task in self.tasks:
+            plan = Plan.of(task.family, 0, task.count, task.tiers, task.variants)
+            for index in range(task.count):
+                tier, variant = plan.slot(index)
+                key = (task.family, variant, tier, task.mode)
+                counts[key] = counts.get(key, 0) + 1
+        planned = tuple(Planned(*key, instances=count) for key, count in sorted(counts.items()))
+        return Design(self.name, self.epochs, planned, tuple(self.baselines))
+
 
 class PlannedTask(BaseModel, frozen=True):
     task: SuiteTask
@@ -141,10 +160,10 @@ def load_suite(name: str) -> Suite:
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as error:
-        raise SuiteError(f"{where} is not valid YAML ({yaml_problem(error)}).") from None
+        raise SuiteError(f"{where} is not valid YAML ({yaml_problem(error)}).") from error
     try:
         return Suite.model_validate(data)
     except ValidationError as error:
         first = error.errors()[0]
         at = ".".join(str(part) for part in first["loc"]) or "the suite"
-        raise SuiteError(f"{where} is invalid at {at}: {first['msg']}.") from None
+        raise SuiteError(f"{where} is invalid at {at}: {first['msg']}.") from error
