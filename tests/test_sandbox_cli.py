@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+
 from airlock.clock import ManualClock
 from tests.support.cli import Cli
 
@@ -41,3 +43,33 @@ def test_bad_options_are_one_clear_line(clock: ManualClock) -> None:
         assert outcome.exit_code == 1, args
         assert outcome.error_lines == [f"Error: {outcome.error_lines[0][7:]}"]
         assert message in outcome.stderr, args
+
+
+def test_a_services_bad_name_or_port_is_one_sentence(clock: ManualClock) -> None:
+    cli = Cli(None, clock)
+    for service, message in (
+        ("web:99999:true", "The service port 99999 is not a TCP port"),
+        ("WEB:80:true", "The service name 'WEB' must start with a lowercase letter"),
+    ):
+        outcome = cli("sandbox", "exec", "--network", "private", "--service", service, "--", "true")
+        assert outcome.exit_code == 1
+        assert outcome.error_lines == [f"Error: {outcome.error_lines[0][7:]}"]
+        assert message in outcome.stderr
+
+
+def test_an_empty_command_or_a_timeout_below_one_second_is_a_usage_error(clock: ManualClock) -> None:
+    cli = Cli(None, clock)
+    for args in (["--", ""], ["--timeout", "0", "--", "true"], ["--timeout", "-1", "--", "true"]):
+        assert cli("sandbox", "exec", *args).exit_code == 2, args
+
+
+def test_a_terminal_sees_the_sandboxes_escape_sequences_made_inert() -> None:
+    from airlock.cli.sandbox_command import _for
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    printed = "title\x1b]0;owned\x07 clear\x1b[2J\ttab\nnext line\r\n"
+    assert _for(Terminal(), printed) == "title\\x1b]0;owned\\x07 clear\\x1b[2J\ttab\nnext line\r\n"
+    assert _for(io.StringIO(), printed) == printed, "piped output passes unchanged"

@@ -108,3 +108,33 @@ def test_a_sandbox_given_up_on_is_logged(caplog: pytest.LogCaptureFixture) -> No
     with caplog.at_level(logging.WARNING, logger="airlock.sandbox"):
         asyncio.run(freeze_and_ask())
     assert any("was stopped and could never answer" in record.getMessage() for record in caplog.records)
+
+
+def test_a_limit_the_cgroup_refuses_is_an_error_not_a_sandbox_without_cgroups(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A stand-in cgroup v1 tree whose pids.max cannot be written, as a kernel refuses an out-of-range value."""
+    from airlock.sandbox import SandboxConfigError, resources
+
+    for controller in ("memory", "pids", "cpu"):
+        (tmp_path / controller).mkdir()
+    monkeypatch.setattr(resources, "CGROUP_ROOT", tmp_path)
+    monkeypatch.setattr(os, "geteuid", lambda: 0)
+    real_mkdir = Path.mkdir
+
+    def mkdir_refusing_pids(path: Path, *args: object, **kwargs: object) -> None:
+        real_mkdir(path, *args, **kwargs)  # type: ignore[arg-type]
+        if path.parent.parent.name == "pids" and not (path / "pids.max").exists():
+            real_mkdir(path / "pids.max")  # writing it now fails, as a refused value does
+
+    monkeypatch.setattr(Path, "mkdir", mkdir_refusing_pids)
+    with pytest.raises(SandboxConfigError, match=r"cgroup refused the limit 256 in .*pids\.max"):
+        resources.create_resource_group("refused", SandboxLimits())
+
+
+def test_limits_beyond_any_machine_are_refused_as_configuration() -> None:
+    from pydantic import ValidationError
+
+    for too_much in ({"pids": 1 << 62}, {"memory_mb": 1 << 44}, {"cpus": 1e9}):
+        with pytest.raises(ValidationError):
+            SandboxLimits.model_validate(too_much)

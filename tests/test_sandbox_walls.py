@@ -117,7 +117,10 @@ def evaluator_secrets(monkeypatch: pytest.MonkeyPatch) -> str:
 
 
 def hunt_result(output: str) -> dict[str, object]:
-    return json.loads(output.strip().splitlines()[-1])  # type: ignore[no-any-return]
+    """The hunter's findings: its one line of JSON (a tool's output may carry the command's error stream too)."""
+    lines = [line for line in output.splitlines() if line.startswith('{"found"')]
+    assert lines, f"the hunter printed no findings: {output[-2000:]!r}"
+    return json.loads(lines[-1])  # type: ignore[no-any-return]
 
 
 def test_airlock_sandbox_exec_shows_nothing_of_the_evaluators_environment(evaluator_secrets: str) -> None:
@@ -403,3 +406,51 @@ def test_the_support_check_leaves_no_zombie() -> None:
         check_support(find_bwrap())
     time.sleep(0.3)
     assert _zombies_of_host_init() - before == set()
+
+
+CLONE_PARENT_ESCAPE = r"""
+import ctypes, errno
+libc = ctypes.CDLL(None, use_errno=True)
+CLONE_PARENT, SIGCHLD = 0x8000, 17
+pid = libc.syscall(56, CLONE_PARENT | SIGCHLD, 0, 0, 0, 0)
+if pid == 0:
+    import os, time
+    os.setsid()
+    time.sleep(300)  # ESCAPED
+print(pid, ctypes.get_errno() == errno.EPERM, libc.syscall(435, 0, 0) == -1 and ctypes.get_errno() == errno.ENOSYS)
+"""
+
+
+@pytest.mark.skipif(os.uname().machine != "x86_64", reason="the attempt uses x86-64 system call numbers")
+async def test_a_process_cannot_be_made_the_servers_child_to_leave_its_commands_tree() -> None:
+    """clone(CLONE_PARENT) would make the new process a sibling of the command, outside the tree a timeout kills."""
+    async with sample_sandboxes() as sandboxes:
+        result = await sandboxes["default"].exec(["python3", "-c", CLONE_PARENT_ESCAPE], timeout=10)
+    assert result.stdout.split() == ["-1", "True", "True"], "clone(CLONE_PARENT) is refused, clone3 absent"
+
+
+async def test_the_exec_server_ignores_an_interrupt_from_inside() -> None:
+    async with sample_sandboxes() as sandboxes:
+        box = sandboxes["default"]
+        await box.exec(["sh", "-c", "kill -INT 1; kill -QUIT 1; kill -USR2 1; sleep 0.2"])
+        assert (await box.exec(["echo", "still serving"])).stdout == "still serving\n"
+
+
+async def test_writing_a_file_where_the_agent_left_a_fifo_replaces_it_instead_of_waiting() -> None:
+    async with sample_sandboxes() as sandboxes:
+        box = sandboxes["default"]
+        await box.exec(["mkfifo", "/work/input.txt"])
+        await asyncio.wait_for(box.write_file("/work/input.txt", "the grader's input\n"), 10)
+        assert await box.read_file("/work/input.txt") == "the grader's input\n"
+        kind = await box.exec(["stat", "-c", "%F", "/work/input.txt"])
+        assert kind.stdout.strip() == "regular file"
+
+
+async def test_a_refused_read_says_its_errno_once() -> None:
+    async with sample_sandboxes() as sandboxes:
+        box = sandboxes["default"]
+        await box.exec(["sh", "-c", "echo x > /work/locked; chmod 000 /work/locked"])
+        with pytest.raises(PermissionError) as refused:
+            await box.read_file("/work/locked")
+    assert str(refused.value).count("Errno 13") == 1
+    assert refused.value.filename == "/work/locked"

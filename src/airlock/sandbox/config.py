@@ -21,19 +21,19 @@ SandboxUser = Literal["sandbox", "root"]
 class SandboxLimits(BaseModel):
     """Resource limits of one sandbox environment (each service has its own)."""
 
-    memory_mb: int = Field(default=1024, ge=16)
+    memory_mb: int = Field(default=1024, ge=16, le=1 << 22)
     """Memory of all its processes together (cgroup), tmpfs contents included."""
-    pids: int = Field(default=256, ge=8)
+    pids: int = Field(default=256, ge=8, le=1 << 22)
     """Processes and threads at once (cgroup): a fork bomb stops here."""
-    cpus: float = Field(default=1.0, gt=0)
+    cpus: float = Field(default=1.0, gt=0, le=1024)
     """CPU time per wall-clock second, in cores (cgroup quota)."""
-    cpu_seconds: int | None = Field(default=None, ge=1)
+    cpu_seconds: int | None = Field(default=None, ge=1, le=1 << 30)
     """CPU seconds each command may use (RLIMIT_CPU); None for no limit beyond the timeout."""
-    file_size_mb: int = Field(default=256, ge=1)
+    file_size_mb: int = Field(default=256, ge=1, le=1 << 22)
     """Largest file a command may write (RLIMIT_FSIZE)."""
-    work_mb: int = Field(default=512, ge=1)
+    work_mb: int = Field(default=512, ge=1, le=1 << 22)
     """Size of the writable work directory ``/work`` (a tmpfs)."""
-    tmp_mb: int = Field(default=256, ge=1)
+    tmp_mb: int = Field(default=256, ge=1, le=1 << 22)
     """Size of the private ``/tmp`` (a tmpfs)."""
 
 

@@ -87,7 +87,9 @@ def error_reply(request_id: int, error: BaseException) -> None:
         "ok": False,
         "error": name,
         "errno": getattr(error, "errno", None),
-        "message": str(error),
+        # An OSError's words without its "[Errno N]" prefix, which the caller's own exception adds again.
+        "message": getattr(error, "strerror", None) or str(error),
+        "filename": getattr(error, "filename", None),
         "size": 0,
     }
     reply(dict(failed))
@@ -99,8 +101,9 @@ def _set_limits(rlimits: dict[str, int]) -> None:
 
 
 def _command_setup(rlimits: dict[str, int], subreaper: bool) -> Callable[[], None] | None:
-    """What runs in a command's process before it executes: per-command limits, and subreaping. Each costs a
-    preexec function (about a millisecond), so only when asked for."""
+    """What runs in a command's process before it executes: per-command limits, subreaping, and (since the function
+    runs anyway) the OOM score, before the command can fork. Each costs a preexec function (about a millisecond), so
+    only when asked for; otherwise the score is set just after the start (:func:`_prefer_for_oom_kill`)."""
     if not rlimits and not subreaper:
         return None
 
@@ -108,6 +111,7 @@ def _command_setup(rlimits: dict[str, int], subreaper: bool) -> Callable[[], Non
         _set_limits(rlimits)
         if subreaper:
             _libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+        _prefer_for_oom_kill(os.getpid())
 
     return setup
 
@@ -152,7 +156,9 @@ def _children(pid: int) -> list[int]:
 
 
 def _prefer_for_oom_kill(pid: int) -> None:
-    """Make the kernel's OOM killer take this process (and what it forks later) before the server."""
+    """Make the kernel's OOM killer take this process (and what it forks later) before the server. (Where the
+    provider runs as root it also makes the server itself unkillable by the OOM killer: a command that lowers its own
+    score then stalls itself, until its timeout, rather than costing the sandbox its server.)"""
     with contextlib.suppress(OSError), open(f"/proc/{pid}/oom_score_adj", "w") as stream:
         stream.write("1000")
 
@@ -354,6 +360,7 @@ def op_read(request: protocol.ReadRequest, payload: bytes) -> None:
                 "error": protocol.OUTPUT_LIMIT_EXCEEDED,
                 "errno": None,
                 "message": path,
+                "filename": path,
                 "size": 0,
             }
             reply(dict(refused))
@@ -372,7 +379,26 @@ def op_write(request: protocol.WriteRequest, payload: bytes) -> None:
     parent = os.path.dirname(path)
     if parent:
         os.makedirs(parent, exist_ok=True)
-    with open(path, "wb") as stream:
+    # What is asked for is a file with this content: whatever is in the way and is not a regular file (a FIFO that
+    # would block the writer, a socket, a device) is replaced, and the new file is made here (O_EXCL), never opened
+    # through something a command put back meanwhile.
+    for _ in range(3):
+        with contextlib.suppress(FileNotFoundError):
+            if not stat.S_ISREG(os.stat(path).st_mode):
+                os.unlink(path)
+        try:
+            descriptor = os.open(path, os.O_WRONLY | os.O_TRUNC | os.O_CREAT | os.O_NONBLOCK, 0o666)
+        except OSError as error:
+            if error.errno != errno.ENXIO:  # (a FIFO put back between the unlink and the open)
+                raise
+            continue
+        if stat.S_ISREG(os.fstat(descriptor).st_mode):
+            break
+        os.close(descriptor)
+    else:
+        raise OSError(errno.EBUSY, "Something kept replacing the file with a FIFO or device", path)
+    with os.fdopen(descriptor, "wb") as stream:
+        os.set_blocking(descriptor, True)
         stream.write(payload)
     answer: protocol.Reply = {"id": request["id"], "ok": True, "size": 0}
     reply(dict(answer))
@@ -440,6 +466,9 @@ def main() -> None:
     _set_limits({"RLIMIT_CORE": 0, **json.loads(sys.argv[2])})
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
     signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+    # Python handles SIGINT, and the kernel delivers to a namespace's init only the signals it handles: at its default
+    # the server cannot be interrupted from inside (and commands get the default too).
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
     ready: protocol.ProcessReply = {
         "id": protocol.READY_ID,
         "ok": True,

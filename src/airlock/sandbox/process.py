@@ -182,6 +182,7 @@ class SandboxProcess:
                     f"The sandbox {name!r} did not start: {stderr.splitlines()[-1] if stderr else error}."
                 ) from error
             sandbox._server_pid = inner_pid  # the exec server is the sandbox's pid 1
+            _shield_from_oom_killer(inner_pid)
             # bwrap has said all it will: stop reading its error stream, so nothing in the sandbox can use it.
             _close_stderr(process)
             logger.debug(
@@ -334,6 +335,21 @@ def _checked_header(line: bytes, limits: dict[int, int]) -> tuple[dict[str, Any]
     if len(sizes) != len(announced):
         raise ValueError(f"a reply announcing {announced} bytes, beyond the limit of {limit}")
     return header, sizes
+
+
+def _shield_from_oom_killer(pid: int) -> None:
+    """Exempt the exec server from the OOM killer, where this process may (root with CAP_SYS_RESOURCE); commands
+    it starts are raised to the top of the list again. Without the privilege, commands are only raised above the
+    server, and one that lowers its own score again can get the server killed: its own sandbox ends, and its
+    attempt fails (docs/sandbox.md)."""
+    if os.geteuid() != 0:
+        return
+    score = Path(f"/proc/{pid}/oom_score_adj")
+    with contextlib.suppress(OSError):
+        score.write_text("-1000")
+    with contextlib.suppress(OSError):
+        if score.read_text().strip() != "-1000":
+            logger.debug("no privilege to exempt the exec server from the OOM killer (CAP_SYS_RESOURCE)")
 
 
 async def _stop(process: asyncio.subprocess.Process) -> None:

@@ -96,6 +96,8 @@ class ErrorReply(Reply):
     error: str
     errno: int | None
     message: str
+    """The error's words (an OSError's ``strerror``, without the ``[Errno N]`` that the caller's exception adds)."""
+    filename: str | None
 
 
 class ExecReply(Reply):

@@ -13,6 +13,8 @@ Destroying a group kills whatever is left in it, so no process of a sample survi
 from __future__ import annotations
 
 import contextlib
+import functools
+import logging
 import os
 import signal
 import time
@@ -20,6 +22,9 @@ from pathlib import Path
 from typing import Protocol
 
 from airlock.sandbox.config import SandboxLimits
+from airlock.sandbox.errors import SandboxConfigError
+
+logger = logging.getLogger(__name__)
 
 CGROUP_ROOT = Path("/sys/fs/cgroup")
 CPU_PERIOD_US = 100_000
@@ -70,10 +75,14 @@ class CgroupV2Group:
         self.path = path
         _sweep_stale(path.parent)
         path.mkdir()
-        _write(path / "memory.max", str(limits.memory_mb << 20))
-        _write(path / "memory.swap.max", "0", optional=True)
-        _write(path / "pids.max", str(limits.pids))
-        _write(path / "cpu.max", f"{int(limits.cpus * CPU_PERIOD_US)} {CPU_PERIOD_US}", optional=True)
+        try:
+            _limit(path / "memory.max", str(limits.memory_mb << 20))
+            _write(path / "memory.swap.max", "0", optional=True)
+            _limit(path / "pids.max", str(limits.pids))
+            _write(path / "cpu.max", f"{int(limits.cpus * CPU_PERIOD_US)} {CPU_PERIOD_US}", optional=True)
+        except BaseException:
+            _remove(path)
+            raise
 
     @property
     def attach_files(self) -> list[Path]:
@@ -104,12 +113,12 @@ class CgroupV1Group:
                 path.mkdir(parents=True)
                 created.append(path)
             memory = self.paths["memory"]
-            _write(memory / "memory.limit_in_bytes", str(limits.memory_mb << 20))
+            _limit(memory / "memory.limit_in_bytes", str(limits.memory_mb << 20))
             _write(memory / "memory.memsw.limit_in_bytes", str(limits.memory_mb << 20), optional=True)
-            _write(self.paths["pids"] / "pids.max", str(limits.pids))
+            _limit(self.paths["pids"] / "pids.max", str(limits.pids))
             _write(self.paths["cpu"] / "cpu.cfs_period_us", str(CPU_PERIOD_US), optional=True)
             _write(self.paths["cpu"] / "cpu.cfs_quota_us", str(int(limits.cpus * CPU_PERIOD_US)), optional=True)
-        except OSError:
+        except BaseException:
             for path in created:
                 _remove(path)
             raise
@@ -129,7 +138,9 @@ class CgroupV1Group:
 
 
 def create_resource_group(name: str, limits: SandboxLimits) -> ResourceGroup:
-    """A fresh group named ``name`` with ``limits``, the best this machine offers."""
+    """A fresh group named ``name`` with ``limits``, the best this machine offers. A machine without usable
+    cgroups gets per-process limits instead (said once, in the log); a limit the cgroup refuses is an error, never a
+    quiet fall back to no group at all."""
     try:
         if (CGROUP_ROOT / "cgroup.controllers").exists():
             parent = _v2_parent()
@@ -137,9 +148,39 @@ def create_resource_group(name: str, limits: SandboxLimits) -> ResourceGroup:
                 return CgroupV2Group(parent / name, limits)
         elif os.geteuid() == 0 and (CGROUP_ROOT / "memory").is_dir() and (CGROUP_ROOT / "pids").is_dir():
             return CgroupV1Group(name, limits)
-    except OSError:
-        pass
+    except LimitRefusedError as error:
+        raise SandboxConfigError(
+            f"The sandbox's cgroup refused the limit {error.value} in {error.filename}: {error.strerror}; "
+            "give a limit this machine accepts."
+        ) from error
+    except OSError as error:
+        _say_no_cgroups(f"{error.strerror or error} ({error.filename or CGROUP_ROOT})")
+        return NoResourceGroup()
+    _say_no_cgroups("neither root nor a delegated cgroup v2 subtree")
     return NoResourceGroup()
+
+
+@functools.cache
+def _say_no_cgroups(why: str) -> None:
+    logger.warning(
+        "Sandboxes here get no cgroup (%s): memory is limited per process and the number of processes not at all.",
+        why,
+    )
+
+
+class LimitRefusedError(OSError):
+    """A cgroup would not take a limit (too large for this machine, say)."""
+
+    def __init__(self, error: OSError, value: str) -> None:
+        super().__init__(error.errno, error.strerror, error.filename)
+        self.value = value
+
+
+def _limit(path: Path, value: str) -> None:
+    try:
+        path.write_text(value)
+    except OSError as error:
+        raise LimitRefusedError(error, value) from error
 
 
 def _v2_parent() -> Path | None:

@@ -222,6 +222,9 @@ class Sandbox:
         kind = _OS_ERRORS.get(str(header["error"]))
         errno = header.get("errno")
         if kind is not None:
+            filename = header.get("filename")
+            if isinstance(filename, str):
+                return kind(errno if isinstance(errno, int) else 0, str(header["message"]), filename)
             return kind(errno if isinstance(errno, int) else 0, str(header["message"]))
         if header["error"] == PROCESS_LIMIT:
             return SandboxExhaustedError(

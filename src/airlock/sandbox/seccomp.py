@@ -8,6 +8,10 @@
 * ``io_uring_setup``, ``io_uring_enter``, ``io_uring_register``: a second way into most of the kernel, with a
   record of vulnerabilities; programs fall back to ordinary system calls.
 
+* ``clone`` with ``CLONE_PARENT`` fails with EPERM, and ``clone3`` with ENOSYS (its flags are behind a pointer a
+  filter cannot read; the C library falls back to ``clone``): a process made with ``CLONE_PARENT`` would be the exec
+  server's child rather than its creator's, outside the tree that a timed-out command is killed with.
+
 ``ptrace`` stays allowed: debuggers are part of an exploitation toolbox, and the exec server is protected
 from it by being non-dumpable.
 
@@ -26,12 +30,18 @@ import struct
 BPF_LD_W_ABS = 0x20
 BPF_JEQ_K = 0x15
 BPF_JGE_K = 0x35
+BPF_JSET_K = 0x45
 BPF_RET_K = 0x06
 SECCOMP_RET_ALLOW = 0x7FFF0000
 SECCOMP_RET_ERRNO = 0x00050000
 OFFSET_NR = 0
 OFFSET_ARCH = 4
+OFFSET_ARG0_LOW = 16
+"""The low 32 bits of the first argument (``clone``'s flags on every architecture here, little-endian)."""
 X32_SYSCALL_BIT = 0x40000000
+CLONE_PARENT = 0x00008000
+CLONE3 = 435
+"""``clone3``, numbered alike on every architecture (the unified table)."""
 
 AUDIT_ARCH_X86_64 = 0xC000003E
 AUDIT_ARCH_I386 = 0x40000003
@@ -41,6 +51,8 @@ AUDIT_ARCH_ARM = 0x40000028
 BLOCKED = ("keyctl", "add_key", "request_key", "bpf", "perf_event_open", "userfaultfd")
 IO_URING = {"io_uring_setup": 425, "io_uring_enter": 426, "io_uring_register": 427}
 """io_uring came after the kernel unified new system call numbers: the same on every architecture."""
+
+CLONE: dict[int, int] = {AUDIT_ARCH_X86_64: 56, AUDIT_ARCH_I386: 120, AUDIT_ARCH_AARCH64: 220, AUDIT_ARCH_ARM: 120}
 
 SYSCALL_NUMBERS: dict[int, dict[str, int]] = {
     AUDIT_ARCH_X86_64: {
@@ -88,17 +100,26 @@ def _instruction(code: int, k: int, true: int = 0, false: int = 0) -> bytes:
 
 
 def _architecture_block(arch: int) -> list[bytes]:
-    """For a call of ``arch`` (already known): ENOSYS for a blocked number, otherwise allow."""
-    numbers = sorted({*(SYSCALL_NUMBERS[arch][name] for name in BLOCKED), *IO_URING.values()})
+    """For a call of ``arch`` (already known): ENOSYS for a blocked number, EPERM for ``clone(CLONE_PARENT)``,
+    otherwise allow."""
+    numbers = sorted({*(SYSCALL_NUMBERS[arch][name] for name in BLOCKED), *IO_URING.values(), CLONE3})
     block = [_instruction(BPF_LD_W_ABS, OFFSET_NR)]
-    denied_at = 1 + len(numbers) + 1 + (1 if arch == AUDIT_ARCH_X86_64 else 0)
+    # Laid out as: [x32 check], one comparison per blocked number, the clone check (3), allow, ENOSYS, EPERM.
+    clone_at = 1 + (1 if arch == AUDIT_ARCH_X86_64 else 0) + len(numbers)
+    allow_at = clone_at + 3
+    enosys_at = allow_at + 1
+    eperm_at = enosys_at + 1
     if arch == AUDIT_ARCH_X86_64:
         # x32 calls are x86-64 calls with a high bit set: nothing here uses that ABI, so refuse it whole.
-        block.append(_instruction(BPF_JGE_K, X32_SYSCALL_BIT, true=denied_at - len(block) - 1))
+        block.append(_instruction(BPF_JGE_K, X32_SYSCALL_BIT, true=enosys_at - len(block) - 1))
     for number in numbers:
-        block.append(_instruction(BPF_JEQ_K, number, true=denied_at - len(block) - 1))
+        block.append(_instruction(BPF_JEQ_K, number, true=enosys_at - len(block) - 1))
+    block.append(_instruction(BPF_JEQ_K, CLONE[arch], false=allow_at - len(block) - 1))
+    block.append(_instruction(BPF_LD_W_ABS, OFFSET_ARG0_LOW))
+    block.append(_instruction(BPF_JSET_K, CLONE_PARENT, true=eperm_at - len(block) - 1))
     block.append(_instruction(BPF_RET_K, SECCOMP_RET_ALLOW))
     block.append(_instruction(BPF_RET_K, SECCOMP_RET_ERRNO | errno.ENOSYS))
+    block.append(_instruction(BPF_RET_K, SECCOMP_RET_ERRNO | errno.EPERM))
     return block
 
 
