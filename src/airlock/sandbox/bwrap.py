@@ -96,6 +96,9 @@ class SandboxSpec:
     info_fd: int | None = None
     share_network: bool = False
     """True for a service, which joins the network namespace it is started in."""
+    root_fd: int | None = None
+    """An open descriptor of an image's root filesystem to run on (read-only), instead of the host's ``/usr``; its
+    ``/etc`` is the image's, with ``etc_fds`` laid over it."""
 
     @property
     def uid(self) -> int:
@@ -150,21 +153,26 @@ def sandbox_argv(bwrap: str, spec: SandboxSpec) -> list[str]:
         "--new-session",
         "--hostname",
         spec.hostname,
-        "--ro-bind",
-        "/usr",
-        "/usr",
     ]
-    for name in USR_MERGED_LINKS:
-        host = Path("/") / name
-        if host.is_symlink():
-            argv += ["--symlink", os.readlink(host), f"/{name}"]
-        elif host.is_dir():
-            argv += ["--ro-bind", str(host), f"/{name}"]
-    argv += ["--proc", "/proc", "--dev", "/dev", *_tmpfs("/etc", SMALL_TMPFS, "0755")]
-    for name in ETC_PASSTHROUGH:
-        argv += ["--ro-bind-try", f"/etc/{name}", f"/etc/{name}"]
-    for name, descriptor in sorted(spec.etc_fds.items()):
-        argv += ["--perms", "0644", "--file", str(descriptor), f"/etc/{name}"]
+    if spec.root_fd is None:
+        argv += ["--ro-bind", "/usr", "/usr"]
+        for name in USR_MERGED_LINKS:
+            host = Path("/") / name
+            if host.is_symlink():
+                argv += ["--symlink", os.readlink(host), f"/{name}"]
+            elif host.is_dir():
+                argv += ["--ro-bind", str(host), f"/{name}"]
+        argv += ["--proc", "/proc", "--dev", "/dev", *_tmpfs("/etc", SMALL_TMPFS, "0755")]
+        for name in ETC_PASSTHROUGH:
+            argv += ["--ro-bind-try", f"/etc/{name}", f"/etc/{name}"]
+        for name, descriptor in sorted(spec.etc_fds.items()):
+            argv += ["--perms", "0644", "--file", str(descriptor), f"/etc/{name}"]
+    else:
+        # The image's root, read-only, its mount points made at import (images.prepare_root); the sandbox's own
+        # names and accounts laid over its /etc.
+        argv += ["--ro-bind-fd", str(spec.root_fd), "/", "--proc", "/proc", "--dev", "/dev"]
+        for name, descriptor in sorted(spec.etc_fds.items()):
+            argv += ["--perms", "0644", "--ro-bind-data", str(descriptor), f"/etc/{name}"]
     argv += [
         *_tmpfs(WORKDIR, limits.work_mb << 20, "0755"),
         *_tmpfs("/tmp", limits.tmp_mb << 20, "1777"),
@@ -172,6 +180,9 @@ def sandbox_argv(bwrap: str, spec: SandboxSpec) -> list[str]:
         *_tmpfs("/dev/shm", SMALL_TMPFS, "1777"),
         *_tmpfs("/run", SMALL_TMPFS, "0755"),
     ]
+    if spec.root_fd is not None:
+        for directory in host_python().binds:
+            argv += ["--ro-bind", directory, f"{HOST_DIRECTORY}{directory}"]
     for path, descriptor in sorted(spec.server_files.items()):
         argv += ["--perms", "0444", "--ro-bind-data", str(descriptor), path]
     # /dev holds device nodes only (each its own bind mount, writable as on any system): its tmpfs itself is
@@ -185,10 +196,73 @@ def sandbox_argv(bwrap: str, spec: SandboxSpec) -> list[str]:
     return [*argv, "--", *spec.command]
 
 
-def server_command(channel_fd: int, rlimits: dict[str, int]) -> list[str]:
+HOST_DIRECTORY = f"{SERVER_DIRECTORY}/host"
+"""Where, in a sandbox on an image, the host's system files are, for the exec server alone to run from."""
+
+
+@dataclass(frozen=True)
+class HostPython:
+    """How the exec server runs on an image that may have no Python at all: the host's Python, started through the
+    host's dynamic loader with the host's libraries, all from the host's directories bound at
+    :data:`HOST_DIRECTORY`. Commands it starts use the image's own programs and libraries."""
+
+    loader: str
+    library_path: tuple[str, ...]
+    executable: str
+    binds: tuple[str, ...]
+
+    def command(self) -> list[str]:
+        inside = f"{HOST_DIRECTORY}{{}}".format
+        return [
+            inside(self.loader),
+            "--library-path",
+            ":".join(inside(directory) for directory in self.library_path),
+            inside(self.executable),
+        ]
+
+
+@functools.cache
+def host_python() -> HostPython:
+    executable = os.path.realpath(PYTHON)
+    loader = os.path.realpath(_interpreter_of(executable))
+    binds = tuple(
+        directory
+        for directory in ("/usr", "/lib", "/lib64")
+        if os.path.isdir(directory) and not os.path.islink(directory)
+    )
+    if not all(any(path.startswith(f"{bind}/") for bind in binds) for path in (executable, loader)):
+        raise SandboxUnsupportedError(
+            f"The host's Python ({executable}) or its loader ({loader}) is outside /usr, /lib and /lib64, so sandboxes "
+            "on images cannot run their exec server here."
+        )
+    return HostPython(loader, (os.path.dirname(loader), "/usr/lib", "/lib"), executable, binds)
+
+
+def _interpreter_of(executable: str) -> str:
+    """The program interpreter (PT_INTERP) an ELF executable names: its dynamic loader."""
+    import struct
+
+    with open(executable, "rb") as stream:
+        header = stream.read(64)
+        if header[:4] != b"\x7fELF" or header[4] != 2:
+            raise SandboxUnsupportedError(f"{executable} is not a 64-bit ELF program.")
+        order = "<" if header[5] == 1 else ">"
+        (program_offset,) = struct.unpack_from(f"{order}Q", header, 0x20)
+        entry_size, entries = struct.unpack_from(f"{order}HH", header, 0x36)
+        for index in range(entries):
+            stream.seek(program_offset + index * entry_size)
+            kind, _, offset, _, _, size = struct.unpack(f"{order}IIQQQQ", stream.read(40))
+            if kind == 3:  # PT_INTERP
+                stream.seek(offset)
+                return stream.read(size).rstrip(b"\0").decode()
+    raise SandboxUnsupportedError(f"{executable} names no dynamic loader.")
+
+
+def server_command(channel_fd: int, rlimits: dict[str, int], *, on_image: bool = False) -> list[str]:
     """The exec server's command line (visible inside as its /proc/PID/cmdline: nothing secret in it)."""
+    python = host_python().command() if on_image else [PYTHON]
     # -I: no environment variables or user site; -S: no site module; -B: no bytecode written anywhere.
-    return [PYTHON, "-I", "-S", "-B", EXECD_PATH, str(channel_fd), json.dumps(rlimits, separators=(",", ":"))]
+    return [*python, "-I", "-S", "-B", EXECD_PATH, str(channel_fd), json.dumps(rlimits, separators=(",", ":"))]
 
 
 def launcher_argv(

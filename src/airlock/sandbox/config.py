@@ -8,6 +8,7 @@ Given to Inspect as the sandbox's configuration, either as this model or as a YA
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Literal
 
@@ -42,8 +43,15 @@ class ServiceConfig(BaseModel):
 
     name: str = Field(pattern=r"^[a-z][a-z0-9_-]{0,31}$")
     """The environment's name for Inspect (``sandbox("target")``) and its host name on the network."""
-    command: list[str] = Field(min_length=1)
-    """The long-running command that serves, started once the service's files are in place."""
+    command: list[str] | None = Field(default=None, min_length=1)
+    """The long-running command that serves, started once the service's files are in place; on an image, its
+    entrypoint and command by default."""
+    image: str | None = None
+    """An image (a name or digest in the image store) whose root the service runs on, instead of the host's /usr."""
+    env: dict[str, str] = Field(default_factory=dict)
+    """Environment of the service's command (over the image's own)."""
+    working_dir: str | None = None
+    """Where the command starts: by default the image's working directory, or /work."""
     files: dict[str, str] = Field(default_factory=dict)
     """Files to put in the service's sandbox before it starts: path (relative to /work) -> text."""
     port: int | None = Field(default=None, ge=1, le=65535)
@@ -63,6 +71,10 @@ class BwrapConfig(BaseModel):
     user: SandboxUser = "sandbox"
     """Who commands run as: an unprivileged user by default; ``root`` (inside the sandbox only) on request."""
     limits: SandboxLimits = Field(default_factory=SandboxLimits)
+    image: str | None = None
+    """An image for the agent's sandbox (the ``default`` one), instead of the host's /usr."""
+    image_store: str | None = None
+    """The directory of the image store that images are named in; by default ``$AIRLOCK_IMAGES``."""
 
     def __hash__(self) -> int:
         # Inspect groups samples by their sandbox configuration, so it must be hashable.
@@ -80,7 +92,19 @@ class BwrapConfig(BaseModel):
     def _services_need_a_network(self) -> BwrapConfig:
         if self.services and self.network != "private":
             raise ValueError("services run on the sample's private network: set network: private")
+        for service in self.services:
+            if service.command is None and service.image is None:
+                raise ValueError(f"the service {service.name!r} needs a command, or an image that names one")
         return self
+
+    def images(self) -> Path:
+        """The image store's directory (see :attr:`image_store`)."""
+        where = self.image_store or os.environ.get("AIRLOCK_IMAGES")
+        if not where:
+            raise SandboxConfigError(
+                "The sandbox names an image but no image store: set image_store in its configuration or AIRLOCK_IMAGES."
+            )
+        return Path(where)
 
 
 def load_config(config: object) -> BwrapConfig:

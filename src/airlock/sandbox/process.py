@@ -43,6 +43,7 @@ from airlock.sandbox.bwrap import (
 )
 from airlock.sandbox.config import SandboxLimits, SandboxUser
 from airlock.sandbox.errors import SandboxError, SandboxUnavailableError, SandboxUnsupportedError
+from airlock.sandbox.images import Image
 from airlock.sandbox.resources import ResourceGroup, create_resource_group
 
 logger = logging.getLogger(__name__)
@@ -104,8 +105,10 @@ class SandboxProcess:
         limits: SandboxLimits,
         hosts: list[str],
         network_of: SandboxProcess | None = None,
+        image: Image | None = None,
     ) -> SandboxProcess:
-        """Start a sandbox named ``name`` (its host name too); services pass the sandbox whose network they join."""
+        """Start a sandbox named ``name`` (its host name too), on ``image``'s root or the host's /usr; services pass
+        the sandbox whose network they join."""
         bwrap = find_bwrap()
         began = time.perf_counter()
         group = create_resource_group(f"{name}-{uuid.uuid4().hex[:12]}", limits)
@@ -118,7 +121,15 @@ class SandboxProcess:
                 PROTOCOL_PATH: memory_file("protocol", package.joinpath("protocol.py").read_bytes()),
             }
             descriptors += server_files.values()
-            etc = {name_: memory_file(name_, content) for name_, content in _etc_files(name, user, hosts).items()}
+            accounts = None if image is None else image.rootfs / "etc"
+            if image is not None and os.geteuid() == 0:
+                image.check_reachable()
+            root = None if image is None else os.open(image.rootfs, os.O_PATH | os.O_DIRECTORY)
+            if root is not None:
+                descriptors.append(root)
+            etc = {
+                name_: memory_file(name_, content) for name_, content in _etc_files(name, user, hosts, accounts).items()
+            }
             descriptors += etc.values()
             seccomp = seccomp_file()
             if seccomp is not None:
@@ -132,12 +143,13 @@ class SandboxProcess:
                 hostname=name,
                 user=user,
                 limits=limits,
-                command=server_command(theirs.fileno(), rlimits),
+                command=server_command(theirs.fileno(), rlimits, on_image=image is not None),
                 server_files=server_files,
                 etc_fds=etc,
                 seccomp_fd=seccomp,
                 info_fd=info_write,
                 share_network=network_of is not None,
+                root_fd=root,
             )
             arguments = sandbox_argv(bwrap, spec)
             split = arguments.index("--")
@@ -387,18 +399,35 @@ async def _read_child_pid(descriptor: int) -> int:
         transport.close()
 
 
-def _etc_files(hostname: str, user: SandboxUser, hosts: list[str]) -> dict[str, bytes]:
-    """The synthetic /etc: accounts for root and the sandbox user only, the sample's hosts on loopback."""
+def _etc_files(hostname: str, user: SandboxUser, hosts: list[str], image_etc: Path | None) -> dict[str, bytes]:
+    """The sandbox's own /etc files: accounts for root and the sandbox user (on an image, added to the image's own
+    accounts), the sample's hosts on loopback, no name service."""
     names = " ".join(["localhost", hostname, *hosts])
+    passwd = (
+        "root:x:0:0:root:/work:/bin/bash\n"
+        f"sandbox:x:{SANDBOX_UID}:{SANDBOX_UID}:sandbox:/work:/bin/bash\n"
+        "nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n"
+    )
+    group = f"root:x:0:\nsandbox:x:{SANDBOX_UID}:\nnogroup:x:65534:\n"
+    if image_etc is not None:
+        passwd = _merged_accounts(image_etc / "passwd", passwd)
+        group = _merged_accounts(image_etc / "group", group)
     return {
-        "passwd": (
-            "root:x:0:0:root:/work:/bin/bash\n"
-            f"sandbox:x:{SANDBOX_UID}:{SANDBOX_UID}:sandbox:/work:/bin/bash\n"
-            "nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n"
-        ).encode(),
-        "group": f"root:x:0:\nsandbox:x:{SANDBOX_UID}:\nnogroup:x:65534:\n".encode(),
+        "passwd": passwd.encode(),
+        "group": group.encode(),
         "hosts": f"127.0.0.1 {names}\n::1 localhost ip6-localhost ip6-loopback\n".encode(),
         "hostname": f"{hostname}\n".encode(),
         "nsswitch.conf": b"passwd: files\ngroup: files\nhosts: files\n",
         "resolv.conf": b"# no name service inside an Airlock sandbox\n",
     }
+
+
+def _merged_accounts(image_file: Path, ours: str) -> str:
+    """The image's account lines, with ours added for the ids it does not have (a service keeps its own user)."""
+    try:
+        theirs = image_file.read_text(errors="replace").splitlines()
+    except OSError:
+        return ours
+    taken = {line.split(":")[2] for line in theirs if line.count(":") >= 3}
+    added = [line for line in ours.splitlines() if line.split(":")[2] not in taken]
+    return "\n".join([*theirs, *added]) + "\n"

@@ -28,10 +28,12 @@ from airlock.sandbox.bwrap import SYSTEM_PATH, WORKDIR
 from airlock.sandbox.config import BwrapConfig, SandboxLimits, ServiceConfig
 from airlock.sandbox.errors import (
     OutputLimitError,
+    SandboxConfigError,
     SandboxError,
     SandboxExhaustedError,
     ServiceNotReadyError,
 )
+from airlock.sandbox.images import Image, ImageStore
 from airlock.sandbox.process import FILE_TIMEOUT, GRACE, SandboxProcess
 from airlock.sandbox.protocol import (
     OUTPUT_LIMIT_EXCEEDED,
@@ -85,9 +87,10 @@ class CommandResult:
 class Sandbox:
     """One running sandbox: run commands in it, read and write its files."""
 
-    def __init__(self, process: SandboxProcess, limits: SandboxLimits) -> None:
+    def __init__(self, process: SandboxProcess, limits: SandboxLimits, image: Image | None = None) -> None:
         self.process = process
         self.limits = limits
+        self.image = image
         self.reply_limits = ReplyLimits()
 
     @property
@@ -215,7 +218,8 @@ class Sandbox:
             "USER": self.username,
             "LOGNAME": self.username,
         }
-        return {**base, **(extra or {})}
+        image = {} if self.image is None else self.image.config.env
+        return {**base, **image, **(extra or {})}
 
     def _error(self, header: dict[str, object]) -> Exception:
         """The exception for a failure the exec server reported: OSError subclasses as ``open`` raises them."""
@@ -243,16 +247,19 @@ async def start_sample(name: str, config: BwrapConfig, reply_limits: ReplyLimits
     """Start a sample's sandboxes: ``default`` and one per service, returned once every service with a port
     accepts connections. On any failure everything started is stopped before the error is raised."""
     hosts = [service.name for service in config.services]
+    store = ImageStore(config.images()) if config.image or any(service.image for service in config.services) else None
     started: list[Sandbox] = []
     try:
+        image = None if config.image is None or store is None else store.resolve(config.image)
         agent = Sandbox(
-            await SandboxProcess.start("default", user=config.user, limits=config.limits, hosts=hosts),
+            await SandboxProcess.start("default", user=config.user, limits=config.limits, hosts=hosts, image=image),
             config.limits,
+            image,
         )
         started.append(agent)
         services: dict[str, Sandbox] = {}
         for service in config.services:
-            services[service.name] = await _start_service(service, agent, hosts)
+            services[service.name] = await _start_service(service, agent, hosts, store)
             started.append(services[service.name])
         for service in config.services:
             if service.port is not None:
@@ -281,11 +288,15 @@ async def sample_sandboxes(
         await stop_sample(sandboxes.values())
 
 
-async def _start_service(service: ServiceConfig, agent: Sandbox, hosts: list[str]) -> Sandbox:
+async def _start_service(service: ServiceConfig, agent: Sandbox, hosts: list[str], store: ImageStore | None) -> Sandbox:
+    image = None if service.image is None or store is None else store.resolve(service.image)
+    command = service.command or ([] if image is None else [*image.config.entrypoint, *image.config.cmd])
+    if not command:
+        raise SandboxConfigError(f"The service {service.name!r} has no command, and its image names none.")
     process = await SandboxProcess.start(
-        service.name, user=service.user, limits=service.limits, hosts=hosts, network_of=agent.process
+        service.name, user=service.user, limits=service.limits, hosts=hosts, network_of=agent.process, image=image
     )
-    sandbox = Sandbox(process, service.limits)
+    sandbox = Sandbox(process, service.limits, image)
     try:
         for path, content in service.files.items():
             await sandbox.write_file(path, content)
@@ -293,9 +304,9 @@ async def _start_service(service: ServiceConfig, agent: Sandbox, hosts: list[str
             "op": "spawn",
             "id": 0,
             "size": 0,
-            "cmd": service.command,
-            "cwd": WORKDIR,
-            "env": sandbox.environment(None),
+            "cmd": command,
+            "cwd": service.working_dir or (image.config.working_dir if image else "") or WORKDIR,
+            "env": sandbox.environment(service.env),
             "log": SERVICE_LOG,
         }
         reply = await process.request(request, timeout=30)
@@ -305,7 +316,7 @@ async def _start_service(service: ServiceConfig, agent: Sandbox, hosts: list[str
     if not reply.header["ok"]:
         await sandbox.close()
         raise SandboxError(
-            f"The service {service.name!r} could not start {shlex.join(service.command)}: {reply.header['message']}."
+            f"The service {service.name!r} could not start {shlex.join(command)}: {reply.header['message']}."
         )
     return sandbox
 
@@ -326,7 +337,8 @@ async def _wait_until_ready(service: ServiceConfig, agent: Sandbox, target: Sand
         log = (await target.read_file(SERVICE_LOG))[-500:].strip()
     raise ServiceNotReadyError(
         f"The service {service.name!r} did not accept connections on port {service.port} within "
-        f"{service.ready_timeout:g} s after starting {shlex.join(service.command)}"
+        f"{service.ready_timeout:g} s after starting "
+        + (shlex.join(service.command) if service.command else f"its image's command ({service.image})")
         + (f"; its output ends with: {log}" if log else "; it printed nothing")
         + "."
     )
