@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck unit clean clang chromium
+.PHONY: demo test lint typecheck unit clean clang chromium mmdebstrap
 
 demo: $(STAMP) clang
 	$(BIN)/airlock demo
@@ -20,7 +20,7 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-unit: $(STAMP) clang chromium
+unit: $(STAMP) clang chromium mmdebstrap
 	$(BIN)/pytest
 
 # The fuzzer baseline needs clang with libFuzzer. Where it is missing and Debian's packages can be installed
@@ -32,6 +32,17 @@ clang:
 			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq clang >/dev/null; \
 		else \
 			echo "clang is not installed: the fuzzer baseline will be unavailable (apt-get install clang)."; \
+		fi; }
+
+# Images for sandboxes are built from Debian's packages with mmdebstrap (airlock images build; the image tests build a
+# small one once per machine and keep it in ~/.cache/airlock/test-images). Installed like clang.
+mmdebstrap:
+	@command -v mmdebstrap >/dev/null 2>&1 || { \
+		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+			echo "Installing mmdebstrap from Debian's packages, for building sandbox images."; \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq mmdebstrap >/dev/null; \
+		else \
+			echo "mmdebstrap is not installed: image builds and their tests will skip (apt-get install mmdebstrap)."; \
 		fi; }
 
 # The portal's end-to-end tests drive Debian's Chromium with Playwright (Playwright's own browser download

@@ -52,6 +52,8 @@ class ServiceConfig(BaseModel):
     """Environment of the service's command (over the image's own)."""
     working_dir: str | None = None
     """Where the command starts: by default the image's working directory, or /work."""
+    networks: list[str] = Field(default_factory=lambda: ["default"], min_length=1)
+    """With ``network: hosts``, the sample's networks this service is on (by name)."""
     files: dict[str, str] = Field(default_factory=dict)
     """Files to put in the service's sandbox before it starts: path (relative to /work) -> text."""
     port: int | None = Field(default=None, ge=1, le=65535)
@@ -64,9 +66,12 @@ class ServiceConfig(BaseModel):
 class BwrapConfig(BaseModel):
     """Configuration of the ``bwrap`` sandbox for a sample."""
 
-    network: Literal["none", "private"] = "none"
+    network: Literal["none", "private", "hosts"] = "none"
     """``none``: the sample's own network namespace with loopback only. ``private``: the same, shared with
-    the sample's services. Neither reaches the host or anything beyond it."""
+    the sample's services. ``hosts``: every sandbox a host of its own, on the networks it names (as root; see
+    :mod:`.network`). None reaches the host or anything beyond it."""
+    networks: list[str] = Field(default_factory=lambda: ["default"], min_length=1)
+    """With ``network: hosts``, the sample's networks the agent's sandbox is on."""
     services: list[ServiceConfig] = Field(default_factory=list)
     user: SandboxUser = "sandbox"
     """Who commands run as: an unprivileged user by default; ``root`` (inside the sandbox only) on request."""
@@ -90,8 +95,8 @@ class BwrapConfig(BaseModel):
 
     @model_validator(mode="after")
     def _services_need_a_network(self) -> BwrapConfig:
-        if self.services and self.network != "private":
-            raise ValueError("services run on the sample's private network: set network: private")
+        if self.services and self.network == "none":
+            raise ValueError("services run on the sample's private network: set network: private (or hosts)")
         for service in self.services:
             if service.command is None and service.image is None:
                 raise ValueError(f"the service {service.name!r} needs a command, or an image that names one")

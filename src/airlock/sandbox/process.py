@@ -106,6 +106,7 @@ class SandboxProcess:
         hosts: list[str],
         network_of: SandboxProcess | None = None,
         image: Image | None = None,
+        host_entries: list[tuple[str, str]] | None = None,
     ) -> SandboxProcess:
         """Start a sandbox named ``name`` (its host name too), on ``image``'s root or the host's /usr; services pass
         the sandbox whose network they join."""
@@ -128,7 +129,8 @@ class SandboxProcess:
             if root is not None:
                 descriptors.append(root)
             etc = {
-                name_: memory_file(name_, content) for name_, content in _etc_files(name, user, hosts, accounts).items()
+                name_: memory_file(name_, content)
+                for name_, content in _etc_files(name, user, hosts, accounts, host_entries).items()
             }
             descriptors += etc.values()
             seccomp = seccomp_file()
@@ -399,10 +401,17 @@ async def _read_child_pid(descriptor: int) -> int:
         transport.close()
 
 
-def _etc_files(hostname: str, user: SandboxUser, hosts: list[str], image_etc: Path | None) -> dict[str, bytes]:
+def _etc_files(
+    hostname: str,
+    user: SandboxUser,
+    hosts: list[str],
+    image_etc: Path | None,
+    host_entries: list[tuple[str, str]] | None = None,
+) -> dict[str, bytes]:
     """The sandbox's own /etc files: accounts for root and the sandbox user (on an image, added to the image's own
-    accounts), the sample's hosts on loopback, no name service."""
-    names = " ".join(["localhost", hostname, *hosts])
+    accounts), the sample's hosts (on loopback, or at their addresses when hosts are separate), no name service."""
+    names = " ".join(["localhost", hostname, *([] if host_entries is not None else hosts)])
+    others = "".join(f"{address} {name}\n" for address, name in host_entries or [])
     passwd = (
         "root:x:0:0:root:/work:/bin/bash\n"
         f"sandbox:x:{SANDBOX_UID}:{SANDBOX_UID}:sandbox:/work:/bin/bash\n"
@@ -415,7 +424,7 @@ def _etc_files(hostname: str, user: SandboxUser, hosts: list[str], image_etc: Pa
     return {
         "passwd": passwd.encode(),
         "group": group.encode(),
-        "hosts": f"127.0.0.1 {names}\n::1 localhost ip6-localhost ip6-loopback\n".encode(),
+        "hosts": f"127.0.0.1 {names}\n::1 localhost ip6-localhost ip6-loopback\n{others}".encode(),
         "hostname": f"{hostname}\n".encode(),
         "nsswitch.conf": b"passwd: files\ngroup: files\nhosts: files\n",
         "resolv.conf": b"# no name service inside an Airlock sandbox\n",

@@ -34,6 +34,7 @@ from airlock.sandbox.errors import (
     ServiceNotReadyError,
 )
 from airlock.sandbox.images import Image, ImageStore
+from airlock.sandbox.network import AGENT, Switch, Topology, wire
 from airlock.sandbox.process import FILE_TIMEOUT, GRACE, SandboxProcess
 from airlock.sandbox.protocol import (
     OUTPUT_LIMIT_EXCEEDED,
@@ -87,10 +88,19 @@ class CommandResult:
 class Sandbox:
     """One running sandbox: run commands in it, read and write its files."""
 
-    def __init__(self, process: SandboxProcess, limits: SandboxLimits, image: Image | None = None) -> None:
+    def __init__(
+        self,
+        process: SandboxProcess,
+        limits: SandboxLimits,
+        image: Image | None = None,
+        *,
+        switch: Switch | None = None,
+    ) -> None:
         self.process = process
         self.limits = limits
         self.image = image
+        self.switch = switch
+        """The sample's network switch (separate hosts), which the agent's sandbox takes down with it."""
         self.reply_limits = ReplyLimits()
 
     @property
@@ -207,6 +217,8 @@ class Sandbox:
 
     async def close(self) -> None:
         await self.process.close()
+        if self.switch is not None:
+            await self.switch.stop()
 
     def environment(self, extra: dict[str, str] | None) -> dict[str, str]:
         """The environment commands get: the sandbox's own, never the caller's, plus ``extra``."""
@@ -243,27 +255,61 @@ def resolve(path: str) -> str:
     return path if path.startswith("/") else f"{WORKDIR}/{path}"
 
 
-async def start_sample(name: str, config: BwrapConfig, reply_limits: ReplyLimits | None = None) -> dict[str, Sandbox]:
+async def start_sample(name: str, config: BwrapConfig) -> dict[str, Sandbox]:
     """Start a sample's sandboxes: ``default`` and one per service, returned once every service with a port
     accepts connections. On any failure everything started is stopped before the error is raised."""
-    hosts = [service.name for service in config.services]
-    store = ImageStore(config.images()) if config.image or any(service.image for service in config.services) else None
+    names = [service.name for service in config.services]
+    wanted = [config.image, *(service.image for service in config.services)]
+    store = ImageStore(config.images()) if any(wanted) else None
+    images = {reference: store.resolve(reference) for reference in wanted if reference and store is not None}
+    separate = config.network == "hosts"
+    topology = (
+        Topology.of({AGENT: config.networks, **{service.name: service.networks for service in config.services}})
+        if separate
+        else None
+    )
     started: list[Sandbox] = []
     try:
-        image = None if config.image is None or store is None else store.resolve(config.image)
+        switch = await Switch.start() if separate else None
         agent = Sandbox(
-            await SandboxProcess.start("default", user=config.user, limits=config.limits, hosts=hosts, image=image),
+            await SandboxProcess.start(
+                "default",
+                user=config.user,
+                limits=config.limits,
+                hosts=names,
+                image=images.get(config.image or ""),
+                host_entries=None if topology is None else topology.hosts_file(AGENT),
+            ),
             config.limits,
-            image,
+            images.get(config.image or ""),
+            switch=switch,
         )
         started.append(agent)
         services: dict[str, Sandbox] = {}
         for service in config.services:
-            services[service.name] = await _start_service(service, agent, hosts, store)
+            image = images.get(service.image or "")
+            process = await SandboxProcess.start(
+                service.name,
+                user=service.user,
+                limits=service.limits,
+                hosts=names,
+                network_of=None if separate else agent.process,
+                image=image,
+                host_entries=None if topology is None else topology.hosts_file(service.name),
+            )
+            services[service.name] = Sandbox(process, service.limits, image)
             started.append(services[service.name])
+        if topology is not None and switch is not None:
+            pids = {AGENT: agent.process.inner_pid, **{n: box.process.inner_pid for n, box in services.items()}}
+            await wire(topology, pids, switch)
+        for service in config.services:
+            await _spawn_service(service, services[service.name])
         for service in config.services:
             if service.port is not None:
-                await _wait_until_ready(service, agent, services[service.name])
+                # On one shared loopback the agent's side is asked; between hosts, the service's own address.
+                asker = agent if topology is None else services[service.name]
+                host = "127.0.0.1" if topology is None else topology.first_address(service.name)
+                await _wait_until_ready(service, asker, services[service.name], host)
         logger.debug("sample %s: %d sandboxes up", name, len(started))
         return {"default": agent, **services}
     except BaseException:
@@ -288,47 +334,38 @@ async def sample_sandboxes(
         await stop_sample(sandboxes.values())
 
 
-async def _start_service(service: ServiceConfig, agent: Sandbox, hosts: list[str], store: ImageStore | None) -> Sandbox:
-    image = None if service.image is None or store is None else store.resolve(service.image)
+async def _spawn_service(service: ServiceConfig, sandbox: Sandbox) -> None:
+    """Put the service's files in place and start its command (the image's, where it names none)."""
+    image = sandbox.image
     command = service.command or ([] if image is None else [*image.config.entrypoint, *image.config.cmd])
     if not command:
         raise SandboxConfigError(f"The service {service.name!r} has no command, and its image names none.")
-    process = await SandboxProcess.start(
-        service.name, user=service.user, limits=service.limits, hosts=hosts, network_of=agent.process, image=image
-    )
-    sandbox = Sandbox(process, service.limits, image)
-    try:
-        for path, content in service.files.items():
-            await sandbox.write_file(path, content)
-        request: SpawnRequest = {
-            "op": "spawn",
-            "id": 0,
-            "size": 0,
-            "cmd": command,
-            "cwd": service.working_dir or (image.config.working_dir if image else "") or WORKDIR,
-            "env": sandbox.environment(service.env),
-            "log": SERVICE_LOG,
-        }
-        reply = await process.request(request, timeout=30)
-    except BaseException:
-        await sandbox.close()
-        raise
+    for path, content in service.files.items():
+        await sandbox.write_file(path, content)
+    request: SpawnRequest = {
+        "op": "spawn",
+        "id": 0,
+        "size": 0,
+        "cmd": command,
+        "cwd": service.working_dir or (image.config.working_dir if image else "") or WORKDIR,
+        "env": sandbox.environment(service.env),
+        "log": SERVICE_LOG,
+    }
+    reply = await sandbox.process.request(request, timeout=30)
     if not reply.header["ok"]:
-        await sandbox.close()
         raise SandboxError(
             f"The service {service.name!r} could not start {shlex.join(command)}: {reply.header['message']}."
         )
-    return sandbox
 
 
-async def _wait_until_ready(service: ServiceConfig, agent: Sandbox, target: Sandbox) -> None:
-    """Wait until the service accepts connections on its port, seen from the agent's side of the network."""
+async def _wait_until_ready(service: ServiceConfig, asker: Sandbox, target: Sandbox, host: str) -> None:
+    """Wait until the service accepts connections on ``host`` at its port, asked from ``asker``'s sandbox."""
     assert service.port is not None
     loop = asyncio.get_running_loop()
     deadline = loop.time() + service.ready_timeout
-    probe: ProbeRequest = {"op": "probe", "id": 0, "size": 0, "host": "127.0.0.1", "port": service.port, "timeout": 0.5}
+    probe: ProbeRequest = {"op": "probe", "id": 0, "size": 0, "host": host, "port": service.port, "timeout": 0.5}
     while loop.time() < deadline:
-        reply = await agent.process.request(probe, timeout=10)
+        reply = await asker.process.request(probe, timeout=10)
         if reply.header.get("reachable"):
             return
         await asyncio.sleep(0.02)
