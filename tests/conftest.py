@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -12,6 +17,7 @@ import pytest
 from airlock.app import Airlock
 from airlock.clock import ManualClock
 from airlock.config import Settings
+from airlock.sandbox.images import ImageStore
 from airlock.store import open_database
 from tests.support.challenges import (
     LOGIC,
@@ -40,6 +46,63 @@ def private_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("XDG_CACHE_HOME", str(cache))
         yield cache
+
+
+AIRLOCK_COMMAND = str(Path(sys.executable).with_name("airlock"))
+IMAGE_CACHE = Path.home() / ".cache" / "airlock" / "test-images"
+"""Images the tests build, kept between runs on a machine (building one takes a minute), like the local model's
+compiled runtime."""
+
+
+@pytest.fixture(scope="session")
+def socat_archive(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An OCI archive of Debian with socat, built with `airlock images build` (mmdebstrap) the first time on a
+    machine and kept in its cache, since it takes a minute."""
+    archive = IMAGE_CACHE / "bookworm-socat.oci.tar"
+    if archive.is_file():
+        return archive
+    if shutil.which("mmdebstrap") is None:
+        pytest.skip("mmdebstrap is not installed (make test installs it, as root, from Debian's packages)")
+    IMAGE_CACHE.mkdir(parents=True, exist_ok=True)
+    home = tmp_path_factory.mktemp("build-home")
+    partial = archive.with_suffix(".partial")
+    built = subprocess.run(
+        [
+            str(Path(sys.executable).with_name("airlock")),
+            "images",
+            "build",
+            "socat",
+            "--package",
+            "socat",
+            "--out",
+            str(partial),
+        ],
+        env={**os.environ, "AIRLOCK_HOME": str(home)},
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=900,
+    )
+    assert built.returncode == 0, built.stderr
+    partial.rename(archive)
+    return archive
+
+
+@pytest.fixture
+def passable(tmp_path: Path) -> Iterator[Path]:
+    """A directory every user may pass through (sandboxes started as root run as users of their own), unlike the
+    test's own temporary directory."""
+    directory = Path(tempfile.mkdtemp(prefix="airlock-images-", dir="/tmp"))
+    directory.chmod(0o755)
+    yield directory
+    shutil.rmtree(directory, ignore_errors=True)
+
+
+@pytest.fixture
+def store(passable: Path, socat_archive: Path) -> ImageStore:
+    images = ImageStore(passable / "images")
+    images.import_archive(socat_archive, name="target")
+    return images
 
 
 @pytest.fixture

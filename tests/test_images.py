@@ -7,12 +7,9 @@ import hashlib
 import io
 import json
 import os
-import shutil
 import subprocess
 import sys
 import tarfile
-import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -32,54 +29,11 @@ from airlock.sandbox.images import ImageError, ImageStore
 pytestmark = pytest.mark.anyio
 
 AIRLOCK = str(Path(sys.executable).with_name("airlock"))
-CACHE = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "airlock" / "test-images"
 
 
 @pytest.fixture
 def anyio_backend() -> str:
     return "asyncio"
-
-
-@pytest.fixture(scope="session")
-def socat_archive(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """An OCI archive of Debian with socat, built with `airlock images build` (mmdebstrap) the first time on a
-    machine and kept in its cache, since it takes a minute."""
-    archive = CACHE / "bookworm-socat.oci.tar"
-    if archive.is_file():
-        return archive
-    if shutil.which("mmdebstrap") is None:
-        pytest.skip("mmdebstrap is not installed (make test installs it, as root, from Debian's packages)")
-    CACHE.mkdir(parents=True, exist_ok=True)
-    home = tmp_path_factory.mktemp("build-home")
-    partial = archive.with_suffix(".partial")
-    built = subprocess.run(
-        [AIRLOCK, "images", "build", "socat", "--package", "socat", "--out", str(partial)],
-        env={**os.environ, "AIRLOCK_HOME": str(home)},
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=900,
-    )
-    assert built.returncode == 0, built.stderr
-    partial.rename(archive)
-    return archive
-
-
-@pytest.fixture
-def passable(tmp_path: Path) -> Iterator[Path]:
-    """A directory every user may pass through (sandboxes started as root run as users of their own), unlike the
-    test's own temporary directory."""
-    directory = Path(tempfile.mkdtemp(prefix="airlock-images-", dir="/tmp"))
-    directory.chmod(0o755)
-    yield directory
-    shutil.rmtree(directory, ignore_errors=True)
-
-
-@pytest.fixture
-def store(passable: Path, socat_archive: Path) -> ImageStore:
-    images = ImageStore(passable / "images")
-    images.import_archive(socat_archive, name="target")
-    return images
 
 
 def layer(entries: list[tuple[str, bytes | None, str | None]]) -> bytes:

@@ -54,6 +54,9 @@ class ServiceConfig(BaseModel):
     """Where the command starts: by default the image's working directory, or /work."""
     networks: list[str] = Field(default_factory=lambda: ["default"], min_length=1)
     """With ``network: hosts``, the sample's networks this service is on (by name)."""
+    healthcheck: list[str] | None = Field(default=None, min_length=1)
+    """A command run in the service's sandbox until it succeeds: the sample starts only then (like ``port``)."""
+    healthcheck_interval: float = Field(default=1.0, gt=0)
     files: dict[str, str] = Field(default_factory=dict)
     """Files to put in the service's sandbox before it starts: path (relative to /work) -> text."""
     port: int | None = Field(default=None, ge=1, le=65535)
@@ -72,6 +75,8 @@ class BwrapConfig(BaseModel):
     :mod:`.network`). None reaches the host or anything beyond it."""
     networks: list[str] = Field(default_factory=lambda: ["default"], min_length=1)
     """With ``network: hosts``, the sample's networks the agent's sandbox is on."""
+    env: dict[str, str] = Field(default_factory=dict)
+    """Environment of every command in the agent's sandbox (over the image's own)."""
     services: list[ServiceConfig] = Field(default_factory=list)
     user: SandboxUser = "sandbox"
     """Who commands run as: an unprivileged user by default; ``root`` (inside the sandbox only) on request."""
@@ -123,6 +128,10 @@ def load_config(config: object) -> BwrapConfig:
     try:
         if isinstance(config, str):
             path = Path(config)
+            if _is_compose_file(path):
+                from airlock.sandbox.compose import config_from_compose
+
+                return config_from_compose(path)
             try:
                 data = yaml.safe_load(path.read_text(encoding="utf-8"))
             except OSError as error:
@@ -143,6 +152,13 @@ def load_config(config: object) -> BwrapConfig:
             f"The bwrap sandbox configuration {config} is not valid YAML ({_yaml_problem(error)})."
         ) from error
     raise SandboxConfigError(f"The bwrap sandbox cannot use a configuration of type {type(config).__name__}.")
+
+
+COMPOSE_FILES = ("compose.yaml", "compose.yml", "docker-compose.yaml", "docker-compose.yml")
+
+
+def _is_compose_file(path: Path) -> bool:
+    return path.name in COMPOSE_FILES or path.name.endswith(("-compose.yaml", "-compose.yml", ".compose.yaml"))
 
 
 def _yaml_problem(error: Exception) -> str:

@@ -28,7 +28,7 @@ from typing_extensions import override
 
 from airlock.sandbox import errors
 from airlock.sandbox.bwrap import check_support, find_bwrap
-from airlock.sandbox.config import BwrapConfig, load_config
+from airlock.sandbox.config import COMPOSE_FILES, BwrapConfig, load_config
 from airlock.sandbox.resources import remove_leftover_groups
 from airlock.sandbox.sample import Sandbox, start_sample, stop_sample
 
@@ -85,6 +85,12 @@ class BwrapSandboxEnvironment(SandboxEnvironment):
         """``inspect sandbox cleanup bwrap [ID]``: remove what sandboxes that are gone left behind."""
         removed = await asyncio.to_thread(remove_leftover_groups, id or "")
         print(f"bwrap: removed {len(removed)} resource groups left by sandboxes that are gone.")
+
+    @override
+    @classmethod
+    def config_files(cls) -> list[str]:
+        # A compose file beside a task is this provider's configuration too (docs/sandbox.md, "Compose files").
+        return list(COMPOSE_FILES)
 
     @override
     @classmethod

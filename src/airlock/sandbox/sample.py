@@ -95,10 +95,13 @@ class Sandbox:
         image: Image | None = None,
         *,
         switch: Switch | None = None,
+        env: dict[str, str] | None = None,
     ) -> None:
         self.process = process
         self.limits = limits
         self.image = image
+        self.env = env or {}
+        """What every command here gets in its environment (a compose service's ``environment``, say)."""
         self.switch = switch
         """The sample's network switch (separate hosts), which the agent's sandbox takes down with it."""
         self.reply_limits = ReplyLimits()
@@ -231,7 +234,7 @@ class Sandbox:
             "LOGNAME": self.username,
         }
         image = {} if self.image is None else self.image.config.env
-        return {**base, **image, **(extra or {})}
+        return {**base, **image, **self.env, **(extra or {})}
 
     def _error(self, header: dict[str, object]) -> Exception:
         """The exception for a failure the exec server reported: OSError subclasses as ``open`` raises them."""
@@ -283,6 +286,7 @@ async def start_sample(name: str, config: BwrapConfig) -> dict[str, Sandbox]:
             config.limits,
             images.get(config.image or ""),
             switch=switch,
+            env=config.env,
         )
         started.append(agent)
         services: dict[str, Sandbox] = {}
@@ -310,6 +314,8 @@ async def start_sample(name: str, config: BwrapConfig) -> dict[str, Sandbox]:
                 asker = agent if topology is None else services[service.name]
                 host = "127.0.0.1" if topology is None else topology.first_address(service.name)
                 await _wait_until_ready(service, asker, services[service.name], host)
+            if service.healthcheck is not None:
+                await _wait_until_healthy(service, services[service.name])
         logger.debug("sample %s: %d sandboxes up", name, len(started))
         return {"default": agent, **services}
     except BaseException:
@@ -356,6 +362,26 @@ async def _spawn_service(service: ServiceConfig, sandbox: Sandbox) -> None:
         raise SandboxError(
             f"The service {service.name!r} could not start {shlex.join(command)}: {reply.header['message']}."
         )
+
+
+async def _wait_until_healthy(service: ServiceConfig, sandbox: Sandbox) -> None:
+    """Run the service's healthcheck in its own sandbox until it succeeds, within its ``ready_timeout``."""
+    assert service.healthcheck is not None
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + service.ready_timeout
+    last = None
+    while loop.time() < deadline:
+        last = await sandbox.exec(
+            service.healthcheck, timeout=max(1.0, min(30.0, deadline - loop.time())), raise_on_timeout=False
+        )
+        if last.success:
+            return
+        await asyncio.sleep(service.healthcheck_interval)
+    said = "" if last is None else (last.stdout + last.stderr).strip()[-300:]
+    raise ServiceNotReadyError(
+        f"The service {service.name!r} was not healthy within {service.ready_timeout:g} s: its healthcheck "
+        f"{shlex.join(service.healthcheck)} " + (f"last said: {said}." if said else "printed nothing.")
+    )
 
 
 async def _wait_until_ready(service: ServiceConfig, asker: Sandbox, target: Sandbox, host: str) -> None:
