@@ -116,6 +116,7 @@ def all_commands() -> list[list[str]]:
         "vault": ["rotate-master-key", "rotate-org-key"],
         "sandbox": ["exec"],
         "challenges": ["generate", "check", "verify"],
+        "eval": ["run", "status", "samples", "export", "invalidate", "reinstate"],
     }
     commands = [["init"], ["demo"], ["doctor"], ["submit"]]
     commands += [[group, name] for group, names in groups.items() for name in names]
@@ -392,7 +393,7 @@ def test_usage_errors_exit_2(populated: Cli, args: list[str]) -> None:
 
 # Each option that takes one of a fixed set, with a value outside it and the set it must name.
 CHOICES: dict[str, tuple[list[str], list[str]]] = {
-    "sandbox network": (["sandbox", "exec", "--network", "bogus", "--", "true"], ["none", "private"]),
+    "sandbox network": (["sandbox", "exec", "--network", "bogus", "--", "true"], ["none", "private", "hosts"]),
     "sandbox user": (["sandbox", "exec", "--user", "admin", "--", "true"], ["sandbox", "root"]),
     "report variant": (["report", "export", "R-XXXXXXXX", "--variant", "partial"], ["full", "redacted"]),
     "challenge family": (

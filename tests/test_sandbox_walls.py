@@ -454,3 +454,14 @@ async def test_a_refused_read_says_its_errno_once() -> None:
             await box.read_file("/work/locked")
     assert str(refused.value).count("Errno 13") == 1
     assert refused.value.filename == "/work/locked"
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="only root may bound a sandbox's own pseudo-terminals")
+async def test_a_sandbox_cannot_take_every_pseudo_terminal_of_the_machine() -> None:
+    """bwrap's /dev/pts has no max=; one sandbox would otherwise empty the kernel's pool shared by every other."""
+    config = BwrapConfig(limits=SandboxLimits(ptys=8))
+    grab = "import pty\nn = 0\ntry:\n    while True:\n        pty.openpty(); n += 1\nexcept OSError:\n    print(n)"
+    async with sample_sandboxes(config) as first, sample_sandboxes() as second:
+        assert (await first["default"].exec(["python3", "-c", grab], timeout=20)).stdout.strip() == "8"
+        other = await second["default"].exec(["python3", "-c", "import pty; pty.openpty(); print('a terminal')"])
+        assert other.stdout == "a terminal\n"

@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from airlock.sandbox.images import Image, ImageStore
 
 images_app = typer.Typer(
-    help="Images for sandboxes: import OCI or docker save archives, build them offline, list and remove them.",
+    help="Images for sandboxes: import, build, list and remove them.",
     no_args_is_help=True,
     rich_markup_mode=None,
 )

@@ -14,7 +14,7 @@ from airlock.errors import InvalidInputError
 if TYPE_CHECKING:
     from airlock.sandbox.config import BwrapConfig
 
-Network = Literal["none", "private"]
+Network = Literal["none", "private", "hosts"]
 """The networks :class:`~airlock.sandbox.config.BwrapConfig` offers (a test keeps the two the same)."""
 User = Literal["sandbox", "root"]
 """The users it offers."""
@@ -29,7 +29,11 @@ def sandbox_exec(
     ctx: typer.Context,
     command: Annotated[list[str], typer.Argument(metavar="-- CMD...", help="The command and its arguments.")],
     network: Annotated[
-        Network, typer.Option(help="none: loopback only; private: loopback shared with the --service sandboxes.")
+        Network,
+        typer.Option(
+            help="none: loopback only; private: loopback shared with the --service sandboxes; hosts: each a host "
+            "of its own on one network (as root)."
+        ),
     ] = "none",
     service: Annotated[
         list[str] | None,

@@ -277,11 +277,11 @@ def launcher_argv(
         script = 'while [ "$1" != -- ]; do echo $$ > "$1" || exit 70; shift; done; shift; exec "$@"'
         argv += ["/bin/sh", "-c", script, "airlock-sandbox", *map(str, attach), "--"]
     if network_of is not None:
-        argv += [_tool("nsenter"), f"--net=/proc/{network_of}/ns/net", "--"]
+        argv += [system_tool("nsenter"), f"--net=/proc/{network_of}/ns/net", "--"]
     if os.geteuid() == 0:
         uid = host_uid if host_uid is not None else HOST_UIDS[0]
         argv += [
-            _tool("setpriv"),
+            system_tool("setpriv"),
             f"--reuid={uid}",
             f"--regid={uid}",
             "--clear-groups",
@@ -305,11 +305,12 @@ def join_new_session_keyring() -> None:
         ctypes.CDLL(None, use_errno=True).syscall(number, KEYCTL_JOIN_SESSION_KEYRING, None)
 
 
-def _tool(name: str) -> str:
+def system_tool(name: str, package: str = "util-linux") -> str:
+    """A program of the system's own (never one from the caller's PATH), or the error that names its package."""
     path = shutil.which(name, path="/usr/bin:/bin:/usr/sbin:/sbin")
     if path is None:
         raise SandboxUnsupportedError(
-            f"The bwrap sandbox needs the {name} program (util-linux), which is not installed; install util-linux."
+            f"The bwrap sandbox needs the {name} program ({package}), which is not installed; install {package}."
         )
     return path
 

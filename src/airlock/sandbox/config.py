@@ -36,6 +36,8 @@ class SandboxLimits(BaseModel):
     """Size of the writable work directory ``/work`` (a tmpfs)."""
     tmp_mb: int = Field(default=256, ge=1, le=1 << 22)
     """Size of the private ``/tmp`` (a tmpfs)."""
+    ptys: int = Field(default=64, ge=1, le=1024)
+    """Pseudo-terminals open at once (as root: the sandbox's own devpts; otherwise the kernel's shared pool)."""
 
 
 class ServiceConfig(BaseModel):

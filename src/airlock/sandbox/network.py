@@ -18,10 +18,10 @@ import contextlib
 import ipaddress
 import os
 import secrets
-import shutil
 import signal
 from dataclasses import dataclass, field
 
+from airlock.sandbox.bwrap import system_tool
 from airlock.sandbox.errors import SandboxError, SandboxUnsupportedError
 
 DEFAULT_NETWORK = "default"
@@ -89,11 +89,11 @@ class Switch:
                 "or use network: private (one loopback shared by the sample's sandboxes)."
             )
         process = await asyncio.create_subprocess_exec(
-            _tool("setpriv"),
+            system_tool("setpriv"),
             "--pdeathsig",
             "KILL",
             "--",
-            _tool("unshare"),
+            system_tool("unshare"),
             "--net",
             "--",
             "sleep",
@@ -154,9 +154,9 @@ async def _ip(pid: int | None, commands: list[str]) -> None:
     """Run ``ip`` commands (one process, ``-batch``), in the network namespace of ``pid`` or this one."""
     if not commands:
         return
-    argv = [_tool("ip"), "-batch", "-"]
+    argv = [system_tool("ip", "iproute2"), "-batch", "-"]
     if pid is not None:
-        argv = [_tool("nsenter"), f"--net=/proc/{pid}/ns/net", "--", *argv]
+        argv = [system_tool("nsenter"), f"--net=/proc/{pid}/ns/net", "--", *argv]
     process = await asyncio.create_subprocess_exec(
         *argv,
         stdin=asyncio.subprocess.PIPE,
@@ -169,12 +169,3 @@ async def _ip(pid: int | None, commands: list[str]) -> None:
     if process.returncode != 0:
         reason = (error.decode(errors="replace").strip().splitlines() or ["no message"])[-1]
         raise SandboxError(f"The sample's networks could not be wired: {reason}.")
-
-
-def _tool(name: str) -> str:
-    path = shutil.which(name, path="/usr/sbin:/usr/bin:/sbin:/bin")
-    if path is None:
-        raise SandboxUnsupportedError(
-            f"Separate hosts need the {name} program (iproute2 or util-linux), which is not installed; install it."
-        )
-    return path

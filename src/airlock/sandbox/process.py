@@ -40,6 +40,7 @@ from airlock.sandbox.bwrap import (
     sandbox_argv,
     seccomp_file,
     server_command,
+    system_tool,
 )
 from airlock.sandbox.config import SandboxLimits, SandboxUser
 from airlock.sandbox.errors import SandboxError, SandboxUnavailableError, SandboxUnsupportedError
@@ -197,6 +198,11 @@ class SandboxProcess:
                 ) from error
             sandbox._server_pid = inner_pid  # the exec server is the sandbox's pid 1
             _shield_from_oom_killer(inner_pid)
+            try:
+                await _limit_ptys(inner_pid, limits.ptys)
+            except BaseException:
+                await sandbox.close()
+                raise
             # bwrap has said all it will: stop reading its error stream, so nothing in the sandbox can use it.
             _close_stderr(process)
             logger.debug(
@@ -349,6 +355,33 @@ def _checked_header(line: bytes, limits: dict[int, int]) -> tuple[dict[str, Any]
     if len(sizes) != len(announced):
         raise ValueError(f"a reply announcing {announced} bytes, beyond the limit of {limit}")
     return header, sizes
+
+
+async def _limit_ptys(pid: int, ptys: int) -> None:
+    """As root, bound the sandbox's pseudo-terminals: bwrap mounts its /dev/pts with no ``max=``, so one sandbox could
+    take the kernel's whole shared pool (``kernel.pty.max``) from every other sandbox and container. The remount, in
+    the sandbox's own mount namespace, keeps bwrap's modes."""
+    if os.geteuid() != 0:
+        return
+    mount = await asyncio.create_subprocess_exec(
+        system_tool("nsenter"),
+        f"--mount=/proc/{pid}/ns/mnt",
+        "--",
+        system_tool("mount"),
+        "-o",
+        f"remount,mode=620,ptmxmode=666,max={ptys}",
+        "/dev/pts",
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.PIPE,
+        env=LAUNCH_ENVIRONMENT,
+        cwd="/",
+    )
+    _, error = await mount.communicate()
+    if mount.returncode != 0:
+        raise SandboxError(
+            f"The sandbox's pseudo-terminals could not be bounded: {error.decode(errors='replace').strip()}."
+        )
 
 
 def _shield_from_oom_killer(pid: int) -> None:
