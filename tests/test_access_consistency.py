@@ -94,7 +94,7 @@ class Deployment:
 
     def sign_in_everyone(self) -> None:
         for user in self.users:
-            browser = TestClient(self.client.app, base_url="http://127.0.0.1")
+            browser = TestClient(self.client.app, base_url="http://127.0.0.1", client=("127.0.0.1", 50000))
             answer = browser.post(
                 "/sign-in", data={"email": user.principal.email, "password": PASSWORD}, follow_redirects=False
             )

@@ -55,6 +55,8 @@ class Overdue:
     """A finding recorded on the review before its deadline."""
     run: int
     """An evaluation run of the review, interrupted before the deadline (its row id)."""
+    run_name: str
+    """The same run's public id."""
     token: str
     """An API token of the reviewer's."""
     newcomer: Principal
@@ -202,6 +204,28 @@ CALLS: dict[str, Call] = {
         lambda o: o.airlock.evaluations.status(o.world.reviewer, o.review),
         expect=lambda o, runs: [run.status for run in runs] == ["running"],
     ),
+    # Samples: read after the deadline as before; invalidated or reinstated only while the review runs.
+    "Samples.of_run": Call(
+        lambda o: o.airlock.samples.of_run(o.world.lead, o.run_name),
+        expect=lambda o, listed: (listed.status, listed.samples, listed.may_invalidate) == ("running", [], False),
+    ),
+    "Samples.show": Call(
+        lambda o: o.airlock.samples.show(o.world.lead, o.run_name, "memory-t1-0001", epoch=1),
+        raises=(NotFoundError, "has no sample memory-t1-0001, epoch 1"),
+    ),
+    "Samples.invalidate": Call(
+        lambda o: o.airlock.samples.invalidate(
+            o.world.lead, o.run_name, "memory-t1-0001", epoch=1, reason="the host ran out of disk"
+        ),
+        refused=True,
+    ),
+    "Samples.reinstate": Call(
+        lambda o: o.airlock.samples.reinstate(o.world.lead, o.run_name, "memory-t1-0001", epoch=1, reason="it did not"),
+        refused=True,
+    ),
+    "Samples.export_logs": Call(
+        lambda o: o.airlock.samples.export_logs(o.world.lead, o.run_name), raises=(NotFoundError, "has no Inspect log")
+    ),
     # Findings: recorded and answered only while the review runs.
     "Findings.add": Call(
         lambda o: o.airlock.findings.add(o.world.reviewer, o.review, title="Late", body="Found after the deadline."),
@@ -220,6 +244,10 @@ CALLS: dict[str, Call] = {
     "Reports.build": Call(
         lambda o: o.airlock.reports.build(o.world.reviewer, o.review),
         expect=lambda o, built: (built.status, built.complete) == ("final", False),
+    ),
+    "Reports.contents": Call(
+        lambda o: o.airlock.reports.contents(o.world.reviewer, o.review, "full"),
+        raises=(NotFoundError, "has no full report yet"),
     ),
     "Reports.export": Call(
         lambda o: o.airlock.reports.export(o.world.reviewer, o.review, "full"),
@@ -337,7 +365,14 @@ def prepare(airlock: Airlock, world: World, clock: ManualClock) -> dict[str, tup
         deadline = airlock.reviews.show(world.lead, review.id).clock.deadline
         assert deadline is not None
         situation = Overdue(
-            airlock, world, review.id, finding.id, run_id, token.view.id, airlock.directory.principal(newcomer.email)
+            airlock,
+            world,
+            review.id,
+            finding.id,
+            run_id,
+            f"E-{number:08d}",
+            token.view.id,
+            airlock.directory.principal(newcomer.email),
         )
         prepared[method] = (situation, deadline)
     return prepared

@@ -2,10 +2,11 @@
 
 A developer submits a model (a mistake first: the messages stand next to the fields), the lead reviewer
 accepts it, starts the smoke evaluation and watches it progress, drafts and sends the report; the developer
-answers a finding; the report is issued, viewed in the page and downloaded as a PDF; the developer grants a
-partner the redacted report, and the partner and an auditor see only what they may; the developer withdraws
-another review and issues an API token; the lead reviewer opens the directory. A screenshot of every page goes to
-``build/test-artefacts/portal/`` (``AIRLOCK_TEST_ARTEFACTS`` moves it).
+answers a finding; the report is issued, viewed in the page and downloaded as a PDF, and a finding's sample is
+opened from it in the transcript viewer; the developer grants a partner the redacted report, and the partner
+and an auditor see only what they may (the transcript is refused to both, and every read is audited); the
+developer withdraws another review and issues an API token; the lead reviewer opens the directory. A screenshot
+of every page goes to ``build/test-artefacts/portal/`` (``AIRLOCK_TEST_ARTEFACTS`` moves it).
 
 The browser is Debian's ``chromium`` package (Playwright's own download does not work offline);
 ``make test`` installs it where it can.
@@ -28,8 +29,10 @@ from pathlib import Path
 import httpx
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
+from sqlalchemy import select
 
 from airlock.app import Airlock
+from airlock.audit.models import AuditEntry
 from airlock.clock import ManualClock
 from airlock.config import Settings
 from airlock.review import SubmissionRequest
@@ -203,6 +206,19 @@ def test_a_review_from_submission_to_the_issued_report_through_the_pages(served:
     assert pdf.startswith(b"%PDF-")
     assert served.airlock.reports.verify(pdf, _signature(served, review)).variant == "full"
 
+    # The evidence behind a finding: the lead opens a finding's sample from the report page, in the transcript
+    # viewer (the model's output shown as text, the verdict with the oracle's evidence).
+    evidence = lead.locator("section[aria-labelledby=evidence-heading]")
+    expect(evidence.get_by_role("heading", name=re.compile("Exploit accepted")).first).to_be_visible()
+    evidence.get_by_role("link").first.click()
+    lead.wait_for_url(re.compile(r"/samples/"), timeout=30_000)  # the log is decrypted on demand: slow when busy
+    expect(lead.get_by_role("heading", name=re.compile("^Sample "))).to_be_visible()
+    expect(lead.locator(".facts")).to_contain_text("exploit")
+    expect(lead.get_by_role("heading", name="The conversation")).to_be_visible()
+    expect(lead.locator("ol.transcript li.role-assistant").first).to_be_visible()
+    viewer = lead.url
+    screenshot(lead, "08a-finding-sample-in-the-transcript-viewer")
+
     # A partner sees the redacted report once granted, and nothing else; an auditor checks the audit log.
     developer.goto(f"{served.url}/reviews/{review}")
     developer.get_by_label("Partner organisation").fill("grid-cert")
@@ -215,7 +231,15 @@ def test_a_review_from_submission_to_the_issued_report_through_the_pages(served:
     expect(partner.get_by_text("The full report:")).to_have_count(0)
     expect(partner.get_by_role("heading", name="Findings")).to_have_count(0)
     screenshot(partner, "09-partner-view")
+    partner.goto(viewer)
+    expect(partner.get_by_text("may not see the samples of evaluation run")).to_be_visible()
+    expect(partner.locator("ol.transcript")).to_have_count(0)
+    screenshot(partner, "09a-partner-refused-the-transcript")
     auditor_context, auditor = served.sign_in(served.world.auditor.email)
+    auditor.goto(viewer)
+    expect(auditor.get_by_text("may not see the samples of evaluation run")).to_be_visible()
+    expect(auditor.locator("ol.transcript")).to_have_count(0)
+    auditor.goto(f"{served.url}/reviews")
     auditor.get_by_role("link", name="Audit log").click()
     auditor.get_by_role("button", name="Verify the whole log").click()
     expect(auditor.get_by_text("The log is intact")).to_be_visible()
@@ -253,6 +277,23 @@ def test_a_review_from_submission_to_the_issued_report_through_the_pages(served:
     assert f'"GET /reviews/{review} HTTP/1.1" 200' in logged
     for secret in (PASSWORD, "alk_", "airlock_session=", "csrf="):
         assert secret not in logged
+
+    # Each read of the transcript is in the audit log: the lead's decryption, the partner's and auditor's refusals.
+    reads = [(e.actor, e.action, e.outcome) for e in _audit(served) if e.action in ("content.read", "sample.read")]
+    assert (served.world.lead.email, "content.read", "allowed") in reads
+    assert (served.world.partner.email, "sample.read", "refused") in reads
+    assert (served.world.auditor.email, "sample.read", "refused") in reads
+    transcript_reads = [
+        e for e in _audit(served) if e.action == "content.read" and e.details.get("kind") == "eval_transcript"
+    ]
+    assert [e.actor for e in transcript_reads if "read the transcript of sample" in e.purpose] == [
+        served.world.lead.email
+    ]
+
+
+def _audit(served: Served) -> list[AuditEntry]:
+    with served.airlock.database.transaction(read_only=True) as session:
+        return list(session.scalars(select(AuditEntry).order_by(AuditEntry.seq)))
 
 
 def _signature(served: Served, review: str) -> str:

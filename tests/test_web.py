@@ -38,8 +38,8 @@ class Portal:
     app_client: TestClient
 
     def browser(self, base_url: str = "http://127.0.0.1") -> TestClient:
-        """A fresh browser (its own cookie jar) on the portal."""
-        return TestClient(self.app_client.app, base_url=base_url)
+        """A fresh browser (its own cookie jar) on the portal, on this machine (plain HTTP is for loopback only)."""
+        return TestClient(self.app_client.app, base_url=base_url, client=("127.0.0.1", 50000))
 
     def signed_in(self, user: Principal) -> tuple[TestClient, str]:
         """A browser signed in as ``user``, and its session's CSRF token."""

@@ -23,6 +23,7 @@ from airlock.review.findings import Findings
 from airlock.review.models import Deployment
 from airlock.review.oversight import Oversight
 from airlock.review.reviews import sweep_review_clock
+from airlock.review.samples import Samples
 from airlock.review.sessions import WebSessions
 from airlock.review.tokens import ApiTokens
 from airlock.review.upgrade import legacy_content_waiting
@@ -63,13 +64,16 @@ class Airlock:
     submissions: Submissions = field(init=False)
     oversight: Oversight = field(init=False)
     findings: Findings = field(init=False)
+    samples: Samples = field(init=False)
     tokens: ApiTokens = field(init=False)
     sessions: WebSessions = field(init=False)
 
     def __post_init__(self) -> None:
         settings = self.settings
         self.vault = Vault(lambda: master_key_provider(settings), BlobStore(settings.blob_directory), self.clock)
-        self.audit = AuditLog(self.vault, self.clock, witness=settings.audit_witness_file)
+        self.audit = AuditLog(
+            self.vault, self.clock, witness=settings.audit_witness_file, shred_ledger=settings.resolved_shred_ledger
+        )
         self.context = ServiceContext(
             database=self.database,
             clock=self.clock,
@@ -84,6 +88,7 @@ class Airlock:
         self.submissions = Submissions(self.context)
         self.oversight = Oversight(self.context)
         self.findings = Findings(self.context)
+        self.samples = Samples(self.context)
         self.tokens = ApiTokens(self.context)
         self.sessions = WebSessions(self.context)
 
@@ -113,6 +118,12 @@ class Airlock:
         deployment's own.
         """
         settings = settings or load_settings()
+        if settings.restore_marker_file.exists():
+            # Until the restore has destroyed again every key its shred ledger names, the deployment must not serve.
+            raise ConfigurationError(
+                f"A restore into {settings.home.resolve()} did not finish, so this deployment must not be used.",
+                "Empty the home (and the database), then run `airlock backup restore` again.",
+            )
         where = str(settings.sqlite_path.parent) if settings.uses_sqlite else "AIRLOCK_DATABASE_URL"
         if must_be_initialised and settings.uses_sqlite and not settings.sqlite_path.exists():
             raise not_initialised_error(where)

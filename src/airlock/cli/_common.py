@@ -122,6 +122,7 @@ _OPTION_FOR_FIELD: dict[str, str | None] = {
     "artefacts": "--artefact",
     "endpoint_credentials": "--api-key-env",
     "confidentiality_marking": "--marking",
+    "samples": "--sample",
 }
 
 

@@ -144,7 +144,12 @@ def user_list(
 def user_password(
     ctx: typer.Context,
     email: Annotated[
-        str, typer.Argument(metavar="EMAIL", help="Whose password: your own, or anyone's for an operator.")
+        str,
+        typer.Argument(
+            metavar="EMAIL",
+            help="Whose password: your own; anyone's for an operator; a first one for a colleague for a "
+            "developer's administrator.",
+        ),
     ],
     password_stdin: Annotated[
         bool, typer.Option("--password-stdin", help="Read the password from standard input instead of asking.")
@@ -160,9 +165,10 @@ def user_password(
 ) -> None:
     """Set the password that EMAIL signs in to the web pages with (at least 12 characters).
 
-    A new password ends every browser session and API token of the account. One an operator sets for
-    someone else is one-time: it lets its user only choose their own at sign-in. Replacing the
-    credentials a user already has is a reset, which needs --break-glass REASON.
+    A new password ends every browser session and API token of the account. One set for someone else is
+    one-time: it lets its user only choose their own at sign-in. A developer's users get their first one
+    from their organisation's administrator. Replacing the credentials a user already has is a reset, an
+    operator's, which needs --break-glass REASON.
 
     \b
     Examples:

@@ -1,12 +1,23 @@
-"""``airlock eval``: run a suite against a review's model (resumably), and see where a run stands."""
+"""``airlock eval``: run a suite against a review's model (resumably), see where a run stands, list a run's
+samples, export its Inspect logs, and invalidate (or reinstate) a sample that went wrong outside the model."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from airlock.cli._common import AsOption, JsonOption, ReviewArgument, console, opened, print_json
+from airlock.cli._common import (
+    AsOption,
+    JsonOption,
+    ReviewArgument,
+    console,
+    opened,
+    print_json,
+    reporting_errors,
+)
+from airlock.errors import InvalidInputError
 from airlock.evals.suites import SHIPPED
 
 if TYPE_CHECKING:
@@ -14,12 +25,35 @@ if TYPE_CHECKING:
 
     from airlock.analysis.power import LevelPower
     from airlock.review.evaluations import RunStatus
+    from airlock.review.samples import ExportedLog, SampleSummary
 
 eval_app = typer.Typer(
-    help="Evaluation runs: run a suite on a review's model, see progress.",
+    help="Evaluation runs: run, follow, read and export the evidence.",
     no_args_is_help=True,
     rich_markup_mode=None,
 )
+
+RunArgument = Annotated[
+    str,
+    typer.Argument(
+        metavar="RUN", help="Evaluation run identifier, e.g. E-1A2B3C4D (eval status lists them).", show_default=False
+    ),
+]
+SampleArgument = Annotated[
+    str, typer.Argument(metavar="SAMPLE", help="The sample's id, as eval samples lists it.", show_default=False)
+]
+EpochOption = Annotated[int, typer.Option(min=1, help="The sample's epoch (its attempt), as eval samples lists it.")]
+TaskOption = Annotated[
+    str | None,
+    typer.Option(
+        metavar="TASK",
+        help="The sample's task (memory-corruption/oneshot), where the same id is in two of the run's tasks.",
+        show_default=False,
+    ),
+]
+ChangeReasonOption = Annotated[
+    str, typer.Option(metavar="TEXT", help="Why; recorded in the review's timeline and listed in the report.")
+]
 
 
 @eval_app.command("run")
@@ -200,3 +234,158 @@ def _print_status(current: RunStatus) -> None:
 def _duration(seconds: float) -> str:
     minutes, rest = divmod(int(seconds), 60)
     return f"{minutes} min {rest} s" if minutes else f"{rest} s"
+
+
+@eval_app.command("samples")
+def samples(ctx: typer.Context, run: RunArgument, as_: AsOption = None, json_output: JsonOption = False) -> None:
+    """List the model's samples of a run: each one's task, epoch, verdict and any invalidation.
+
+    Reads no transcript; the portal's transcript viewer and eval export do.
+
+    \b
+    Example:
+      airlock eval samples E-1A2B3C4D --as lead@agency.example
+    """
+    with opened(ctx, json_output) as airlock:
+        listed = airlock.samples.of_run(airlock.directory.principal(as_), run)
+    if json_output:
+        print_json(listed)
+        return
+    console.print(f"Run {listed.run} ({listed.suite}, {listed.model}) of review {listed.review}: {listed.status}")
+    if not listed.samples:
+        console.print("  No sample of the model has a verdict yet.")
+    for sample in listed.samples:
+        _print_sample(sample)
+
+
+@eval_app.command("export")
+def export(
+    ctx: typer.Context,
+    run: RunArgument,
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            "--out", metavar="DIR", help="Where to write the logs (default: ./airlock-logs/RUN).", show_default=False
+        ),
+    ] = None,
+    as_: AsOption = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Write the run's Inspect logs to --out, to open with `inspect view --log-dir DIR`.
+
+    Each log is decrypted for you and the read is audited. Samples a lead reviewer invalidated are marked
+    as Inspect marks an invalidated sample (who, when, why). The files are plaintext, readable by you only.
+
+    \b
+    Example:
+      airlock eval export E-1A2B3C4D --out ./logs --as lead@agency.example
+    """
+    with opened(ctx, json_output) as airlock:
+        logs = airlock.samples.export_logs(airlock.directory.principal(as_), run)
+    directory = out or Path("airlock-logs") / run.strip().upper()
+    paths = _write_logs(ctx, directory, logs)
+    if json_output:
+        print_json({"directory": str(directory), "files": [str(path) for path in paths]})
+        return
+    for path in paths:
+        console.print(str(path), markup=False)
+    console.print(f"Open them with: inspect view --log-dir {directory}", markup=False)
+
+
+@eval_app.command("invalidate")
+def invalidate(
+    ctx: typer.Context,
+    run: RunArgument,
+    sample: SampleArgument,
+    epoch: EpochOption,
+    reason: ChangeReasonOption,
+    task: TaskOption = None,
+    as_: AsOption = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Invalidate a sample of the model that went wrong for a reason outside the model (lead reviewers).
+
+    The sample is left out of every figure of the next report, which lists it with the reason. Until the
+    final report is issued; eval reinstate withdraws it.
+
+    \b
+    Example:
+      airlock eval invalidate E-1A2B3C4D mc-t1-stack-overflow-s1-i0 --epoch 2 \\
+        --reason "the sandbox host ran out of disk mid-sample" --as lead@agency.example
+    """
+    with opened(ctx, json_output) as airlock:
+        changed = airlock.samples.invalidate(
+            airlock.directory.principal(as_), run, sample, epoch=epoch, reason=reason, task=task
+        )
+    _show_change(changed, json_output)
+
+
+@eval_app.command("reinstate")
+def reinstate(
+    ctx: typer.Context,
+    run: RunArgument,
+    sample: SampleArgument,
+    epoch: EpochOption,
+    reason: ChangeReasonOption,
+    task: TaskOption = None,
+    as_: AsOption = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Withdraw a sample's invalidation (lead reviewers): it counts in every figure again.
+
+    \b
+    Example:
+      airlock eval reinstate E-1A2B3C4D mc-t1-stack-overflow-s1-i0 --epoch 2 \\
+        --reason "the disk was full after the sample ended" --as lead@agency.example
+    """
+    with opened(ctx, json_output) as airlock:
+        changed = airlock.samples.reinstate(
+            airlock.directory.principal(as_), run, sample, epoch=epoch, reason=reason, task=task
+        )
+    _show_change(changed, json_output)
+
+
+def _print_sample(sample: SampleSummary) -> None:
+    left_out = (
+        ""
+        if sample.invalidation is None
+        else f"; INVALIDATED by {sample.invalidation.by}: {sample.invalidation.reason}"
+    )
+    console.print(f"  {sample.ref.text}: {sample.verdict} ({sample.reason}){left_out}", markup=False)
+
+
+def _show_change(sample: SampleSummary, json_output: bool) -> None:
+    if json_output:
+        print_json(sample)
+        return
+    if sample.invalidation is None:
+        console.print(f"Sample {sample.ref.text} is reinstated: it counts in every figure again.", markup=False)
+    else:
+        console.print(
+            f"Sample {sample.ref.text} is invalidated: the next report leaves it out of every figure and lists it.",
+            markup=False,
+        )
+
+
+def _write_logs(ctx: typer.Context, directory: Path, logs: list[ExportedLog]) -> list[Path]:
+    """Write the decrypted logs for the person who asked, keeping Inspect's layout (one directory per epoch), in
+    a directory only they can read."""
+    with reporting_errors(ctx, json_output=False):
+        paths = []
+        try:
+            directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+            for log in logs:
+                relative = Path(log.name)
+                if relative.is_absolute() or ".." in relative.parts:
+                    continue  # the runner names its logs within its own directory: anything else is not one
+                path = directory / relative
+                path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+                path.write_bytes(log.data)
+                path.chmod(0o600)
+                paths.append(path)
+        except OSError as error:
+            raise InvalidInputError(
+                f"The logs cannot be written to {directory}: {error.strerror}.",
+                "Give --out a directory you can write to (it is created if missing).",
+            ) from error
+    return paths

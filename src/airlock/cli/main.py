@@ -62,12 +62,25 @@ COMMANDS: dict[str, LazyCommand] = {
     "vault": LazyCommand(
         "airlock.cli.oversight_commands", "vault_app", "The vault's keys: rotation without re-encrypting content."
     ),
+    "backup": LazyCommand(
+        "airlock.cli.backup_commands",
+        "backup_app",
+        "Backups: signed archives; restores that undo no shredding.",
+    ),
+    "keys": LazyCommand(
+        "airlock.cli.backup_commands", "keys_app", "Custody of the master key: split it into shares, recover it."
+    ),
     "sandbox": LazyCommand("airlock.cli.sandbox_command", "sandbox_app", "The bwrap sandbox that evaluations run in."),
+    "images": LazyCommand(
+        "airlock.cli.images_commands", "images_app", "Images for sandboxes: import, build, list and remove them."
+    ),
     "challenges": LazyCommand(
         "airlock.cli.challenges_commands", "challenges_app", "Exploitation challenges: generate, check, verify."
     ),
     "eval": LazyCommand(
-        "airlock.cli.eval_commands", "eval_app", "Evaluation runs: run a suite on a review's model, see progress."
+        "airlock.cli.eval_commands",
+        "eval_app",
+        "Evaluation runs: run, follow, read and export the evidence.",
     ),
     "report": LazyCommand(
         "airlock.cli.report_commands", "report_app", "Reports: build, export and verify signed reports."

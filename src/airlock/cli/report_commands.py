@@ -210,21 +210,37 @@ def finding_add(
         bool,
         typer.Option("--for-partners", help="Its text may go into the redacted report (it holds no exploit detail)."),
     ] = False,
+    sample: Annotated[
+        list[str] | None,
+        typer.Option(
+            metavar="RUN/TASK/SAMPLE/EPOCH",
+            help="A sample the finding rests on, as eval samples prints it (repeat for several).",
+            show_default=False,
+        ),
+    ] = None,
     as_: AsOption = None,
     json_output: JsonOption = False,
 ) -> None:
     """Record a reviewer's finding on a review (before the final report).
 
     Its text goes into the full report; the redacted report for partners shows only its title, unless
-    --for-partners says the text holds no exploit detail.
+    --for-partners says the text holds no exploit detail. The samples it names link to their transcripts
+    in the portal's report page.
 
     \b
     Example:
-      airlock finding add R-7Q2M4KXA --title "Bypasses stack canaries" --body "..." --as reviewer@agency.example
+      airlock finding add R-7Q2M4KXA --title "Bypasses stack canaries" --body "..." \\
+        --sample E-1A2B3C4D/memory-corruption/agentic/mc-t3-stack-overflow-s7-i2/1 --as reviewer@agency.example
     """
     with opened(ctx, json_output) as airlock:
         detail = airlock.findings.add(
-            airlock.directory.principal(as_), review, title=title, body=body, level=level, for_partners=for_partners
+            airlock.directory.principal(as_),
+            review,
+            title=title,
+            body=body,
+            level=level,
+            for_partners=for_partners,
+            samples=sample or [],
         )
     _show([detail], json_output)
 
@@ -272,6 +288,8 @@ def _show(details: list[FindingDetail], json_output: bool) -> None:
     for detail in details:
         level = f" [{detail.level}]" if detail.level else ""
         console.print(f"{detail.id} ({detail.kind}){level}: {detail.title}", markup=False)
+        if detail.samples:
+            console.print("  samples: " + ", ".join(ref.text for ref in detail.samples), markup=False)
         if detail.response:
             console.print(f"  response by {detail.responded_by}: {detail.response}", markup=False)
 

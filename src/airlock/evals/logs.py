@@ -59,9 +59,7 @@ def with_invalidations(name: str, data: bytes, invalidated: Sequence[Invalidated
         for marked in concerned:
             if marked.task.replace("/", "-") != task:
                 continue
-            uuids = [
-                sample.uuid for sample in log.samples or [] if str(sample.id) == marked.sample and sample.uuid
-            ]
+            uuids = [sample.uuid for sample in log.samples or [] if str(sample.id) == marked.sample and sample.uuid]
             if uuids:
                 provenance = ProvenanceData(timestamp=marked.at, author=marked.author, reason=marked.reason)
                 log = invalidate_samples(log, uuids, provenance)

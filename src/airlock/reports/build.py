@@ -345,6 +345,7 @@ def build_report(
         ExcludedRow(instance=named(e.instance), family=e.family, tier=e.tier, mode=e.mode, reason=e.reason)
         for e in analysis.excluded
     ]
+
     def sample(ref: SampleRef) -> SampleRef:
         return ref.model_copy(update={"sample": named(f"{ref.run}/{ref.sample}").rpartition("/")[2]})
 

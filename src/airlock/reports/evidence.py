@@ -62,7 +62,7 @@ def sample_record(transcript: str) -> dict[str, Any]:
 def judged_score(sample: dict[str, Any]) -> dict[str, Any]:
     """The scorer's record of the sample (answer, explanation, metadata); empty if it was not scored."""
     scores = sample.get("scores")
-    for score in (scores.values() if isinstance(scores, dict) else []):
+    for score in scores.values() if isinstance(scores, dict) else []:
         if isinstance(score, dict):
             return score
     return {}
@@ -102,6 +102,10 @@ class TranscriptMessage(BaseModel):
     error: str | None = None
     """For a tool's output: the error the tool reported."""
 
+    @property
+    def is_tool_output(self) -> bool:
+        return self.role == "tool"
+
 
 def _shown(content: Any) -> str:
     """A message's content as the viewer shows it: text parts as they are, reasoning marked as such, and a
@@ -135,7 +139,11 @@ def _arguments(arguments: Any) -> dict[str, str]:
 
 def _tool_calls(calls: Any) -> list[ToolCall]:
     return [
-        ToolCall(id=str(call.get("id", "")), function=str(call.get("function", "")), arguments=_arguments(call.get("arguments")))
+        ToolCall(
+            id=str(call.get("id", "")),
+            function=str(call.get("function", "")),
+            arguments=_arguments(call.get("arguments")),
+        )
         for call in (calls if isinstance(calls, list) else [])
         if isinstance(call, dict)
     ]

@@ -8,6 +8,7 @@ from sqlalchemy.orm import Session
 from airlock.access import (
     ROLES_BY_ORGANISATION_KIND,
     Action,
+    Credential,
     OrganisationKind,
     Principal,
     Role,
@@ -16,7 +17,15 @@ from airlock.access import (
 )
 from airlock.errors import ConfigurationError, ConflictError, InvalidInputError, NotFoundError
 from airlock.review.context import ServiceContext
-from airlock.review.inputs import check_slug, normalise_email, parse_choice, require_text, shorten, slugify
+from airlock.review.inputs import (
+    check_slug,
+    name_key,
+    normalise_email,
+    parse_choice,
+    require_text,
+    shorten,
+    slugify,
+)
 from airlock.review.models import Deployment, Organisation, User
 from airlock.review.upgrade import encrypt_legacy_content
 from airlock.review.views import DeploymentView, OrganisationView, UserView
@@ -134,6 +143,7 @@ class Directory:
                     "Choose another, or use the existing one.",
                     field="slug",
                 )
+            _require_a_name_of_its_own(session, clean_name)
             organisation = Organisation(
                 slug=clean_slug, name=clean_name, kind=organisation_kind, created_at=self._context.clock.now()
             )
@@ -223,13 +233,15 @@ class Directory:
             return [_user_view(row) for row in session.scalars(query)]
 
 
-def principal_of(user: User) -> Principal:
+def principal_of(user: User, credential: Credential | None = None) -> Principal:
+    """``user`` as an acting principal; ``credential`` is the session or token the portal authenticated them by."""
     return Principal(
         user_id=user.id,
         email=user.email,
         role=Role(user.role),
         organisation_id=user.organisation_id,
         organisation_kind=OrganisationKind(user.organisation.kind),
+        credential=credential,
     )
 
 
@@ -263,6 +275,24 @@ def find_organisation(session: Session, slug: str) -> Organisation:
             "List them with `airlock org list` or add it with `airlock org add`.",
         )
     return organisation
+
+
+def _require_a_name_of_its_own(session: Session, name: str) -> None:
+    """Refuse a name that nobody could tell from an existing organisation's: the same once both are normalised
+    (:func:`name_key`: compatibility form, case folded, white space collapsed). A second "Acme AI" would let
+    someone pose as the developer in a list, a grant or a report."""
+    # Queued on the deployment's row (PostgreSQL; SQLite's writers queue anyway), so that two such names added
+    # at the same moment cannot both pass.
+    session.execute(select(Deployment.id).where(Deployment.id == 1).with_for_update())
+    key = name_key(name)
+    for existing in session.scalars(select(Organisation).order_by(Organisation.id)):
+        if name_key(existing.name) == key:
+            raise ConflictError(
+                f"An organisation is already named {shorten(existing.name)!r} ({existing.slug}); {shorten(name)!r} "
+                "could not be told apart from it.",
+                "Use the existing organisation, or choose a name that differs in more than case, spacing or "
+                "character width.",
+            )
 
 
 def _organisation_view(organisation: Organisation) -> OrganisationView:

@@ -54,7 +54,7 @@ from airlock.review.content import ContentKind, read_content, write_content
 from airlock.review.context import ServiceContext
 from airlock.review.inputs import normalise_public_id
 from airlock.review.lifecycle import TERMINAL_STATES, ReviewState, open_for
-from airlock.review.models import EvalRun, Review, SampleVerdict
+from airlock.review.models import EvalRun, EvalRunLog, Review, SampleVerdict
 from airlock.review.reviews import EventKind, load_visible_review, move_review, record_event
 from airlock.review.scope import review_scope
 
@@ -251,8 +251,13 @@ class Evaluations:
         with self._context.operation(actor, "eval.logs", _target(review_id)) as session:
             review = load_visible_review(session, actor, review_id)
             for log in logs:
-                write_content(
+                stored = write_content(
                     self._context, session, actor, review, ContentKind.EVAL_LOG, log.content, purpose=f"run {run_id}"
+                )
+                session.add(
+                    EvalRunLog(
+                        run_id=run_id, name=log.name, address=stored.address, stored_at=self._context.clock.now()
+                    )
                 )
         errors = recorder.model_errors()
         if errors:

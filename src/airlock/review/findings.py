@@ -3,8 +3,10 @@
 Two sources. The analysis makes findings when a report is built (:meth:`Findings.sync_from_analysis`): one
 per capability level crossed or left inconclusive, and one per notable success of the model (its hardest
 solved challenges) with the evidence from the transcript. Reviewers add their own (``airlock finding
-add``). Either kind can be answered by the developer while the review is in ``developer_response``
-(``airlock finding respond``); the final report prints each answer under its finding.
+add``). Each carries the keys of the samples it rests on (:attr:`~airlock.reports.model.FindingView.samples`),
+which the report's page links to the transcript viewer. Either kind can be answered by the developer while
+the review is in ``developer_response`` (``airlock finding respond``); the final report prints each answer
+under its finding.
 
 A finding's words are content of the submission: title, body and evidence live in the vault, encrypted
 under the submission's key, like the developer's response. The database keeps only who, when, which level.
@@ -27,13 +29,14 @@ from sqlalchemy.orm import Session
 
 from airlock.access import Action, Principal, authorize
 from airlock.errors import InvalidInputError, NotFoundError, TransitionError
-from airlock.reports.model import Evidence, FindingView, Response
+from airlock.reports.model import Evidence, FindingView, Response, SampleRef
 from airlock.review.content import ContentKind, read_content_at, write_content
 from airlock.review.context import ServiceContext
 from airlock.review.inputs import normalise_public_id
 from airlock.review.lifecycle import open_for
 from airlock.review.models import Finding, Review, User
 from airlock.review.reviews import load_visible_review
+from airlock.review.samples import named_samples
 from airlock.review.scope import review_scope
 
 MAX_TITLE = 200
@@ -52,6 +55,8 @@ class FindingDraft:
     evidence: Evidence | None = None
     for_partners: bool = True
     """The analysis's findings are numbers and generic words: fit for the redacted report."""
+    samples: tuple[SampleRef, ...] = ()
+    """The samples it rests on (see :attr:`FindingView.samples`)."""
 
 
 WITHHELD = "Withheld from the redacted report: the text of this finding is in the full report."
@@ -75,6 +80,8 @@ class FindingDetail(BaseModel):
     created_at: datetime
     for_partners: bool
     """Whether its text goes into the redacted report; a reviewer's finding does only when they say so."""
+    samples: list[SampleRef] = []
+    """The samples it rests on, which the transcript viewer opens."""
 
     def view(self, *, redacted: bool = False) -> FindingView:
         """The finding as a report shows it; in the redacted report, no evidence, and its text only if fit."""
@@ -96,6 +103,7 @@ class FindingDetail(BaseModel):
             level=self.level,
             evidence=None if redacted else self.evidence,
             response=response,
+            samples=self.samples,
         )
 
 
@@ -130,8 +138,10 @@ class Findings:
         body: str,
         level: str | None = None,
         for_partners: bool = False,
+        samples: list[str] | None = None,
     ) -> FindingDetail:
-        """Record a reviewer's finding on the review; its text reaches the redacted report only ``for_partners``."""
+        """Record a reviewer's finding on the review; its text reaches the redacted report only ``for_partners``.
+        ``samples`` names the samples it rests on (``RUN/TASK/SAMPLE/EPOCH``), each one of the review's."""
         title, body = _clean_title(title), _clean_text(body, "A finding's body", "body")
         level = level.strip() if level else None
         with self._context.operation(actor, "finding.add", f"review:{normalise_public_id(review_id)}") as session:
@@ -143,7 +153,7 @@ class Findings:
                 what=f"record a finding on review {review.public_id}",
             )
             self._require_open(review)
-            content = _content(title, body, None, for_partners)
+            content = _content(title, body, None, for_partners, named_samples(session, review, samples or []))
             finding = self._create(session, actor, review, "reviewer", None, content, level)
             return self._detail(session, actor, review, finding)
 
@@ -210,7 +220,7 @@ class Findings:
                 session.delete(row)
         for source, draft in wanted.items():
             found = existing.get(source)
-            content = _content(draft.title, draft.body, draft.evidence, draft.for_partners)
+            content = _content(draft.title, draft.body, draft.evidence, draft.for_partners, list(draft.samples))
             if found is None:
                 self._create(session, actor, review, draft.kind, source, content, draft.level)
             elif self._read(session, actor, review, found) != content:
@@ -300,14 +310,16 @@ class Findings:
             responded_at=finding.responded_at,
             created_at=finding.created_at,
             for_partners=bool(content.get("for_partners", False)),
+            samples=[SampleRef.model_validate(sample) for sample in content.get("samples") or []],
         )
 
 
-def _content(title: str, body: str, evidence: Evidence | None, for_partners: bool) -> bytes:
+def _content(title: str, body: str, evidence: Evidence | None, for_partners: bool, samples: list[SampleRef]) -> bytes:
     document = {
         "title": title,
         "body": body,
         "evidence": None if evidence is None else evidence.model_dump(),
         "for_partners": for_partners,
+        "samples": [sample.model_dump() for sample in samples],
     }
     return json.dumps(document, sort_keys=True).encode()

@@ -23,10 +23,9 @@ _MODEL_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9._:@+-]+)+$")
 _LOCAL_MODEL_FILE = re.compile(r"^airlock//[A-Za-z0-9._+-][A-Za-z0-9._/+-]*\.gguf$")
 # Crockford's base32 alphabet: no I, L, O or U, so identifiers read aloud or retyped stay unambiguous.
 _ID_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
-# Characters that change how the text around them is shown (bidirectional embeddings, overrides, isolates and
-# marks): in a name or an identifier they make one thing look like another ("admin\u202egro.live" shows as
-# "adminevil.org"), and nobody needs them there.
-_BIDI_CONTROLS = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+# Letters and symbols that draw nothing (Hangul fillers, the blank Braille pattern): with spaces and format
+# characters, what a reason "made only of invisible characters" is made of.
+_BLANK_GRAPHICS = frozenset("\u115f\u1160\u3164\uffa0\u2800")
 
 E = TypeVar("E", bound=StrEnum)
 
@@ -67,15 +66,18 @@ def unusable_character(text: str, *, in_a_name: bool) -> str | None:
 
     Nowhere: NUL (PostgreSQL cannot store it) and lone surrogates (halves of a UTF-16 pair, such as the
     JSON escape ``"\\ud800"``: they cannot be written as UTF-8, so nothing could store or show them). In
-    names and identifiers (``in_a_name``) also every other control character (line breaks and tabs
-    included), line and paragraph separators, and the bidirectional controls, which would make a name show
-    as something else.
+    names, reasons and identifiers (``in_a_name``) also every other control character (line breaks and tabs
+    included), line and paragraph separators, and every format character (Unicode category Cf): zero-width
+    spaces and joiners, the soft hyphen, the byte order mark, tag characters and the bidirectional controls.
+    They draw nothing or change how the text around them is drawn, so ``admin\\u200b@acme.example`` would
+    look like ``admin@acme.example`` and ``admin\\u202egro.live`` like ``adminevil.org``; nobody needs one
+    there. (A password may hold them: nobody is shown it, and an emoji sequence is joined by U+200D.)
     """
     for position, character in enumerate(text, start=1):
         category = unicodedata.category(character)
         refused = character == "\x00" or category == "Cs"
         if in_a_name:
-            refused = refused or category in ("Cc", "Zl", "Zp") or character in _BIDI_CONTROLS
+            refused = refused or category in ("Cc", "Cf", "Zl", "Zp")
         if refused:
             return f"U+{ord(character):04X} at position {position}"
     return None
@@ -86,7 +88,7 @@ def check_characters(text: str, what: str, *, field: str | None = None, in_a_nam
     refuses; ``what`` names it in the message (``"The organisation name"``)."""
     found = unusable_character(text, in_a_name=in_a_name)
     if found is not None:
-        kind = "control or direction-changing character" if in_a_name else "NUL or unpaired surrogate character"
+        kind = "control or format character" if in_a_name else "NUL or unpaired surrogate character"
         raise InvalidInputError(
             f"{what} holds an invisible {kind} ({found}).", "Retype it without that character.", field=field
         )
@@ -94,10 +96,54 @@ def check_characters(text: str, what: str, *, field: str | None = None, in_a_nam
 
 
 def normalise_email(text: str) -> str:
-    email = check_characters(text, "The email address").strip().lower()
+    """An email address as Airlock keeps it: lowercase ASCII. Outside ASCII, letters from other scripts look
+    like Latin ones (Cyrillic ``\\u0430`` and Latin ``a``) and invisible characters hide between them, so one address
+    could pose as another; an internationalised domain is written in its punycode form (``xn--...``), as DNS
+    has it."""
+    email = text.strip().lower()
+    outside = next((i for i, character in enumerate(email, start=1) if not character.isascii()), None)
+    if outside is not None:
+        raise InvalidInputError(
+            f"The email address {shorten(email, 254)} holds a character outside ASCII "
+            f"(U+{ord(email[outside - 1]):04X} at position {outside}): Airlock takes email addresses in ASCII only.",
+            "Write an internationalised domain in its punycode form (xn--...), and a name in Latin letters.",
+        )
+    check_characters(email, "The email address")
     if not _EMAIL.match(email) or len(email) > 254:
         raise InvalidInputError(f"{text!r} is not an email address; give one like name@example.org.")
     return email
+
+
+def is_blank(text: str) -> bool:
+    """Whether ``text`` shows nothing: only white space, control and format characters, combining marks
+    with nothing to combine with, and letters that draw nothing (Hangul fillers, the blank Braille pattern).
+    Such a reason is no reason."""
+    return all(
+        character.isspace()
+        or unicodedata.category(character) in ("Cc", "Cf", "Mn", "Me", "Zs", "Zl", "Zp")
+        or character in _BLANK_GRAPHICS
+        for character in text
+    )
+
+
+def clean_reason(text: str | None, what: str = "The reason", *, field: str = "reason", max_length: int = 2000) -> str:
+    """A reason a person gave (for a move, a change of the clock, a reset, a break-glass read), on one line:
+    runs of white space become one space. One that shows nothing (:func:`is_blank`) is no reason: ``""``,
+    which the caller refuses where a reason is required. Otherwise it may hold no character a name may not
+    (:func:`unusable_character`)."""
+    if text is None or is_blank(text):
+        return ""
+    reason = " ".join(text.split())
+    if len(reason) > max_length:
+        raise InvalidInputError(f"{what} is {len(reason)} characters long; keep it to {max_length}.", field=field)
+    return check_characters(reason, what, field=field)
+
+
+def name_key(name: str) -> str:
+    """What two names must not share to be told apart: the name in Unicode's compatibility form (NFKC: a
+    full-width ``\\uff21`` is ``A``, a non-breaking space a space), case-folded, its white space collapsed.
+    ``"ACME  ai"`` and ``"Acme AI"`` have the same key."""
+    return " ".join(unicodedata.normalize("NFKC", name).casefold().split())
 
 
 def require_text(text: str | None, what: str, *, max_length: int = 200) -> str:

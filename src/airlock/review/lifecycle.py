@@ -50,6 +50,8 @@ an expired one's is built as what was done, marked incomplete."""
 WORK_STATES: dict[Action, frozenset[ReviewState]] = {
     Action.RUN_EVALUATION: frozenset({ReviewState.ACCEPTED, ReviewState.EVALUATING}),
     Action.RECORD_FINDING: RECORDING_STATES,
+    # An invalidation changes the report's figures: like a finding, it is settled before the final report.
+    Action.INVALIDATE_SAMPLE: RECORDING_STATES,
     Action.RESPOND_TO_FINDING: frozenset({ReviewState.DEVELOPER_RESPONSE}),
     Action.BUILD_REPORT: BUILDABLE_STATES,
     Action.ASSIGN_REVIEWER: frozenset(ReviewState) - TERMINAL_STATES,

@@ -52,6 +52,9 @@ class User(Base):
     """When an operator last reset the password (break-glass), by whom and why: shown to the user."""
     password_reset_by: Mapped[str | None] = mapped_column(String(254))
     password_reset_reason: Mapped[str | None] = mapped_column(Text())
+    credentials_version: Mapped[int] = mapped_column(default=0, server_default="0")
+    """Bumped by every new password (:mod:`airlock.review.credentials`): what a credential grants is made only
+    while the version it was checked at still holds."""
 
     organisation: Mapped[Organisation] = relationship(lazy="joined")
 

@@ -140,8 +140,9 @@ class Oversight:
     def unusual_access(
         self, actor: Principal, thresholds: UnusualAccessThresholds, *, since: datetime | None = None
     ) -> list[UnusualAccessView]:
-        """Insider-risk signals: bursts of content reads across submissions, break-glass reads, password resets
-        and the reads through a reset account in the window after it, bursts of refusals."""
+        """Insider-risk signals: bursts of content reads across submissions, break-glass reads, password resets,
+        the reads and self-assignments through an account in the window after it took over a password someone
+        else set (a reset or a first password), bursts of refusals (:func:`airlock.audit.unusual_access`)."""
         with self._context.operation(actor, "audit.unusual") as session:
             authorize(actor, Action.READ_AUDIT, what="read the audit trail")
             entries = self._context.audit.entries(session, since=since)

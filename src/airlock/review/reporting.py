@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -37,7 +37,7 @@ from airlock.errors import ConflictError, InvalidInputError, NotFoundError, Tran
 from airlock.evals.suites import RunPlan
 from airlock.reports.build import ReportFacts, build_report
 from airlock.reports.evidence import evidence_from_transcript
-from airlock.reports.model import InstanceRow, Methods, Report, RunView, Status, Variant
+from airlock.reports.model import InstanceRow, InvalidatedRow, Methods, Report, RunView, Status, Variant
 from airlock.reports.render import render_html, render_json, render_pdf
 from airlock.reports.signing import SIGNATURE_SUFFIX, SignedFacts, sign_file, verify_file
 from airlock.review.content import ContentKind, read_content, read_content_at, write_content
@@ -47,6 +47,7 @@ from airlock.review.inputs import normalise_public_id
 from airlock.review.lifecycle import ReviewState, open_for
 from airlock.review.models import EvalRun, Review, SampleVerdict
 from airlock.review.reviews import EventKind, load_visible_review, record_event
+from airlock.review.samples import mode_of, sample_ref
 from airlock.review.scope import review_scope
 
 SIGNING_SECRET = "report-signing-key"  # noqa: S105 - the vault secret's name, not a secret
@@ -143,6 +144,10 @@ class Reports:
                 else []
             )
             run_ids = {run.id: run.public_id for run in completed}
+            # A sample a lead reviewer invalidated (it went wrong for a reason outside the model) counts nowhere:
+            # not in a figure, a finding or the appendix; the report lists it with why.
+            invalidated = [row for row in verdicts if row.invalidated_at is not None]
+            verdicts = [row for row in verdicts if row.invalidated_at is None]
             judged = [_judged(row, run_ids[row.run_id]) for row in verdicts if row.verdict != "error"]
             earlier, notes = self._earlier_models(session, actor, review, completed)
             analysis = analyse(
@@ -152,12 +157,19 @@ class Reports:
                 failed=sum(row.subject == MODEL and row.verdict == "failed" for row in verdicts),
             )
             analysis.notes.extend(notes)
+            if invalidated:
+                analysis.notes.append(
+                    f"{len(invalidated)} of the model's samples were invalidated by a lead reviewer (each went wrong "
+                    "for a reason outside the model) and are left out of every figure; Results lists them and why."
+                )
             for run in runs:
                 if run.status != "completed":
                     analysis.notes.append(
                         f"Evaluation run {run.public_id} ({run.suite}) is {run.status}: its results are not used."
                     )
-            drafts = _capability_drafts(analysis) + self._success_drafts(session, actor, review, verdicts, run_ids)
+            drafts = _capability_drafts(analysis, verdicts, run_ids) + self._success_drafts(
+                session, actor, review, verdicts, run_ids
+            )
             self._findings.sync_from_analysis(session, actor, review, drafts)
             status: Status = "final" if review.state in FINAL_STATES else "draft"
             facts = ReportFacts(
@@ -181,6 +193,7 @@ class Reports:
                     methods=methods,
                     findings=[finding.view(redacted=variant == "redacted") for finding in findings],
                     instances=instances,
+                    invalidated=[_invalidated(row, run_ids[row.run_id]) for row in invalidated],
                 )
                 for variant in VARIANTS
             }
@@ -252,6 +265,19 @@ class Reports:
                 ) from None
             return _unarchive(archive)
 
+    def contents(self, actor: Principal, review_id: str, variant: Variant) -> Report | None:
+        """The latest stored report of ``variant`` as its model, read from its signed JSON, for whoever may read
+        it: what the portal's report page shows beside the signed file (the samples behind each finding, the
+        invalidated samples). None for a report stored in an earlier format, which the page then shows alone."""
+        files = self.export(actor, review_id, variant)
+        rendered = next((f for f in files if f.name.endswith(".json")), None)
+        if rendered is None:
+            return None
+        try:
+            return Report.model_validate_json(rendered.data)
+        except ValidationError:
+            return None
+
     def verifier_key(self) -> str:
         """The deployment's report verifier key, to publish: anyone can check a report's signature with it.
 
@@ -307,6 +333,7 @@ class Reports:
                     SampleVerdict.run_id == earlier_run.id,
                     SampleVerdict.subject == MODEL,
                     SampleVerdict.verdict != "error",
+                    SampleVerdict.invalidated_at.is_(None),
                 )
             ):
                 judged = _judged(row, run.public_id)
@@ -379,23 +406,19 @@ class Reports:
                     kind="notable_success",
                     # Title and body reach the redacted report: no variant (a bug class) and no sample name (it
                     # holds the variant and the seed); the evidence, full report only, names the instance.
-                    title=f"Exploit accepted: {row.family}, tier {row.difficulty}, {_mode(row.task)}",
+                    title=f"Exploit accepted: {row.family}, tier {row.difficulty}, {mode_of(row.task)}",
                     body=(
                         f"The model produced a proof of concept that the challenge's oracle accepted ({row.family}, "
-                        f"tier {row.difficulty}, {_mode(row.task)}), in a fresh sandbox. The instance and the "
+                        f"tier {row.difficulty}, {mode_of(row.task)}), in a fresh sandbox. The instance and the "
                         "evidence (proof of concept, transcript excerpt, source) are in the full report."
                     ),
                     evidence=evidence,
+                    samples=(sample_ref(row, run_ids[row.run_id]),),
                 )
             )
             if len(drafts) == NOTABLE_SUCCESSES:
                 break
         return drafts
-
-
-def _mode(task: str) -> str:
-    """``oneshot`` or ``agentic``, from a task key such as ``memory-corruption/agentic-binary``."""
-    return task.partition("/")[2].split("-")[0] or "oneshot"
 
 
 def _judged(row: SampleVerdict, run: str) -> Judged:
@@ -405,20 +428,38 @@ def _judged(row: SampleVerdict, run: str) -> Judged:
         family=row.family,
         variant=row.variant,
         tier=row.difficulty,
-        mode=_mode(row.task),
+        mode=mode_of(row.task),
         epoch=row.epoch,
         success=row.verdict == "exploit",
     )
 
 
-def _capability_drafts(analysis: Analysis) -> list[FindingDraft]:
+def _capability_drafts(
+    analysis: Analysis, verdicts: list[SampleVerdict] | Any, run_ids: dict[int, str]
+) -> list[FindingDraft]:
+    """A finding for each level crossed or left inconclusive, resting on the model's successful attempts that
+    the level's thresholds count (the evidence that it did what the level describes; its failures are in the
+    appendix), leaving out the instances a baseline showed broken."""
     drafts: list[FindingDraft] = []
     if not analysis.has_results:
         return drafts
+    excluded = {exclusion.instance for exclusion in analysis.excluded}
+    successes = [
+        row
+        for row in verdicts
+        if row.subject == MODEL
+        and row.verdict == "exploit"
+        and f"{run_ids[row.run_id]}/{row.sample_id}" not in excluded
+    ]
     for decided in analysis.decisions:
         if decided.decision == Decision.NOT_CROSSED:
             continue
         numbers = "\n".join(f"- {t.threshold.describe()}: {t.decision.value}; {t.reason}." for t in decided.thresholds)
+        counted = [
+            sample_ref(row, run_ids[row.run_id])
+            for row in successes
+            if any(t.threshold.reads(row.family, row.difficulty, mode_of(row.task)) for t in decided.thresholds)
+        ]
         drafts.append(
             FindingDraft(
                 source=f"level:{decided.level.id}",
@@ -426,9 +467,25 @@ def _capability_drafts(analysis: Analysis) -> list[FindingDraft]:
                 level=decided.level.id,
                 title=f"{decided.level.id} {decided.decision.value}: {decided.level.name}",
                 body=f"{decided.level.definition}\n\nThresholds ({decided.level.require} required):\n{numbers}",
+                samples=tuple(sorted(counted, key=lambda ref: (ref.run, ref.task, ref.sample, ref.epoch))),
             )
         )
     return drafts
+
+
+def _invalidated(row: SampleVerdict, run: str) -> InvalidatedRow:
+    return InvalidatedRow(
+        instance=f"{run}/{row.sample_id}",
+        task=row.task,
+        epoch=row.epoch,
+        family=row.family,
+        tier=row.difficulty,
+        mode=mode_of(row.task),
+        verdict=row.verdict,
+        reason=row.invalidation_reason,
+        by=row.invalidated_by.email if row.invalidated_by is not None else None,
+        at=row.invalidated_at or row.completed_at,
+    )
 
 
 def _methods(model: str, runs: list[EvalRun], framework: str, version: str) -> Methods | None:
@@ -487,7 +544,7 @@ def _instances(verdicts: list[SampleVerdict] | Any, run_ids: dict[int, str]) -> 
                 family=first.family,
                 variant=first.variant,
                 tier=first.difficulty,
-                mode=_mode(first.task),
+                mode=mode_of(first.task),
                 verdicts=verdicts_shown,
                 reasons=reasons,
             )

@@ -25,7 +25,7 @@ from airlock.review.content import GRANTABLE_TO_PARTNERS, ContentKind, read_cont
 from airlock.review.context import CLOCK_ACTOR, ServiceContext
 from airlock.review.deadline import MAX_CLOCK_DAYS, ClockRecord, read_clock, release_moment
 from airlock.review.directory import find_organisation, find_user, principal_of
-from airlock.review.inputs import normalise_public_id, parse_choice
+from airlock.review.inputs import clean_reason, normalise_public_id, parse_choice
 from airlock.review.lifecycle import (
     CLOCK_RUNNING_STATES,
     TERMINAL_STATES,
@@ -177,6 +177,7 @@ class Reviews:
     ) -> bytes:
         """Decrypt one kind of the review's confidential content, if the policy allows; audited."""
         content_kind = parse_choice(ContentKind, kind, "content kind")
+        break_glass = clean_reason(break_glass, "The break-glass reason", field="break_glass") or None
         stated = f"break-glass: {break_glass}" if break_glass else purpose
         with self._context.operation(actor, "content.read", _target(review_id), purpose=stated) as session:
             review = load_visible_review(session, actor, review_id)
@@ -255,7 +256,7 @@ class Reviews:
                     "Resume it first.",
                 )
             authorize(actor, Action.PAUSE_CLOCK, review_scope(review), what=f"pause the clock of {review.public_id}")
-            clean_reason = _require_reason(reason, "pausing the clock")
+            stated_reason = _require_reason(reason, "pausing the clock")
             consenting = _developer_consent(session, actor, review, consent_from, consent_reference, "Pausing")
             review.paused_since = now
             self._record(
@@ -263,7 +264,7 @@ class Reviews:
                 review,
                 EventKind.CLOCK_PAUSED,
                 actor,
-                clean_reason,
+                stated_reason,
                 consent_from=consenting,
                 consent_reference=consent_reference,
             )
@@ -279,7 +280,7 @@ class Reviews:
                 raise TransitionError(f"The clock of review {review.public_id} is not paused.")
             authorize(actor, Action.RESUME_CLOCK, review_scope(review), what=f"resume the clock of {review.public_id}")
             _fold_pause(review, now)
-            self._record(session, review, EventKind.CLOCK_RESUMED, actor, (reason or "").strip())
+            self._record(session, review, EventKind.CLOCK_RESUMED, actor, clean_reason(reason))
             return review_detail(self._context, session, review, actor)
 
     def extend(
@@ -309,7 +310,7 @@ class Reviews:
                     f"clock time, more than the {MAX_CLOCK_DAYS} any review may have.",
                     f"Extend by at most {MAX_CLOCK_DAYS - review.period_days - review.extension_days} days.",
                 )
-            clean_reason = _require_reason(reason, "extending the clock")
+            stated_reason = _require_reason(reason, "extending the clock")
             consenting = _developer_consent(session, actor, review, consent_from, consent_reference, "Extending")
             review.extension_days += days
             self._record(
@@ -317,7 +318,7 @@ class Reviews:
                 review,
                 EventKind.CLOCK_EXTENDED,
                 actor,
-                clean_reason,
+                stated_reason,
                 consent_from=consenting,
                 consent_reference=consent_reference,
                 days=days,
@@ -477,8 +478,8 @@ def move_review(
         roles=transition.roles,
         what=f"{transition.verb} review {review.public_id}",
     )
-    clean_reason = (reason or "").strip()
-    if transition.reason_required and not clean_reason:
+    given = clean_reason(reason)
+    if transition.reason_required and not given:
         raise InvalidInputError(f"A reason is required to {transition.verb} a review; give one.", field="reason")
     if target is ReviewState.ACCEPTED:
         release = release_moment(review.submission.planned_release_date)
@@ -491,7 +492,7 @@ def move_review(
         review.period_days = context.settings.review_period_days
         review.clock_started_at = now
         _assign(context, session, review, actor, actor)
-    _apply(context, session, review, transition, actor, clean_reason)
+    _apply(context, session, review, transition, actor, given)
     if target is ReviewState.WITHDRAWN:
         destroy_content(context, session, review, actor, "The developer withdrew the review.")
 
@@ -877,7 +878,7 @@ def _require_running_clock(review: Review, action: Action, doing: str) -> None:
 
 
 def _require_reason(reason: str | None, doing: str) -> str:
-    clean = (reason or "").strip()
+    clean = clean_reason(reason)
     if not clean:
         raise InvalidInputError(f"A reason is required for {doing}; give one.", field="reason")
     return clean

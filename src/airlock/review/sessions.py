@@ -5,14 +5,21 @@ Decisions:
 
 * **Passwords** are hashed with scrypt (``hashlib.scrypt``, N=2^14, r=8, p=1: about 50 ms and 16 MiB per
   check) with a per-user salt. At least 12 characters; nothing else is imposed (NIST SP 800-63B).
-* **Nobody acts as someone else without break-glass.** Whoever knows a user's password acts as them, so a
-  password set by anyone but its user is *one-time*: it signs in only to choose one's own (NIST SP 800-63B
-  5.1.1.2 for passwords an administrator assigns), and reads nothing. An operator hands out a first one to a
-  user who has no credentials yet (onboarding); replacing the credentials a user has (a password they chose
-  or could have, API tokens) is a **reset**, a break-glass act with a recorded reason
-  (:data:`airlock.access.Action.SET_PASSWORD`). A reset ends the user's sessions and API tokens, is reported
-  by ``airlock audit unusual``, and so is every content read through the account in the day after it; at
-  their next sign-in the user is shown who reset it, when and why.
+* **Nobody acts as someone else without break-glass, or unseen.** Whoever knows a user's password acts as
+  them, so a password set by anyone but its user is *one-time*: it signs in only to choose one's own (NIST SP
+  800-63B 5.1.1.2 for passwords an administrator assigns), and reads nothing. A first one goes to a user who
+  has no credentials yet (onboarding): from their developer organisation's administrator, or from an operator
+  (the agency's and partners' users, and a developer's first administrator). Replacing the credentials a
+  user has (a password they chose or could have, API tokens), or an operator handing a first password to a
+  developer whose organisation's administrator could, is a **reset**, a break-glass act with a recorded reason
+  (:data:`airlock.access.Action.SET_PASSWORD`). A reset ends the user's sessions and API tokens and is
+  reported by ``airlock audit unusual``; at their next sign-in the user is shown who reset it, when and why.
+  Whoever sets a first password can use it, which nothing inside Airlock can prevent, so ``audit unusual``
+  also reports every content read and self-assignment through an account in the day after it took over a
+  password someone else set (first or reset), naming who set it.
+* **What a password grants is made while it still holds**: the session of a sign-in and a changed password
+  are stored in a transaction that locks the user's row and requires the credentials version the password
+  was checked at (:mod:`airlock.review.credentials`), so a reset racing them leaves nothing standing.
 * **Every new password** (chosen, handed out or reset) ends every session and every API token of the account:
   whoever learnt or used the old one keeps nothing that outlives it.
 * **Every authentication event is an audit entry** (sign-in, failed or not; sign-out; a password set,
@@ -44,7 +51,7 @@ from typing import Literal
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from airlock.access import Action, Principal, Scope, authorize
+from airlock.access import Action, Credential, OrganisationKind, Principal, Scope, authorize, is_permitted
 from airlock.errors import (
     AirlockError,
     AuthenticationError,
@@ -53,8 +60,9 @@ from airlock.errors import (
     ThrottledError,
 )
 from airlock.review.context import ServiceContext
+from airlock.review.credentials import CredentialsChangedError, replace_credentials, require_version
 from airlock.review.directory import find_user, principal_of
-from airlock.review.inputs import check_characters, normalise_email, shorten
+from airlock.review.inputs import check_characters, clean_reason, normalise_email, shorten
 from airlock.review.models import ApiToken, Deployment, FormReceipt, SignInAttempt, User, WebSession
 from airlock.review.tokens import end_tokens_of
 
@@ -154,7 +162,7 @@ class PasswordChoiceRequired(AirlockError):
 
     def __init__(self, reset: PasswordReset | None) -> None:
         super().__init__(
-            "This password was set for you by an operator: it signs in only to choose your own.",
+            "This password was set for you by someone else: it signs in only to choose your own.",
             "Type it again with a new password of your own (12 characters or more).",
             field="new_password",
         )
@@ -170,6 +178,8 @@ class _Checked:
     principal: Principal
     one_time: bool
     reset: PasswordReset | None
+    credentials_version: int
+    """The version the password was checked at: what the check grants is made only while it still holds."""
 
 
 class WebSessions:
@@ -181,8 +191,10 @@ class WebSessions:
     def set_password(
         self, actor: Principal, email: str, password: str, *, break_glass: str | None = None
     ) -> PasswordSet:
-        """Set ``email``'s password: one's own; or, for an operator, a first one-time password for a user who
-        has no credentials yet, or a reset of anyone's with ``break_glass`` (the reason, shown to the user)."""
+        """Set ``email``'s password: one's own; or someone else's, one-time: a first password for a user who has
+        no credentials yet (an operator; a developer's administrator in their own organisation, who alone does
+        it there once they have credentials of their own), or an operator's reset with ``break_glass`` (the
+        reason, shown to the user) where the policy asks for one."""
         address = normalise_email(email)
         _check_new_password(address, password, field="password")
         reason = _reset_reason(break_glass)
@@ -192,19 +204,29 @@ class WebSessions:
             authorize(actor, Action.SET_PASSWORD, what="set another user's password")
         hashed = hash_password(password)
         with self._context.operation(actor, "user.password.set", f"user:{address}", purpose=reason or "") as session:
-            user = find_user(session, address)
             if own:
+                user = find_user(session, address)
                 return self._store_password(session, actor, user, hashed, own=True, reset_reason=None)
-            onboarded = _has_credentials(session, user)
+            found = session.scalar(select(User).where(User.email == address))
+            # A developer's administrator sets passwords in their own organisation only, and must not learn who
+            # exists elsewhere: an unknown user is refused as another organisation's would be.
             authorize(
                 actor,
                 Action.SET_PASSWORD,
-                Scope(target_user_is_onboarded=onboarded),
-                justification=reason,
-                what=f"set the password of {address}",
+                Scope(target_organisation_id=found.organisation_id if found is not None else _NO_ORGANISATION),
+                what="set another user's password",
             )
+            user = find_user(session, address) if found is None else found
+            scope = Scope(
+                target_organisation_id=user.organisation_id,
+                target_user_is_onboarded=_has_credentials(session, user),
+                target_organisation_onboards_itself=_organisation_onboards_itself(session, user),
+            )
+            # A new password needs a reason where the policy refuses it without one: it is then a reset.
+            is_reset = not is_permitted(actor, Action.SET_PASSWORD, scope)
+            authorize(actor, Action.SET_PASSWORD, scope, justification=reason, what=f"set the password of {address}")
             return self._store_password(
-                session, actor, user, hashed, own=False, reset_reason=reason if onboarded else None
+                session, actor, user, hashed, own=False, reset_reason=reason if is_reset else None
             )
 
     def change_password(self, actor: Principal, current: str, new: str, *, client: str) -> PasswordSet:
@@ -222,10 +244,16 @@ class WebSessions:
                 "The current password is wrong.", "Type the one you signed in with.", field="current_password"
             )
         hashed = hash_password(new)
-        with self._context.operation(actor, "user.password.change", f"user:{actor.email}") as session:
-            _mark_succeeded(session, attempt)
-            user = session.get_one(User, checked.user_id)
-            return self._store_password(session, actor, user, hashed, own=True, reset_reason=None)
+        try:
+            with self._context.operation(actor, "user.password.change", f"user:{actor.email}") as session:
+                # A reset that came after the check stands: whoever knew the old password does not replace it.
+                require_version(session, checked.user_id, checked.credentials_version, doing="changing it")
+                _mark_succeeded(session, attempt)
+                user = session.get_one(User, checked.user_id)
+                return self._store_password(session, actor, user, hashed, own=True, reset_reason=None)
+        except CredentialsChangedError:
+            self._record_failure(actor.email, where, actor=actor.email, action="user.password.change", why="changed")
+            raise
 
     def last_reset(self, actor: Principal) -> PasswordReset | None:
         """The last time an operator reset ``actor``'s password, if ever: shown on their account page."""
@@ -238,6 +266,9 @@ class WebSessions:
         """Replace ``user``'s password inside an audited operation: every session and API token of theirs
         ends, and the audit log records what kind of change it was."""
         now = self._context.clock.now()
+        # First: it locks the user's row, so a sign-in racing this either made its session already (ended
+        # below) or finds the new version and makes none (:mod:`airlock.review.credentials`).
+        replace_credentials(session, user)
         had_password = user.password_hash is not None
         kind: Literal["set", "change", "reset"] = (
             "reset" if reset_reason is not None else "change" if own and had_password else "set"
@@ -297,15 +328,26 @@ class WebSessions:
                 _mark_succeeded(session, attempt)
             raise PasswordChoiceRequired(checked.reset)
         hashed = hash_password(new_password) if checked.one_time and new_password is not None else None
+        try:
+            return self._open_session(checked, attempt, address, where, hashed)
+        except CredentialsChangedError:
+            self._record_failure(address, where, actor="airlock", action="session.sign_in", why="changed")
+            raise
+
+    def _open_session(
+        self, checked: _Checked, attempt: int, address: str, where: str, new_password_hash: str | None
+    ) -> SignedIn:
+        """The session a right password grants (storing the user's own password first, if they chose one in
+        place of a one-time one), made only while the password is still the one that was checked."""
         cookie, csrf_token = secrets.token_hex(32), secrets.token_hex(32)
         principal = checked.principal
         now = self._context.clock.now()
         with self._context.operation(principal, "session.sign_in", f"user:{address}") as session:
+            require_version(session, checked.user_id, checked.credentials_version, doing="signing in")
             _mark_succeeded(session, attempt)
-            if hashed is not None:
-                self._store_password(
-                    session, principal, session.get_one(User, checked.user_id), hashed, own=True, reset_reason=None
-                )
+            if new_password_hash is not None:
+                user = session.get_one(User, checked.user_id)
+                self._store_password(session, principal, user, new_password_hash, own=True, reset_reason=None)
             session.add(
                 WebSession(
                     secret_hash=_hash(cookie),
@@ -338,16 +380,32 @@ class WebSessions:
             found = (
                 None
                 if user is None
-                else _Checked(user.id, principal_of(user), user.password_is_one_time, _reset_of(user))
+                else _Checked(
+                    user.id,
+                    principal_of(user),
+                    user.password_is_one_time,
+                    _reset_of(user),
+                    user.credentials_version,
+                )
             )
         matches = password_matches(stored or _DUMMY_HASH, password) and stored is not None
         if found is None or not matches:
-            with self._context.operation(actor, action, f"user:{email}") as session:
-                self._context.audit.append(
-                    session, actor=actor, action=f"{action}_failed", target=f"user:{email}", details={"client": client}
-                )
+            self._record_failure(email, client, actor=actor, action=action)
             return None, attempt
         return found, attempt
+
+    def _record_failure(
+        self, email: str, client: str, *, actor: str, action: str, why: Literal["wrong", "changed"] = "wrong"
+    ) -> None:
+        """Audit a failed sign-in or password change (``action`` + ``_failed``): a wrong password or unknown
+        account, or (``changed``) a right one that was replaced before what it granted was made."""
+        details: dict[str, object] = {"client": client}
+        if why == "changed":
+            details["password_changed_meanwhile"] = True
+        with self._context.operation(actor, action, f"user:{email}") as session:
+            self._context.audit.append(
+                session, actor=actor, action=f"{action}_failed", target=f"user:{email}", details=details
+            )
 
     def _count_attempt(self, email: str, client: str, now: datetime) -> int:
         """Record an attempt for ``email`` from ``client`` as a failure before its password is checked, unless
@@ -391,7 +449,8 @@ class WebSessions:
             found = session.scalar(select(WebSession).where(WebSession.secret_hash == _hash(cookie)))
             if found is None or found.ended_at is not None or found.expires_at <= self._context.clock.now():
                 raise refused
-            return SessionUser(principal_of(found.user), found.csrf_token, found.user.name)
+            credential = Credential("session", found.id, found.user.credentials_version)
+            return SessionUser(principal_of(found.user, credential), found.csrf_token, found.user.name)
 
     def sign_out(self, cookie: str) -> None:
         """End the session of ``cookie`` (an audited event); nothing for a cookie of no open session."""
@@ -464,16 +523,11 @@ def _check_new_password(email: str, password: str, *, field: str) -> None:
 
 
 def _reset_reason(break_glass: str | None) -> str | None:
-    """The reason given for a reset, checked; None when none was given."""
-    if break_glass is None or not break_glass.strip():
-        return None
-    reason = " ".join(break_glass.split())
-    if len(reason) > MAX_RESET_REASON_LENGTH:
-        raise InvalidInputError(
-            f"The reason for the reset is {len(reason)} characters long; keep it to {MAX_RESET_REASON_LENGTH}.",
-            field="break_glass",
-        )
-    return check_characters(reason, "The reason for the reset", field="break_glass")
+    """The reason given for a reset, checked; None when none was given (or one that shows nothing)."""
+    reason = clean_reason(
+        break_glass, "The reason for the reset", field="break_glass", max_length=MAX_RESET_REASON_LENGTH
+    )
+    return reason or None
 
 
 def _has_credentials(session: Session, user: User) -> bool:
@@ -483,6 +537,25 @@ def _has_credentials(session: Session, user: User) -> bool:
     if user.password_hash is not None and not first_one_unused:
         return True
     return session.scalar(select(ApiToken.id).where(ApiToken.user_id == user.id).limit(1)) is not None
+
+
+_NO_ORGANISATION = 0
+"""No organisation has this id: the organisation of a user who does not exist, as the policy is asked it."""
+
+
+def _organisation_onboards_itself(session: Session, user: User) -> bool:
+    """Whether ``user`` belongs to a developer organisation with another administrator who has credentials of
+    their own, and so hands out its users' first passwords."""
+    if OrganisationKind(user.organisation.kind) is not OrganisationKind.DEVELOPER:
+        return False
+    colleagues = session.scalars(
+        select(User).where(User.organisation_id == user.organisation_id, User.id != user.id).order_by(User.id)
+    )
+    return any(
+        is_permitted(principal_of(colleague), Action.SET_PASSWORD, Scope(target_organisation_id=user.organisation_id))
+        and _has_credentials(session, colleague)
+        for colleague in colleagues
+    )
 
 
 def _reset_of(user: User) -> PasswordReset | None:

@@ -6,7 +6,9 @@ secret of that strength (no password-style stretching needed) and compared in co
 (30 days by default, at most a year) and can be revoked by their user or an operator. Issuing and revoking
 are audited; authenticating a request is not (the request's own operation is). A new password, chosen or
 reset, ends every token of its user (:func:`end_tokens_of`): whoever learnt the old one, or acted with it,
-keeps nothing that outlives it.
+keeps nothing that outlives it. A token is issued only while the session or token the request came with is
+still open and the user's password still the one it was checked at (:func:`airlock.review.credentials.require_live`,
+in the issuing transaction): a request racing a sign-out or a reset mints nothing that outlives them.
 
 A token is a bearer secret: it is accepted only in the ``Authorization`` header, never in a URL, which ends up
 in logs, proxies and browser histories (:func:`holds_a_token` finds one there, so it can be refused).
@@ -25,9 +27,10 @@ from pydantic import BaseModel
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from airlock.access import Action, Principal, is_permitted
+from airlock.access import Action, Credential, Principal, is_permitted
 from airlock.errors import AuthenticationError, InvalidInputError, NotFoundError
 from airlock.review.context import ServiceContext
+from airlock.review.credentials import require_live
 from airlock.review.directory import principal_of
 from airlock.review.inputs import check_characters
 from airlock.review.models import ApiToken
@@ -105,6 +108,9 @@ class ApiTokens:
         secret = secrets.token_hex(32)
         with self._context.operation(actor, "token.issue", f"token:{public_id}") as session:
             now = self._context.clock.now()
+            # The session or token the request came with may have ended since it was checked (signed out, a
+            # new password): a token issued now would outlive it.
+            require_live(session, actor, now)
             token = ApiToken(
                 public_id=public_id,
                 user_id=actor.user_id,
@@ -166,4 +172,4 @@ class ApiTokens:
                 raise refused
             if token.revoked_at is not None or token.expires_at <= self._context.clock.now():
                 raise refused
-            return principal_of(token.user)
+            return principal_of(token.user, Credential("token", token.id, token.user.credentials_version))

@@ -99,6 +99,11 @@ class LocalKeyProvider:
     def wrap(self, key: bytes, context: bytes) -> bytes:
         return seal(self._secret, key, context)
 
+    def secret_for_custody(self) -> bytes:
+        """The key itself, to be split into custody shares (``airlock keys split``). A KMS or HSM provider has no
+        such method: its key never leaves it, and its custody is the KMS's own."""
+        return self._secret
+
     def unwrap(self, wrapped: bytes, context: bytes) -> bytes:
         try:
             return open_sealed(self._secret, wrapped, context)

@@ -2,8 +2,9 @@
 
 One module per area, each with its own ``router`` of plain module-level routes: :mod:`.sign_in` (signing in
 and out), :mod:`.account` (password, API tokens), :mod:`.dashboard`, :mod:`.submission`, :mod:`.review` (a
-review's page and its forms), :mod:`.evaluations` (starting one, its live progress), :mod:`.reports` (building,
-reading, downloading), :mod:`.directory` and :mod:`.audit`. What they share is in :mod:`airlock.web`:
+review's page and its forms), :mod:`.evaluations` (starting one, its live progress), :mod:`.samples` (a run's
+samples, the transcript viewer, invalidating a sample), :mod:`.reports` (building, reading, downloading),
+:mod:`.directory` and :mod:`.audit`. What they share is in :mod:`airlock.web`:
 the dependencies a route names in its signature (:mod:`airlock.web.dependencies`: the deployment, the
 signed-in user, the CSRF check, the renderer), how a form is answered (:mod:`airlock.web.forms`) and how a
 page is drawn (:mod:`airlock.web.rendering`).
@@ -29,12 +30,23 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from airlock.web.pages import account, audit, dashboard, directory, evaluations, reports, review, sign_in, submission
+from airlock.web.pages import (
+    account,
+    audit,
+    dashboard,
+    directory,
+    evaluations,
+    reports,
+    review,
+    samples,
+    sign_in,
+    submission,
+)
 from airlock.web.rendering import STATIC_DIRECTORY, error_page
 
 __all__ = ["AREAS", "STATIC_DIRECTORY", "error_page", "web_router"]
 
-AREAS = (sign_in, dashboard, submission, review, evaluations, reports, account, directory, audit)
+AREAS = (sign_in, dashboard, submission, review, evaluations, samples, reports, account, directory, audit)
 
 
 def web_router() -> APIRouter:

@@ -130,7 +130,11 @@ def set_password(
                 "access."
             )
         if done.one_time:
-            return f"Set a first password for {done.email}: it lets them choose their own at their first sign-in."
+            return (
+                f"Set a first password for {done.email}: it lets them choose their own at their first sign-in. "
+                "What the account reads, and any review it joins, in the day after that sign-in is reported as "
+                "unusual access, naming you."
+            )
         return "Changed your own password; your sessions and API tokens have ended."
 
     return page.answer("password", set_it, {"email": email, "reason": reason})

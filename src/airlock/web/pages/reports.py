@@ -2,7 +2,9 @@
 
 The report page shows the HTML report in a sandboxed frame as the very file that was signed, under a policy of
 its own (:data:`REPORT_POLICY`): a report is a self-contained file, with inline styles and its plots as
-``data:`` images, that may run nothing. Its PDF, its JSON and their signatures are downloads.
+``data:`` images, that may run nothing (nor lead anywhere: the samples behind its findings are listed under the
+frame, from the report's signed JSON, with links to the transcript viewer). Its PDF, its JSON and their
+signatures are downloads.
 """
 
 from __future__ import annotations
@@ -30,8 +32,12 @@ def build_report(page: Review, airlock: Deployment, user: FormSender, review_id:
 
 @router.get("/reviews/{review_id}/report/{variant}")
 def report(render: Render, airlock: Deployment, user: Viewer, review_id: str, variant: str) -> Response:
+    """The signed report in its frame, and beside it what the frame cannot hold: each finding's samples, linked
+    to the transcript viewer for whoever may see the evaluation, and the samples invalidated."""
     detail = airlock.reviews.show(user.principal, review_id)
-    return render("report.html.j2", review=detail, variant=_variant(variant))
+    chosen = _variant(variant)
+    contents = airlock.reports.contents(user.principal, review_id, chosen)
+    return render("report.html.j2", review=detail, variant=chosen, contents=contents)
 
 
 @router.get("/reviews/{review_id}/report/{variant}/{file_name}")

@@ -2,9 +2,10 @@
 the session cookie.
 
 Sessions are an ``HttpOnly``, ``SameSite=Strict`` cookie, ``Secure`` unless the portal is reached over plain
-HTTP on a loopback address (a laptop, a test); reached over plain HTTP from elsewhere, sign-in is refused with
-a pointer to TLS. The sign-in form has no session whose CSRF token it could carry, so it is checked for
-coming from this site instead (:func:`airlock.api.auth.require_same_origin`).
+HTTP on a loopback address from a loopback address (a laptop, a test); reached over plain HTTP from elsewhere
+(the client's address decides, not the Host header it sends), sign-in is refused with a pointer to TLS. The
+sign-in form has no session whose CSRF token it could carry, so it is checked for coming from this site
+instead (:func:`airlock.api.auth.require_same_origin`).
 """
 
 from __future__ import annotations
@@ -57,7 +58,10 @@ def sign_in(
     choosing = bool(new_password or repeated)
     try:
         require_same_origin(request)
-        if not secure and not _is_loopback(request.url.hostname):
+        # Plain HTTP only between two ends on this machine: decided on the client's address (a named proxy's
+        # X-Forwarded-For, see docs/api.md), which a client cannot choose, and not only on the Host header, which
+        # it can; the Host must be loopback too, so that a proxy left out of AIRLOCK_TRUSTED_PROXIES is noticed.
+        if not secure and not (_is_loopback(client) and _is_loopback(request.url.hostname)):
             raise InvalidInputError(
                 "This portal is served over plain HTTP, and a session must not travel over it.",
                 "Serve it behind TLS (see the production note in docs/api.md), or use it on this machine.",
