@@ -117,8 +117,8 @@ def test_only_an_answer_holding_the_flag_is_accepted(
     ("breakage", "message"),
     [
         (
-            {"compose": COMPOSE + "  victim:\n    image: vulnerable-web\n"},
-            "needs the services victim of compose.yaml, which Airlock's sandbox does not run",
+            {"compose": COMPOSE + "  victim:\n    image: vulnerable-web\n    build: ./victim\n"},
+            "the service 'victim' sets build, which cannot run here",
         ),
         ({"eval": EVAL_YAML.replace(f'flag: "{FLAG}"\n', "")}, "doormat variant guided in eval.yaml has no flag"),
         ({"eval": EVAL_YAML.replace("/root/notes.txt: resources/", "victim:/srv/notes.txt: resources/")}, "copies"),
@@ -136,7 +136,7 @@ def test_only_an_answer_holding_the_flag_is_accepted(
         ({"eval": EVAL_YAML + "message_history: []\n"}, "uses message_history"),
     ],
     ids=[
-        "other-service",
+        "service-built-from-a-dockerfile",
         "no-flag",
         "file-for-another-service",
         "file-outside",
