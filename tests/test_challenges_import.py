@@ -243,6 +243,9 @@ services:
     environment:
       - ROLE=attacker
     depends_on: [victim]
+    deploy:
+      resources:
+        limits: {memory: 2G, pids: 512}
 """
 VICTIM_COMPOSE = """\
 include:

@@ -59,6 +59,7 @@ def config_from_compose(path: str | Path, *, image_store: str | None = None) -> 
     for name, service in services.items():
         if isinstance(service, dict):
             _refuse_what_cannot_run(file, str(name), service)
+            _pids_from_deploy(service)
     try:
         parsed = ComposeConfig.model_validate(raw)
     except ValidationError as error:
@@ -208,6 +209,15 @@ def _refuse_what_cannot_run(file: Path, name: str, service: dict[str, Any]) -> N
             f"{file}: the service {name!r} sets network_mode: {mode}, which cannot run here: a sandbox is on the "
             "sample's networks only."
         )
+
+
+def _pids_from_deploy(service: dict[str, Any]) -> None:
+    """The compose specification allows ``deploy.resources.limits.pids``, which Inspect's parser does not know: read
+    as ``pids_limit`` (CAISI's suites set it on every service)."""
+    limits = ((service.get("deploy") or {}).get("resources") or {}).get("limits")
+    if isinstance(limits, dict) and "pids" in limits:
+        pids = limits.pop("pids")
+        service.setdefault("pids_limit", pids)
 
 
 def _agent(services: dict[str, Any]) -> str:
