@@ -69,20 +69,40 @@ def import_command(
 ) -> None:
     """Import inspect_cyber evaluations: each variant becomes a challenge judged by its flag.
 
-    Evaluations whose sandbox runs other services (a target on the network) are refused: write their
-    manifest by hand with a service. Nothing is written unless every variant imports and passes its check.
+    Evaluations are imported one by one: one that cannot be is refused with its reason and the others go on.
+    An evaluation with services keeps its compose file, whose images must be in the image store when it runs
+    (`airlock images import`); a variant named solution becomes the solution script that `check` runs.
+    import-report.json in the output lists what was imported and what was refused, and why. Exits 1 if
+    nothing could be imported (and then writes nothing).
 
     \b
     Example:
       airlock challenges import ctf/evals --out imported/
     """
-    from airlock.evals.challenges.importing import import_inspect_cyber
+    from airlock.evals.challenges.importing import REPORT_FILE, import_inspect_cyber, services_of
+    from airlock.evals.challenges.manifest import ChallengeError
 
     with reporting_errors(ctx, json_output=False):
-        imported = import_inspect_cyber(source, out, difficulty=difficulty)
-    for challenge in imported:
-        console.print(f"{challenge.name}: imported ({len(challenge.files)} files, judged by its flag)")
-    error_console.print(f"{len(imported)} challenges written to {out}", style="dim")
+        report = import_inspect_cyber(source, out, difficulty=difficulty)
+        if not report.imported and len({refusal.eval for refusal in report.refused}) == 1:
+            raise ChallengeError(report.refused[0].reason)  # one evaluation: its reason is the whole story
+        for challenge in report.imported:
+            services = services_of(challenge)
+            extras = (f", services {', '.join(services)}" if services else "") + (
+                ", a solution script" if challenge.solution_run is not None else ""
+            )
+            console.print(f"{challenge.name}: imported ({len(challenge.files)} files{extras}, judged by its flag)")
+        for refusal in report.refused:
+            console.print(f"{refusal.eval}: refused: {refusal.reason}", markup=False)
+        if not report.imported:
+            raise ChallengeError(
+                f"Nothing in {source} could be imported ({len(report.refused)} refused, the reasons above; the first: "
+                f"{report.refused[0].reason.rstrip('.')}); nothing was written."
+            )
+    error_console.print(
+        f"{len(report.imported)} challenges written to {out}, {len(report.refused)} refused (see {out / REPORT_FILE})",
+        style="dim",
+    )
 
 
 @challenges_app.command("check")

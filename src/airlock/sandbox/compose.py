@@ -59,6 +59,7 @@ def config_from_compose(path: str | Path, *, image_store: str | None = None) -> 
     for name, service in services.items():
         if isinstance(service, dict):
             _refuse_what_cannot_run(file, str(name), service)
+            _pids_from_deploy(service)
     try:
         parsed = ComposeConfig.model_validate(raw)
     except ValidationError as error:
@@ -97,6 +98,36 @@ def config_from_compose(path: str | Path, *, image_store: str | None = None) -> 
         limits=_limits(agent),
         image_store=image_store,
     )
+
+
+def self_contained(path: str | Path) -> dict[str, Any]:
+    """The compose file at ``path`` as one document that needs nothing beside it: ``include:`` followed, values
+    interpolated from its ``.env``, each service's ``env_file`` folded into its ``environment``, and every dollar
+    sign left written as ``$$``, so that :func:`config_from_compose` reads the saved document as it read the original
+    (an importer keeps this with a challenge whose includes lie outside its directory)."""
+    file = Path(path)
+    raw = _interpolated(_with_includes(file, set()), _dotenv(file.parent / ".env"))
+    for service in (raw.get("services") or {}).values():
+        if isinstance(service, dict) and service.get("env_file"):
+            from inspect_ai.util._sandbox.compose import ComposeService
+
+            folded = _environment(file, ComposeService.model_validate({"env_file": service.pop("env_file")}))
+            given = service.get("environment") or {}
+            if isinstance(given, list):
+                given = dict(item.split("=", 1) if "=" in item else (item, None) for item in given)
+            service["environment"] = {**folded, **given}
+    escaped: dict[str, Any] = _dollars_escaped(raw)
+    return escaped
+
+
+def _dollars_escaped(value: Any) -> Any:
+    if isinstance(value, str):
+        return value.replace("$", "$$")
+    if isinstance(value, list):
+        return [_dollars_escaped(item) for item in value]
+    if isinstance(value, dict):
+        return {key: _dollars_escaped(item) for key, item in value.items()}
+    return value
 
 
 def _with_includes(file: Path, seen: set[Path]) -> dict[str, Any]:
@@ -178,6 +209,15 @@ def _refuse_what_cannot_run(file: Path, name: str, service: dict[str, Any]) -> N
             f"{file}: the service {name!r} sets network_mode: {mode}, which cannot run here: a sandbox is on the "
             "sample's networks only."
         )
+
+
+def _pids_from_deploy(service: dict[str, Any]) -> None:
+    """The compose specification allows ``deploy.resources.limits.pids``, which Inspect's parser does not know: read
+    as ``pids_limit`` (CAISI's suites set it on every service)."""
+    limits = ((service.get("deploy") or {}).get("resources") or {}).get("limits")
+    if isinstance(limits, dict) and "pids" in limits:
+        pids = limits.pop("pids")
+        service.setdefault("pids_limit", pids)
 
 
 def _agent(services: dict[str, Any]) -> str:

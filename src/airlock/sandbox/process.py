@@ -363,11 +363,12 @@ async def _limit_ptys(pid: int, ptys: int) -> None:
     the sandbox's own mount namespace, keeps bwrap's modes."""
     if os.geteuid() != 0:
         return
+    # mount enters the namespace itself (--namespace) once it is loaded from the host: through nsenter it would be
+    # looked up in the sandbox's root, which on an image may have no mount program.
     mount = await asyncio.create_subprocess_exec(
-        system_tool("nsenter"),
-        f"--mount=/proc/{pid}/ns/mnt",
-        "--",
         system_tool("mount"),
+        "--namespace",
+        f"/proc/{pid}/ns/mnt",
         "-o",
         f"remount,mode=620,ptmxmode=666,max={ptys}",
         "/dev/pts",

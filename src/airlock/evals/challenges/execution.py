@@ -18,12 +18,13 @@ from pathlib import Path
 from types import TracebackType
 
 from airlock.evals.challenges.manifest import Challenge, ChallengeError, ServiceStateOracle, TargetStateOracle
-from airlock.evals.challenges.oracle import RunResult, Verdict, failed, judge
+from airlock.evals.challenges.oracle import RunResult, Verdict, failed, judge, judge_flag
 from airlock.evals.challenges.symbols import LINES_COMMAND, NM_COMMAND, Symbols
 from airlock.sandbox import (
     BwrapConfig,
     OutputLimitError,
     Sandbox,
+    SandboxConfigError,
     SandboxError,
     SandboxExhaustedError,
     SandboxLimits,
@@ -302,3 +303,68 @@ async def _run(
     if result.timed_out:
         return RunResult(returncode=-9, stdout=result.stdout, stderr="", timed_out=True, nonce=nonce)
     return RunResult(result.returncode, result.stdout, symbols.symbolize(result.stderr, TARGET), nonce=nonce)
+
+
+def compose_sandbox(challenge: Challenge) -> BwrapConfig:
+    """The sample's sandboxes that the challenge's compose file describes, once every image it names is known to be
+    in the image store (``$AIRLOCK_IMAGES``): a missing one is refused here, naming it, before any sample starts."""
+    from airlock.sandbox.compose import config_from_compose
+    from airlock.sandbox.images import ImageError, ImageStore
+
+    if challenge.compose is None:
+        raise ChallengeError(f"{challenge.name} has no compose file.")
+    try:
+        config = config_from_compose(challenge.path(challenge.compose))
+    except SandboxConfigError as error:
+        raise ChallengeError(f"{challenge.name}: {error}") from error
+    wanted = list(dict.fromkeys(image for image in [config.image, *(s.image for s in config.services)] if image))
+    where = config.image_store or os.environ.get("AIRLOCK_IMAGES")
+    for image in wanted:
+        if not where:
+            raise ChallengeError(
+                f"{challenge.name} needs the image {image!r} and no image store is set: set AIRLOCK_IMAGES to the "
+                "store that holds it (airlock images import FILE --name NAME)."
+            )
+        try:
+            ImageStore(Path(where)).resolve(image)
+        except ImageError as error:
+            raise ChallengeError(
+                f"{challenge.name} needs the image {image!r}, which is not in the image store {where}: import it "
+                f"with airlock images import FILE --name {image}."
+            ) from error
+    return config
+
+
+async def run_solution(challenge: Challenge) -> Verdict:
+    """Run the challenge's solution script (inspect_cyber's ``solution`` variant) in the sandboxes a sample gets, with
+    the challenge's files and setup in place, and judge what it printed by the flag. Trusted input: the reference."""
+    solution = challenge.solution_run
+    if solution is None:
+        raise ChallengeError(f"{challenge.name} has no solution script.")
+    config = compose_sandbox(challenge) if challenge.compose else SANDBOX
+    try:
+        sandboxes = await start_sample("airlock-solution", config)
+    except SandboxError as error:
+        raise ChallengeError(f"{challenge.name}: its sandboxes did not start: {error}") from error
+    try:
+        agent = sandboxes["default"]
+        for name, path in {**challenge.files, **solution.files}.items():
+            await agent.write_file(f"/work/{name}", challenge.read(path))
+        if challenge.setup:
+            setup = await agent.exec(["bash", "-c", challenge.setup], cwd="/work", timeout=solution.timeout)
+            if not setup.success:
+                said = (setup.stderr.strip() or setup.stdout.strip()).splitlines()
+                return failed(
+                    challenge, f"its setup failed with status {setup.returncode} ({said[-1] if said else ''})"
+                )
+        result = await agent.exec(
+            ["bash", "-c", solution.command], cwd="/work", timeout=solution.timeout, raise_on_timeout=False
+        )
+    except (OutputLimitError, SandboxExhaustedError, SandboxUnavailableError) as error:
+        return failed(challenge, _what_the_run_did(error))
+    finally:
+        await stop_sample(sandboxes.values())
+    verdict = judge_flag(challenge, result.stdout)
+    if result.timed_out and not verdict.success:
+        return failed(challenge, f"the solution script ran past its {solution.timeout} s timeout")
+    return verdict

@@ -20,6 +20,8 @@ from airlock.errors import AirlockError, yaml_problem
 FORMAT = "airlock-challenge/1"
 MANIFEST = "challenge.yaml"
 DEFAULT_MAX_POC_BYTES = 64 * 1024
+LATER_FIELDS = ("compose", "solution_run")
+"""Fields added after challenges were first made, left out of the manifest where unset."""
 
 
 class ChallengeError(AirlockError):
@@ -108,6 +110,17 @@ class FlagOracle(BaseModel):
     flag: str
 
 
+class SolutionRun(BaseModel):
+    """A solution script, as inspect_cyber's ``solution`` variant gives one: run in the agent's sandbox, where the
+    challenge's files and setup are, it must print the flag (``check`` runs it like a reference)."""
+
+    command: str = Field(min_length=1)
+    """A shell command, run with bash in ``/work`` after the files are in place and the setup has run."""
+    files: dict[str, str] = Field(default_factory=dict)
+    """Files it needs besides the challenge's: path in the model's ``/work`` -> path in the challenge directory."""
+    timeout: int = Field(default=600, ge=1, le=3600)
+
+
 class Challenge(BaseModel):
     """A loaded challenge: its manifest, and where its files are."""
 
@@ -123,6 +136,10 @@ class Challenge(BaseModel):
     """Files given to the model: path in its sandbox -> path in the challenge directory."""
     setup: str | None = None
     """A shell script run in the model's sandbox before an agentic sample starts (as inspect_cyber's ``setup``)."""
+    compose: str | None = None
+    """A compose file in the directory describing the sample's sandboxes: its ``x-default`` service is the model's,
+    the others its targets (imported evaluations with services; docs/sandbox.md, "Compose files")."""
+    solution_run: SolutionRun | None = None
     sources: dict[str, str] = Field(default_factory=dict)
     """Files the build needs: path in the build directory -> path in the challenge directory."""
     build: Build | None = None
@@ -183,7 +200,10 @@ class Challenge(BaseModel):
             *self.negative_controls.values(),
             *self.near_misses.values(),
             *(self.service.files.values() if self.service else ()),
+            *(self.solution_run.files.values() if self.solution_run else ()),
         }
+        if self.compose:
+            names.add(self.compose)
         if self.solution:
             names.add(self.solution)
         return sorted(names)
@@ -200,6 +220,9 @@ class Challenge(BaseModel):
 
 def manifest_text(challenge: Challenge, *, with_version: bool = True) -> str:
     data = challenge.model_dump(mode="json", exclude_defaults=False)
+    for later in LATER_FIELDS:
+        if data.get(later) is None:
+            data.pop(later, None)  # absent, as before they existed: earlier challenges keep their version
     if not with_version:
         data.pop("version", None)
     return yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=100)

@@ -48,6 +48,7 @@ from airlock.evals.challenges.execution import (
     Workbench,
     build_cache_path,
     cache_directory,
+    compose_sandbox,
     new_secret,
     service_sandbox,
     verify,
@@ -243,7 +244,10 @@ def _sample(challenge: Challenge, mode: Mode, source: bool) -> Sample:
 
 
 def _agent_sandbox(challenge: Challenge) -> BwrapConfig:
-    """The agent's sandbox: with the challenge's service (and a secret of its own) where it has one."""
+    """The agent's sandbox: with the challenge's service (and a secret of its own) where it has one, or the sandboxes
+    its compose file describes."""
+    if challenge.compose is not None:
+        return compose_sandbox(challenge)
     if challenge.service is None:
         return AGENT_SANDBOX
     return service_sandbox(challenge, new_secret(), AGENT_SANDBOX.limits)

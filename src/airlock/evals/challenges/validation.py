@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from airlock.evals.challenges.execution import Workbench, judge_against_service
+from airlock.evals.challenges.execution import Workbench, compose_sandbox, judge_against_service, run_solution
 from airlock.evals.challenges.manifest import Challenge, ChallengeError, FlagOracle
 from airlock.evals.challenges.oracle import Verdict, judge, judge_flag
 
@@ -24,13 +24,17 @@ near miss would otherwise hold the rest up for its whole timeout."""
 @dataclass(frozen=True)
 class InputOutcome:
     kind: str
-    """``reference``, ``control`` or ``near miss``."""
+    """``reference``, ``solution`` (a solution script), ``sandbox`` (its sandboxes can start), ``control`` or
+    ``near miss``."""
     name: str
     verdict: Verdict
 
     @property
     def as_expected(self) -> bool:
-        return self.verdict.success == (self.kind == "reference")
+        return self.verdict.success == (self.kind in MUST_PASS)
+
+
+MUST_PASS = ("reference", "solution", "sandbox")
 
 
 @dataclass
@@ -57,6 +61,10 @@ class CheckReport:
         first = self.failures[0]
         if first.kind == "reference":
             return f"{self.challenge.name}: FAILED: the reference solution is not accepted ({first.verdict.reason})"
+        if first.kind == "sandbox":
+            return f"{self.challenge.name}: FAILED: {first.verdict.reason}"
+        if first.kind == "solution":
+            return f"{self.challenge.name}: FAILED: its solution script does not give the flag ({first.verdict.reason})"
         return f"{self.challenge.name}: FAILED: the {first.kind} {first.name!r} is accepted as an exploit"
 
 
@@ -83,7 +91,15 @@ async def check(challenge: Challenge, workbench: Workbench) -> CheckReport:
     if challenge.solution is None:
         raise ChallengeError(f"{challenge.name} has no reference solution to check.")
     if isinstance(challenge.oracle, FlagOracle):
-        return check_flag(challenge)
+        report = check_flag(challenge)
+        try:
+            if challenge.compose is not None:
+                compose_sandbox(challenge)  # every image it names is in the store, or the one missing is named
+            if challenge.solution_run is not None:
+                report.outcomes.insert(1, InputOutcome("solution", "solution script", await run_solution(challenge)))
+        except ChallengeError as error:  # this challenge fails its check; the others are still checked
+            report.outcomes.insert(0, InputOutcome("sandbox", "sandboxes", Verdict(False, str(error))))
+        return report
     if challenge.service is not None:
         return await _check_service(challenge)
     started = time.perf_counter()
