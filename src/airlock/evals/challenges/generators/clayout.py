@@ -105,13 +105,17 @@ def lay_out(
         files += [feature_file(name, placed[name], use_fixed) for name in feature_files]
         return files
 
+    def restyled(files: list[SourceFile]) -> list[SourceFile]:
+        return [SourceFile(source.name, [style.restyle(line) for line in source.lines]) for source in files]
+
     rng_choice_dispatch = rng.choice(("dispatch.c", "router.c", "handlers_table.c"))
-    broken_sources = sources(False)
+    broken_sources = restyled(sources(False))
     # The helpers last: the parts above asked for the ones they use.
     util = SourceFile(
         util_name, [f'#include "{header_name}"', "", *core_helpers(style, rng), *parts.library.definitions()]
     )
     header = SourceFile(header_name, _header(parts, header_name, features, fmt, entry.function, dispatch, constant))
+    util, header = restyled([util, header])
     assembled = assemble([*broken_sources, util], header, banner)
     program = Program(
         files=assembled.files,
@@ -121,7 +125,7 @@ def lay_out(
         features_file={f.function: name for name, chosen in placed.items() for f in chosen},
     )
     if target is not None:
-        fixed = assemble([*sources(True), util], header, banner).files
+        fixed = assemble([*restyled(sources(True)), util], header, banner).files
         program.fixed = {name: text for name, text in fixed.items() if text != assembled.files[name]}
     return program
 

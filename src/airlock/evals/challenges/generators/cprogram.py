@@ -153,6 +153,16 @@ class Style:
     emit_value: str
     digest: str
     alloc_fail: str
+    reject_form: str = "plain"
+    """How a rejection is called: ``plain`` (``reject("why")``), ``coded`` (an error number per reason first)
+    or ``located`` (the rejecting function's name first)."""
+    stage_form: str = "plain"
+    """How a stage is reported: ``plain`` (``stage("name")``), ``numbered`` (its number first) or ``levelled``
+    (a verbosity level after it)."""
+    loop_step: str = "i++"
+    """How counting loops step: ``i++``, ``++i`` or ``i += 1``."""
+    codes_of: dict[str, int] = field(default_factory=dict)
+    """The numbers given so far to rejection reasons and stages (the same text always gets the same one)."""
 
     @classmethod
     def draw(cls, rng: random.Random, names: Names) -> Style:
@@ -183,7 +193,50 @@ class Style:
             emit_value=names.one_of("emit_value", "log_value", "report_value", "show_value", "print_value"),
             digest=rng.choice(("fnv", "djb2", "sdbm", "rotate")),
             alloc_fail=rng.choice(("reject", "exit")),
+            reject_form=rng.choice(("plain", "coded", "located")),
+            stage_form=rng.choice(("plain", "numbered", "levelled")),
+            loop_step=rng.choice(("i++", "++i", "i += 1")),
         )
+
+    def restyle(self, line: str) -> str:
+        """``line`` as this program writes its calls of ``reject`` and ``stage`` and its counting loops.
+
+        The parts write every call the plain way; this pass rewrites them, so that the idioms every program
+        needs differ from program to program as they do between code bases, not only the names.
+        """
+        if self.reject_form != "plain" and f'{self.reject}("' in line:
+            line = re.sub(rf'\b{self.reject}\(("(?:[^"\\]|\\.)*")\)', self._rejection, line)
+        if self.stage_form != "plain" and f'{self.stage}("' in line:
+            line = re.sub(rf'\b{self.stage}\(("(?:[^"\\]|\\.)*")\)', self._staging, line)
+        if self.loop_step != "i++" and line.lstrip().startswith("for ("):
+            step = {"++i": r"++\1)", "i += 1": r"\1 += 1)"}[self.loop_step]
+            line = re.sub(r"(?<=; )(\w+)\+\+\)", step, line)
+        return line
+
+    def _code(self, text: str, base: int) -> int:
+        return self.codes_of.setdefault(text, base + len(self.codes_of))
+
+    def _rejection(self, match: re.Match[str]) -> str:
+        why = match.group(1)
+        where = "__func__" if self.reject_form == "located" else str(self._code(why, 10))
+        return f"{self.reject}({where}, {why})"
+
+    def _staging(self, match: re.Match[str]) -> str:
+        name = match.group(1)
+        if self.stage_form == "numbered":
+            return f"{self.stage}({self._code(name, 1)}, {name})"
+        return f"{self.stage}({name}, {1 + len(name) % 3})"
+
+    def reject_signature(self) -> str:
+        first = {"plain": "", "coded": "int code, ", "located": "const char *where, "}[self.reject_form]
+        return f"void {self.reject}({first}const char *why)"
+
+    def stage_signature(self) -> str:
+        if self.stage_form == "numbered":
+            return f"void {self.stage}(int number, const char *name)"
+        if self.stage_form == "levelled":
+            return f"void {self.stage}(const char *name, int level)"
+        return f"void {self.stage}(const char *name)"
 
     def handler_signature(self, name: str) -> str:
         if self.convention == "plain":
@@ -698,8 +751,11 @@ DEAD_ENDS: dict[str, Callable[[Names], Helper]] = {
 def core_helpers(style: Style, rng: random.Random) -> list[str]:
     """``reject`` (exit 2 with the reason), ``stage`` (report a parser stage) and the two output helpers, each
     written one of a few ways."""
-    reject, stage = style.reject, style.stage
-    lines = [f"void {reject}(const char *why) {{"]
+    lines = [f"{style.reject_signature()} {{"]
+    if style.reject_form == "coded":
+        lines.append('    fprintf(stderr, "error %d\\n", code);')
+    elif style.reject_form == "located":
+        lines.append('    fprintf(stderr, "in %s\\n", where);')
     lines += rng.choice(
         (
             ['    fprintf(stderr, "rejected: %s\\n", why);'],
@@ -707,7 +763,11 @@ def core_helpers(style: Style, rng: random.Random) -> list[str]:
             ["    fflush(stdout);", '    fprintf(stderr, "%s: %s\\n", "rejected", why);'],
         )
     )
-    lines += ["    exit(2);", "}", "", f"void {stage}(const char *name) {{"]
+    lines += ["    exit(2);", "}", "", f"{style.stage_signature()} {{"]
+    if style.stage_form == "numbered":
+        lines.append('    fprintf(stderr, "stage %d\\n", number);')
+    elif style.stage_form == "levelled":
+        lines.append("    if (level > 2) fflush(stdout);")
     lines += rng.choice(
         (
             ['    fprintf(stderr, "AIRLOCK-STAGE %s\\n", name);'],
@@ -748,8 +808,8 @@ def core_helpers(style: Style, rng: random.Random) -> list[str]:
 
 def core_prototypes(style: Style) -> list[str]:
     return [
-        f"void {style.reject}(const char *why);",
-        f"void {style.stage}(const char *name);",
+        f"{style.reject_signature()};",
+        f"{style.stage_signature()};",
         f"void {style.emit_digest}(const char *what, const uint8_t *p, size_t n);",
         f"void {style.emit_value}(const char *what, unsigned long value);",
     ]

@@ -365,7 +365,11 @@ def _patches(program: Program, target: Feature, style: Style, crash_length: int)
                 main: before_line(
                     files[main],
                     r"^    int handled = ",
-                    [f'    if ({program.length_variable} == {crash_length}) {style.reject}("input refused");'],
+                    [
+                        style.restyle(
+                            f'    if ({program.length_variable} == {crash_length}) {style.reject}("input refused");'
+                        )
+                    ],
                 )
             },
         ),
