@@ -131,10 +131,10 @@ def main(tier: int, count: int) -> int:
     print()
     by_family: Counter[str] = Counter(family for family, *_ in rows)
     for family in by_family:
-        now = [row[2] for row in rows if row[0] == family]
-        was = [row[3] for row in rows if row[0] == family]
-        shared, was_shared = statistics.mean(r[0] for r in now), statistics.mean(r[0] for r in was)
-        pairwise, was_pairwise = statistics.mean(r[1] for r in now), statistics.mean(r[1] for r in was)
+        current = [row[2] for row in rows if row[0] == family]
+        previous = [row[3] for row in rows if row[0] == family]
+        shared, was_shared = statistics.mean(r[0] for r in current), statistics.mean(r[0] for r in previous)
+        pairwise, was_pairwise = statistics.mean(r[1] for r in current), statistics.mean(r[1] for r in previous)
         verdict = "under" if shared < 0.30 else "NOT under"
         print(
             f"{family}: shared by all {shared:.1%} (was {was_shared:.1%}, ratio {shared / was_shared:.2f}; "
