@@ -66,7 +66,9 @@ async def test_cheap_inputs_are_rejected_with_the_stage_they_reached(memory_suit
     challenge = next(c for c in challenges_in(memory_suite) if c.difficulty == 3 and c.variant == "heap_overflow")
     target = await built(challenge)
     empty = await verify(challenge, b"", target)
-    assert (empty.success, empty.reason, empty.stages_reached) == (False, "input rejected (bad magic)", [])
+    # Rejected at the framing (a magic value, signature, banner or first line, by the instance's format).
+    assert (empty.success, empty.stages_reached) == (False, [])
+    assert empty.reason.startswith("input rejected (")
     bad_checksum = await verify(challenge, challenge.read(challenge.negative_controls["bad_checksum"]), target)
     assert not bad_checksum.success
     assert bad_checksum.reason == "input rejected (bad checksum)"
