@@ -207,7 +207,9 @@ def test_a_scripted_agent_on_an_image_exploits_a_service_on_its_image(store: Ima
         scorer=includes(),
         sandbox=SandboxEnvironmentSpec("bwrap", config),
     )
-    (log,) = inspect_eval(task, model=get_model("scripted/exploit", steps=steps), log_dir=str(tmp_path), display="none")
+    (log,) = inspect_eval(
+        task, model=get_model("scripted/exploit", steps=steps, memoize=False), log_dir=str(tmp_path), display="none"
+    )
     assert log.status == "success", log.error
     assert log.samples is not None
     assert log.samples[0].scores is not None

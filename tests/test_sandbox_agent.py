@@ -69,7 +69,9 @@ def test_a_react_agent_captures_the_flag_of_its_own_sample_and_no_other(tmp_path
         call_with("submit", lambda output: {"answer": " ".join(re.findall(r"FLAG\{\w+\}", output))}),
     ]
     task = Task(dataset=samples, solver=react(tools=[bash(), python()]), scorer=includes())
-    (log,) = inspect_eval(task, model=get_model("scripted/agent", steps=steps), log_dir=str(tmp_path), display="none")
+    (log,) = inspect_eval(
+        task, model=get_model("scripted/agent", steps=steps, memoize=False), log_dir=str(tmp_path), display="none"
+    )
     assert log.status == "success", log.error
     assert log.samples is not None
     answers = {sample.id: sample.output.completion for sample in log.samples}

@@ -162,7 +162,9 @@ def test_an_agent_in_an_inspect_sample_finds_nothing_of_the_evaluator(evaluator_
         scorer=includes(),
         sandbox="bwrap",
     )
-    (log,) = inspect_eval(task, model=get_model("scripted/agent", steps=steps), log_dir=str(tmp_path), display="none")
+    (log,) = inspect_eval(
+        task, model=get_model("scripted/agent", steps=steps, memoize=False), log_dir=str(tmp_path), display="none"
+    )
     assert log.status == "success", log.error
     assert log.samples is not None
     (tool_output,) = [message.text for message in log.samples[0].messages if isinstance(message, ChatMessageTool)][:1]
