@@ -20,7 +20,7 @@ import pytest
 from inspect_ai.util import SandboxUnavailableError
 
 from airlock.sandbox import BwrapConfig, BwrapSandboxEnvironment, SandboxError, SandboxLimits
-from tests.support.sandboxes import host_processes_with, processes_appearing_with, sample
+from tests.support.sandboxes import host_processes_with, processes_appearing_with, processes_left_with, sample
 
 pytestmark = pytest.mark.anyio
 
@@ -57,7 +57,7 @@ async def test_a_fork_bomb_stops_at_the_process_limit_and_dies_with_its_timeout(
         # then reports; otherwise the command times out. Either way every process of it is gone.
         with contextlib.suppress(SandboxError, TimeoutError):
             await bomb
-        assert host_processes_with(marker) == []
+        assert processes_left_with(marker) == []
         assert (await box.exec(["echo", "still here"])).stdout == "still here\n"
 
 

@@ -41,3 +41,13 @@ def processes_appearing_with(marker: str, within_seconds: float = 5.0) -> list[i
     while not (found := host_processes_with(marker)) and time.monotonic() < give_up:
         time.sleep(0.05)
     return found
+
+
+def processes_left_with(marker: str, within_seconds: float = 5.0) -> list[int]:
+    """Host pids whose command line contains ``marker`` once ``within_seconds`` have passed without all of them
+    ending: a process sent SIGKILL a moment ago keeps its command line until the kernel has torn it down, which
+    on a busy machine takes a while for a few hundred of them."""
+    give_up = time.monotonic() + within_seconds
+    while (found := host_processes_with(marker)) and time.monotonic() < give_up:
+        time.sleep(0.05)
+    return found
