@@ -60,6 +60,7 @@ CHUNK = 1 << 16
 PR_SET_DUMPABLE = 4
 PR_SET_CHILD_SUBREAPER = 36
 KILL_ROUNDS = 1000
+EMPTY_PASSES_TO_STOP = 3
 """Rounds of killing a timed-out command's process tree; each kills every process found (forks included)."""
 REAP_INTERVAL = 0.25
 """How often orphans that ended are reaped (each zombie holds one of the sandbox's processes until then)."""
@@ -164,14 +165,34 @@ def _prefer_for_oom_kill(pid: int) -> None:
 
 
 def _descendants(root: int) -> list[int]:
-    """Every living process below ``root`` in the process tree, parents before their children."""
+    """Every living process below ``root`` in the process tree. Read from each process's own parent in
+    ``/proc/PID/stat``, not from the ``children`` files: the kernel says those are reliable only while the children
+    are stopped, and a fork storm is exactly when they are not (a tree walked through them missed live processes)."""
+    parent_of: dict[int, int] = {}
+    living: set[int] = set()
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as stream:
+                fields = stream.read().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        pid = int(entry)
+        parent_of[pid] = int(fields[1])
+        if fields[0] != "Z":
+            living.add(pid)
+    below: set[int] = {root}
     found: list[int] = []
-    frontier = [root]
-    while frontier:
-        for child in _children(frontier.pop()):
-            if not _is_zombie(child):
-                found.append(child)
-            frontier.append(child)
+    changed = True
+    while changed:
+        changed = False
+        for pid, parent in parent_of.items():
+            if parent in below and pid not in below:
+                below.add(pid)
+                changed = True
+                if pid in living:
+                    found.append(pid)
     return found
 
 
@@ -186,10 +207,18 @@ def _is_zombie(pid: int) -> bool:
 def _kill_tree(root: int) -> None:
     """Kill ``root`` and every process below it. Descendants go first: while ``root`` (a subreaper) lives, an
     orphan is reparented to it and stays in its tree; once all are gone, ``root`` follows."""
+    # A process forking at the moment of a pass can leave a child that pass did not see: stop only after a few
+    # passes in a row found nothing, since once ``root`` dies an orphan is no longer in its tree.
+    empty_passes = 0
     for _ in range(KILL_ROUNDS):
         living = _descendants(root)
         if not living:
-            break
+            empty_passes += 1
+            if empty_passes == EMPTY_PASSES_TO_STOP:
+                break
+            time.sleep(0.001)
+            continue
+        empty_passes = 0
         for pid in living:
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.kill(pid, signal.SIGKILL)
