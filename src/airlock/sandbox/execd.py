@@ -314,9 +314,21 @@ def op_exec(request: protocol.ExecRequest, payload: bytes) -> None:
     ]
     if request["has_input"]:
         readers.append(threading.Thread(target=_feed, args=(process.stdin, payload)))
-    for reader in readers:
-        reader.daemon = True
-        reader.start()
+    try:
+        for reader in readers:
+            reader.daemon = True
+            reader.start()
+    except RuntimeError:
+        # No thread to read its output (the sandbox's process limit reached, by this command's own fork storm
+        # most likely): the command is running, and the error goes back as a failed exec, so nothing may be left
+        # of it. With a timeout its tree is known (it is a subreaper); without one its session is.
+        if timeout is not None:
+            _kill_tree(process.pid)
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+        _forget(process)
+        raise
     timed_out = False
     try:
         process.wait(timeout=timeout)
