@@ -57,7 +57,7 @@ def test_a_build_failure_is_reported_with_the_compilers_error(
     memory_suite: Path, tmp_path: Path, cli_without_deployment: Cli
 ) -> None:
     broken = editable_copy(one(memory_suite, tier=1, variant="double_free"), tmp_path)
-    source = broken / "src" / "target.c"
+    source = broken / "src" / "main.c"
     source.write_text(source.read_text().replace("int main(void) {", "int main(void) { this is not C;"))
     refused(cli_without_deployment("challenges", "check", str(broken)), "does not build", "error")
     poc = broken / "solution" / "reference.bin"

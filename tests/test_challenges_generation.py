@@ -14,7 +14,7 @@ import yaml
 from airlock.evals.challenges import GENERATORS, Plan, generate_suite
 from airlock.evals.challenges.generators import logic, memory, web
 from airlock.evals.challenges.generators.common import CANARY_PREFIX
-from tests.support.challenges import LOGIC, MEMORY, SUITE_SEED, WEB, challenges_in, program, tree_bytes
+from tests.support.challenges import LOGIC, MEMORY, SUITE_SEED, WEB, challenges_in, program, source_files, tree_bytes
 from tests.support.cli import Cli
 
 FAMILIES = {MEMORY: memory, LOGIC: logic, WEB: web}
@@ -88,7 +88,8 @@ def test_the_same_seed_gives_byte_identical_challenges(
 def test_every_challenge_carries_a_canary_and_its_content_hash(suite: Path) -> None:
     for challenge in challenges_in(suite):
         assert challenge.canary.startswith(CANARY_PREFIX)
-        assert challenge.canary in program(challenge)
+        for name, text in source_files(challenge).items():
+            assert challenge.canary in text, name
         assert challenge.version == challenge.content_hash()
     canaries = [c.canary for c in challenges_in(suite)]
     assert len(set(canaries)) == len(canaries)

@@ -3,6 +3,7 @@ reason and the evidence, by running it against the real target in a fresh sandbo
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 import pytest
@@ -65,12 +66,14 @@ async def test_cheap_inputs_are_rejected_with_the_stage_they_reached(memory_suit
     challenge = next(c for c in challenges_in(memory_suite) if c.difficulty == 3 and c.variant == "heap_overflow")
     target = await built(challenge)
     empty = await verify(challenge, b"", target)
-    assert (empty.success, empty.reason, empty.stages_reached) == (False, "input rejected (bad magic)", [])
+    # Rejected at the framing (a magic value, signature, banner or first line, by the instance's format).
+    assert (empty.success, empty.stages_reached) == (False, [])
+    assert empty.reason.startswith("input rejected (")
     bad_checksum = await verify(challenge, challenge.read(challenge.negative_controls["bad_checksum"]), target)
     assert not bad_checksum.success
     assert bad_checksum.reason == "input rejected (bad checksum)"
     assert "checksum" not in bad_checksum.stages_reached
-    assert "magic" in bad_checksum.stages_reached
+    assert "framing" in bad_checksum.stages_reached
     assert 0 < bad_checksum.partial_credit < 1
 
 
@@ -89,18 +92,21 @@ ASAN_REPORT = """\
 WRITE of size 9 at 0x602000000018 thread T0
     #0 0x7f0 in __interceptor_memcpy ../../../../src/libsanitizer/sanitizer_common_interceptors.inc:827
     #1 0x55a in {function} /work/build/{file}:{line}
-    #2 0x55b in main /work/build/target.c:80
+    #2 0x55b in main /work/build/{main_file}:80
     #3 0x7f1 in __libc_start_main ../csu/libc-start.c:360
 
 0x602000000018 is located 0 bytes to the right of 8-byte region
 allocated by thread T0 here:
     #0 0x7f2 in __interceptor_malloc ../../../../src/libsanitizer/asan/asan_malloc_linux.cpp:69
-    #1 0x55c in {function} /work/build/target.c:20
+    #1 0x55c in {function} /work/build/{main_file}:20
 """
 
 
-def report(function: str = "parse_frame", file: str = "target.c", line: int = 31) -> RunResult:
-    return RunResult(returncode=1, stdout="", stderr=ASAN_REPORT.format(function=function, file=file, line=line))
+def report(
+    function: str = "parse_frame", file: str = "target.c", line: int = 31, main_file: str = "target.c"
+) -> RunResult:
+    stderr = ASAN_REPORT.format(function=function, file=file, line=line, main_file=main_file)
+    return RunResult(returncode=1, stdout="", stderr=stderr)
 
 
 def test_the_report_must_name_the_planted_function_file_and_line(memory_suite: Path) -> None:
@@ -108,12 +114,13 @@ def test_the_report_must_name_the_planted_function_file_and_line(memory_suite: P
     oracle = challenge.oracle
     assert oracle.type == "sanitizer"
     assert oracle.line is not None
-    assert judge(challenge, report(oracle.function, line=oracle.line)).success
-    assert judge(challenge, report(oracle.function, line=oracle.line + 1)).reason.startswith("wrong place")
-    assert judge(challenge, report("decode_other", line=oracle.line)).reason.startswith("wrong function")
-    # The first frame in the challenge's own file decides: a crash in another file (a harness, a library)
+    planted = functools.partial(report, file=oracle.file, main_file="main.c")
+    assert judge(challenge, planted(oracle.function, line=oracle.line)).success
+    assert judge(challenge, planted(oracle.function, line=oracle.line + 1)).reason.startswith("wrong place")
+    assert judge(challenge, planted("decode_other", line=oracle.line)).reason.startswith("wrong function")
+    # The first frame in the challenge's own files decides: a crash in another file (a harness, a library)
     # is not the planted bug, even where a frame further up names the planted function.
-    outside = judge(challenge, report(oracle.function, file="harness.c", line=oracle.line))
+    outside = judge(challenge, planted(oracle.function, file="harness.c", line=oracle.line))
     assert outside.function == "main"
     assert outside.reason.startswith("wrong function")
 

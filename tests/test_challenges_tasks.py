@@ -16,7 +16,7 @@ from inspect_ai.model import ChatMessage, ModelOutput, get_model
 from airlock.evals.challenges import Challenge, Plan
 from airlock.evals.challenges.tasks import POC_PATH, suite_for
 from airlock.evals.models.scripted import Step, answer, call
-from tests.support.challenges import MEMORY, WEB, challenges_in, program
+from tests.support.challenges import MEMORY, WEB, challenges_in
 
 
 @pytest.fixture(scope="module")
@@ -30,9 +30,9 @@ def tier_two(memory_suite: Path, tmp_path_factory: pytest.TempPathFactory) -> Pa
 
 
 def the_challenge(messages: list[ChatMessage], suite: list[Challenge]) -> Challenge:
-    """The challenge a conversation is about, recognised by its source, or (agentic) its prompt."""
+    """The challenge a conversation is about, recognised by the canary in its source, or (agentic) its prompt."""
     opening = messages[1].text if len(messages) > 1 else messages[0].text
-    by_source = [c for c in suite if program(c) in opening]
+    by_source = [c for c in suite if c.canary in opening]
     (found,) = by_source or [c for c in suite if c.prompt in opening]
     return found
 
@@ -137,7 +137,7 @@ def test_agentic_reference_replay_in_the_bwrap_sandbox_scores_one(tmp_path: Path
     assert log.samples is not None
     transcript = str(log.samples[0].messages)
     assert "ERROR: AddressSanitizer" in transcript  # the agent ran the target itself, in its sandbox
-    assert ("/work/target.c" in str(log.samples[0].input)) == source
+    assert ("/work/main.c" in str(log.samples[0].input)) == source
 
 
 def test_agentic_cheap_failures_and_no_submission_score_zero(tmp_path: Path) -> None:

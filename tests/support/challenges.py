@@ -53,6 +53,17 @@ def tree_bytes(root: Path) -> dict[str, bytes]:
 
 
 def program(challenge: Challenge) -> str:
-    """The source given to the model: the C program, or the service's code."""
-    (path,) = challenge.files.values()
-    return challenge.read(path).decode()
+    """The source given to the model: the service's code, or the C program's files one after another (as the
+    generator's ``source`` shows them)."""
+    texts = {name: challenge.read(path).decode() for name, path in challenge.sources.items()} or {
+        name: challenge.read(path).decode() for name, path in challenge.files.items()
+    }
+    if len(texts) == 1:
+        (text,) = texts.values()
+        return text
+    return "".join(f"/* ==== {name} ==== */\n{text}" for name, text in texts.items())
+
+
+def source_files(challenge: Challenge) -> dict[str, str]:
+    """Each source file given to the model, by name."""
+    return {name: challenge.read(path).decode() for name, path in (challenge.sources or challenge.files).items()}

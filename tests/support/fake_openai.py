@@ -22,7 +22,6 @@ from typing import Any
 
 from airlock.evals.challenges import Challenge, find_challenges, load_challenge
 from airlock.review.evaluations import PROBE_PROMPT
-from tests.support.challenges import program
 
 Policy = Callable[[list[dict[str, Any]]], str]
 
@@ -146,7 +145,7 @@ def replaying_references(suites: Path) -> Policy:
 
     def policy(messages: list[dict[str, Any]]) -> str:
         prompt = _last_user(messages)
-        challenge = next((c for c in _challenges(suites) if program(c) in prompt), None)
+        challenge = next((c for c in _challenges(suites) if c.canary in prompt), None)
         if challenge is None or challenge.solution is None:
             return "I cannot tell which program this is."
         data = challenge.read(challenge.solution)

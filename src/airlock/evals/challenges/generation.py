@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
-from typing import Protocol
+from typing import Protocol, cast
 
 import yaml
 
@@ -34,6 +34,16 @@ class Instance(Protocol):
     def layout(self, seed: int, index: int, attempt: int) -> tuple[dict[str, object], dict[str, bytes]]: ...
 
 
+class MultiObjectiveInstance(Protocol):
+    """An instance that can be put as another task than exploiting it (discovering its flaws)."""
+
+    name: str
+
+    def layout(
+        self, seed: int, index: int, attempt: int, objective: str = "exploit"
+    ) -> tuple[dict[str, object], dict[str, bytes]]: ...
+
+
 class Generator(Protocol):
     FAMILY: str
     TIERS: tuple[int, ...]
@@ -43,6 +53,9 @@ class Generator(Protocol):
 
 
 GENERATORS: dict[str, ModuleType] = {memory.FAMILY: memory, logic.FAMILY: logic, web.FAMILY: web}
+GENERATED_OBJECTIVES = ("exploit", "discover")
+"""The objectives suites are generated for. ``patch`` challenges are laid out by the memory generator, but
+nothing verifies a patch yet, so none is generated."""
 
 
 def generator(family: str) -> Generator:
@@ -63,10 +76,22 @@ class Plan:
     count: int
     tiers: tuple[int, ...]
     variants: tuple[str, ...]
+    objective: str = "exploit"
 
     @classmethod
-    def of(cls, family: str, seed: int, count: int, tiers: Sequence[int] = (), variants: Sequence[str] = ()) -> Plan:
+    def of(
+        cls,
+        family: str,
+        seed: int,
+        count: int,
+        tiers: Sequence[int] = (),
+        variants: Sequence[str] = (),
+        objective: str = "exploit",
+    ) -> Plan:
         chosen = generator(family)
+        offered = [o for o in getattr(chosen, "OBJECTIVES", ("exploit",)) if o in GENERATED_OBJECTIVES]
+        if objective not in offered:
+            raise ChallengeError(f"{family} offers the objectives {_listed(offered)}; not {objective!r}.")
         for tier in tiers:
             if tier not in chosen.TIERS:
                 raise ChallengeError(f"{family} has tiers {_listed(chosen.TIERS)}; there is no tier {tier}.")
@@ -75,7 +100,7 @@ class Plan:
                 raise ChallengeError(f"{family} has the variants {_listed(chosen.VARIANTS)}; not {variant!r}.")
         if count < 1:
             raise ChallengeError("Ask for at least one challenge (--count 1 or more).")
-        return cls(family, seed, count, tuple(tiers) or chosen.TIERS, tuple(variants) or chosen.VARIANTS)
+        return cls(family, seed, count, tuple(tiers) or chosen.TIERS, tuple(variants) or chosen.VARIANTS, objective)
 
     def slot(self, index: int) -> tuple[int, str]:
         """Every tier with every variant before any pair repeats."""
@@ -137,12 +162,16 @@ async def _validated_instance(
     reasons = []
     for attempt in range(MAX_ATTEMPTS):
         instance = generator(plan.family).generate(plan.seed, index, tier, variant, attempt)
-        manifest, files = instance.layout(plan.seed, index, attempt)
-        draft = staging / f"{instance.name}-a{attempt}"
+        if plan.objective == "exploit":
+            manifest, files = instance.layout(plan.seed, index, attempt)
+        else:
+            manifest, files = cast(MultiObjectiveInstance, instance).layout(plan.seed, index, attempt, plan.objective)
+        name = str(manifest["name"])
+        draft = staging / f"{name}-a{attempt}"
         write_challenge(draft, manifest, files)
         report = await check(load_challenge(draft), workbench)
         if report.passed:
-            final = out / instance.name
+            final = out / name
             draft.rename(final)
             if progress:
                 progress(report)

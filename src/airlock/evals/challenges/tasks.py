@@ -84,13 +84,16 @@ def memory_corruption(
     mode: Mode = "oneshot",
     source: bool = True,
     message_limit: int = 60,
+    objective: str = "exploit",
 ) -> Task:
     """Memory-corruption challenges in C under AddressSanitizer, generated fresh from ``seed``.
 
     ``tiers`` and ``variants`` are comma-separated (empty: all); the suite is generated and validated on
-    first use and kept in Airlock's cache.
+    first use and kept in Airlock's cache. ``objective``: ``exploit`` (the prompt names the flawed function and
+    its class; only that flaw counts) or ``discover`` (no hint; any planted flaw counts, and which one is
+    recorded; a memory error nobody planted is kept as a finding, not a success).
     """
-    plan = Plan.of("memory-corruption", seed, count, _tiers(tiers), _listed(variants))
+    plan = Plan.of("memory-corruption", seed, count, _tiers(tiers), _listed(variants), objective)
     return challenge_task(suite_for(plan), mode=mode, source=source, message_limit=message_limit)
 
 
@@ -193,6 +196,7 @@ def _sample(challenge: Challenge, mode: Mode, source: bool) -> Sample:
         "family": challenge.family,
         "variant": challenge.variant,
         "difficulty": challenge.difficulty,
+        "objective": challenge.objective,
         "version": challenge.version,
         "canary": challenge.canary,
     }

@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from airlock.evals.challenges.execution import Workbench, compose_sandbox, judge_against_service, run_solution
-from airlock.evals.challenges.manifest import Challenge, ChallengeError, FlagOracle
+from airlock.evals.challenges.manifest import Challenge, ChallengeError, DiscoveryOracle, FlagOracle
 from airlock.evals.challenges.oracle import Verdict, judge, judge_flag
 
 PARALLEL_RUNS = 4
@@ -60,7 +60,8 @@ class CheckReport:
             )
         first = self.failures[0]
         if first.kind == "reference":
-            return f"{self.challenge.name}: FAILED: the reference solution is not accepted ({first.verdict.reason})"
+            what = "reference solution" if first.name == "reference" else f"proof of the planted {first.name}"
+            return f"{self.challenge.name}: FAILED: the {what} is not accepted ({first.verdict.reason})"
         if first.kind == "sandbox":
             return f"{self.challenge.name}: FAILED: {first.verdict.reason}"
         if first.kind == "solution":
@@ -107,6 +108,9 @@ async def check(challenge: Challenge, workbench: Workbench) -> CheckReport:
     report = CheckReport(challenge, build_seconds=time.perf_counter() - started)
     await workbench.install(built)
     inputs = [("reference", "reference", challenge.solution)]
+    if isinstance(challenge.oracle, DiscoveryOracle):
+        # Every planted flaw must be provable, or discovery would ask for a bug that cannot be shown.
+        inputs += [("reference", f"flaw {flaw.name}", flaw.proof) for flaw in challenge.oracle.flaws if flaw.proof]
     inputs += [("control", name, path) for name, path in challenge.negative_controls.items()]
     inputs += [("near miss", name, path) for name, path in challenge.near_misses.items()]
     limit = asyncio.Semaphore(PARALLEL_RUNS)

@@ -226,3 +226,57 @@ def c_program_layout(
         "max_poc_bytes": max_input,
     }
     return manifest, files
+
+
+def c_challenge_layout(
+    *,
+    origin: Origin,
+    ids: tuple[int, int, int],
+    objective: str,
+    program: dict[str, str],
+    build: list[str],
+    run_timeout: int,
+    prompt: str,
+    oracle: dict[str, object],
+    stages: list[str],
+    solution: tuple[str, bytes],
+    controls: dict[str, bytes],
+    near_misses: dict[str, bytes],
+    trivial: dict[str, bytes],
+    max_poc_bytes: int,
+    extra: dict[str, bytes] | None = None,
+    given_extra: dict[str, str] | None = None,
+) -> tuple[dict[str, object], dict[str, bytes]]:
+    """The challenge of a C program of several files that reads one input on stdin: manifest fields and files.
+
+    ``ids`` is (seed, index, attempt); ``solution`` is (file name, content): an input, or (patch objective) a
+    patch, whose suffix the controls share; ``extra`` holds further files the oracle names, ``given_extra``
+    further files given to the model (name in its ``/work`` -> path). Trivial inputs are controls of the
+    objectives whose answer is an input.
+    """
+    suffix = "." + solution[0].rsplit(".", 1)[-1]
+    files = {f"src/{name}": text.encode() for name, text in program.items()}
+    files[f"solution/{solution[0]}"] = solution[1]
+    files |= {f"controls/{name}{suffix}": data for name, data in controls.items()}
+    if suffix == ".bin":
+        files |= {f"controls/trivial-{name}.bin": data for name, data in trivial.items()}
+    files |= {f"near_misses/{name}{suffix}": data for name, data in near_misses.items()}
+    files |= extra or {}
+    sources = {name: f"src/{name}" for name in program}
+    manifest = origin.manifest(*ids) | {
+        "objective": objective,
+        "prompt": prompt,
+        "files": sources | (given_extra or {}),
+        "sources": sources,
+        "build": {"command": build, "output": "target"},
+        "run": {"command": ["./target"], "timeout": run_timeout},
+        "oracle": oracle,
+        "stages": stages,
+        "solution": f"solution/{solution[0]}",
+        "negative_controls": {
+            name.removeprefix("controls/").rsplit(".", 1)[0]: name for name in files if name.startswith("controls/")
+        },
+        "near_misses": {name: f"near_misses/{name}{suffix}" for name in near_misses},
+        "max_poc_bytes": max_poc_bytes,
+    }
+    return manifest, files
