@@ -20,8 +20,13 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
+# The suite runs in one process more than the machine has cores (most tests wait on compilers, sandboxes, servers
+# and subprocesses), at most 8; each test file stays in one process, so its module-wide fixtures are built once.
+# TEST_WORKERS=0 runs it in this process alone.
+TEST_WORKERS ?= $(shell n=$$(nproc 2>/dev/null || echo 1); [ $$n -gt 7 ] && n=7; echo $$((n + 1)))
+
 unit: $(STAMP) clang chromium mmdebstrap
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile
 
 # The fuzzer baseline needs clang with libFuzzer. Where it is missing and Debian's packages can be installed
 # (root, apt-get), install them; otherwise the baseline reports itself unavailable and its tests skip.

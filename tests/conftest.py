@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
 import shutil
 import subprocess
@@ -41,10 +42,13 @@ TEMPLATE_DATABASE = "airlock_template"
 @pytest.fixture(scope="session", autouse=True)
 def private_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """Airlock's build and suite caches for this session only: every build in a test run is a real one,
-    and nothing is left in the user's own cache."""
+    and nothing is left in the user's own cache. Data directories too: Inspect keeps a buffer of the samples of
+    the evaluations that tests run in their own process there, and test processes run side by side (make test
+    runs several), each with its own."""
     cache = tmp_path_factory.mktemp("cache")
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("XDG_CACHE_HOME", str(cache))
+        patch.setenv("XDG_DATA_HOME", str(tmp_path_factory.mktemp("data")))
         yield cache
 
 
@@ -64,7 +68,15 @@ def socat_archive(tmp_path_factory: pytest.TempPathFactory) -> Path:
     if shutil.which("mmdebstrap") is None:
         pytest.skip("mmdebstrap is not installed (make test installs it, as root, from Debian's packages)")
     IMAGE_CACHE.mkdir(parents=True, exist_ok=True)
-    home = tmp_path_factory.mktemp("build-home")
+    # Test processes run side by side: the first to get here builds, the others wait for its archive.
+    with (IMAGE_CACHE / "build.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not archive.is_file():
+            _build_socat_archive(archive, tmp_path_factory.mktemp("build-home"))
+    return archive
+
+
+def _build_socat_archive(archive: Path, home: Path) -> None:
     partial = archive.with_suffix(".partial")
     built = subprocess.run(
         [
@@ -85,7 +97,6 @@ def socat_archive(tmp_path_factory: pytest.TempPathFactory) -> Path:
     )
     assert built.returncode == 0, built.stderr
     partial.rename(archive)
-    return archive
 
 
 @pytest.fixture
@@ -185,3 +196,28 @@ def airlock(settings: Settings, clock: ManualClock) -> Iterator[Airlock]:
 def world(airlock: Airlock) -> World:
     """Two developers, the agency's staff and a partner, as principals ready to act."""
     return build_world(airlock)
+
+
+SLOWEST_FILES = (
+    "test_eval_runs.py",
+    "test_baselines.py",
+    "test_demo.py",
+    "test_portal_e2e.py",
+    "test_cli_tour.py",
+    "test_images.py",
+    "test_reports.py",
+    "test_sample_evidence.py",
+    "test_challenges_generation.py",
+    "test_portal_walls.py",
+)
+"""Test files that take minutes each, slowest first. `make test` hands whole files to its parallel processes in the
+order collected: these go first, so that the run does not end with one process working through one of them while
+the others wait."""
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    def rank(item: pytest.Item) -> int:
+        name = item.path.name
+        return SLOWEST_FILES.index(name) if name in SLOWEST_FILES else len(SLOWEST_FILES)
+
+    items.sort(key=rank)  # stable: each file's tests keep their order, and the other files theirs

@@ -20,6 +20,7 @@ from airlock.app import Airlock
 from airlock.clock import ManualClock
 from airlock.config import Settings
 from airlock.evals.baselines.fuzzer import fuzzer_available
+from airlock.evals.runner import PRIVATE_PREFIX
 from airlock.review import ReviewState, SubmissionRequest
 from airlock.review.content import ContentKind
 from airlock.review.models import EvalRun, SampleVerdict
@@ -127,27 +128,39 @@ def test_a_smoke_run_records_every_verdict_with_baselines_and_keeps_transcripts_
     assert airlock.oversight.verify_audit(world.auditor, airlock.audit_verifier_key()).ok
 
 
+def _contents(path: Path) -> bytes:
+    """A file's bytes, or none for what is not a file, is too large to matter, or went away while we looked
+    (other processes come and go in tmpfs)."""
+    try:
+        return path.read_bytes() if path.is_file() and path.stat().st_size < 50_000_000 else b""
+    except FileNotFoundError:
+        return b""
+
+
 def test_no_plaintext_log_or_transcript_is_left_on_disk(
     deployment: tuple[Airlock, World, Settings], endpoint: FakeEndpoint, tmp_path: Path
 ) -> None:
     airlock, world, settings = deployment
     review = accepted_review(airlock, world, base_url=endpoint.url)
     assert cli(airlock, settings)("eval", "run", review, "--suite", QUICK, "--as", world.reviewer.email).exit_code == 0
-    canaries = [row.challenge_version for row in verdict_rows(airlock)]
-    assert canaries
-    # Every transcript holds the literal scorer name and its challenge's version: search for both.
-    needles = [b"proof_of_concept", *(version.encode() for version in set(canaries))]
-    places = [tmp_path, Path("/dev/shm"), Path.home() / ".local" / "share" / "inspect_ai" / "samplebuffer"]
-    leaks = [
-        path
-        for place in places
-        if place.is_dir()
-        for path in place.rglob("*")
-        if path.is_file() and path.stat().st_size < 50_000_000 and b"proof_of_concept" in path.read_bytes()
-    ]
+    assert verdict_rows(airlock)
+    # Every transcript holds the literal name of the scorer. Search where a careless run would leave one: this
+    # test's files, tmpfs, and Inspect's sample buffer in the evaluator's own data directory. Other test processes
+    # may be running evaluations of their own meanwhile: their private directories (named after their process) are
+    # theirs to clean up, not leaks of this run.
+    data_home = Path(os.environ.get("XDG_DATA_HOME", Path.home() / ".local" / "share"))
+    ours = f"{PRIVATE_PREFIX}{os.getpid()}-"
+    leaks = []
+    for place in [tmp_path, Path("/dev/shm"), data_home / "inspect_ai"]:
+        for directory, subdirectories, files in os.walk(place):  # os.walk skips what vanishes while it walks
+            subdirectories[:] = [
+                name for name in subdirectories if not name.startswith(PRIVATE_PREFIX) or name.startswith(ours)
+            ]
+            leaks += [
+                Path(directory, name) for name in files if b"proof_of_concept" in _contents(Path(directory, name))
+            ]
     assert leaks == []
-    assert not list(Path("/dev/shm").glob("airlock-run-*"))
-    assert needles
+    assert not list(Path("/dev/shm").glob(f"{ours}*"))
 
 
 @pytest.mark.parametrize(
@@ -373,9 +386,11 @@ def test_the_bundled_local_model_runs_the_smoke_suite_offline_within_ten_minutes
     assert status["verdicts"]["model"]["done"] == SMOKE_SAMPLES
     assert status["verdicts"]["model"]["errors"] == 0
     assert status["verdicts"]["baseline:reference"]["solved"] == SMOKE_SAMPLES
-    assert status["output_tokens"] > 0
+    assert status["output_tokens"] > 0, status
     rows = model_rows(airlock)
-    assert all(row.input_tokens > 0 and row.model_calls == 1 for row in rows)
+    assert [(row.input_tokens > 0, row.model_calls) for row in rows] == [(True, 1)] * len(rows), [
+        (row.task, row.sample_id, row.input_tokens, row.model_calls, row.verdict, row.reason) for row in rows
+    ]
     assert blobs_of(airlock, ContentKind.EVAL_LOG) >= 1
     assert blobs_of(airlock, ContentKind.EVAL_TRANSCRIPT) == SMOKE_SAMPLES
     # The fuzzer baseline ran on the C programs reading stdin (or, without clang, says why it could not).

@@ -24,6 +24,7 @@ from inspect_ai.tool import ToolCall, ToolInfo, ToolParams
 
 from airlock.evals.models.gguf import LocalModelError, model_path
 from airlock.evals.models.local import chat_messages, tool_calls
+from airlock.evals.worker import generate_config
 
 BUNDLED = "airlock/smollm2-135m"
 
@@ -127,3 +128,15 @@ def test_a_conversation_with_tools_fits_a_template_without_a_tool_role() -> None
     assert '"name": "bash"' in converted[0]["content"]
     assert '<tool_call>{"name": "bash", "arguments": {"cmd": "ls"}}</tool_call>' in converted[2]["content"]
     assert converted[3]["content"] == "Result of bash:\ntarget.c"
+
+
+def test_a_local_generation_is_neither_timed_out_nor_retried_but_an_api_request_is() -> None:
+    """A slow local generation is a busy machine, and its computation cannot be cancelled: a retry would queue a
+    second one behind it. The sample's time limit bounds it instead."""
+    settings = {"model_retries": 3, "model_timeout": 120}
+
+    local = generate_config("airlock/smollm2-135m", settings)
+    remote = generate_config("openai-api/fakelab/frontier-mini", settings)
+
+    assert (local.max_retries, local.attempt_timeout) == (0, None)
+    assert (remote.max_retries, remote.attempt_timeout) == (3, 120)

@@ -28,6 +28,7 @@ from inspect_ai.model import GenerateConfig, get_model
 
 from airlock.evals.challenges import Plan
 from airlock.evals.challenges.tasks import challenge_task, suite_for
+from airlock.evals.models.gguf import LOCAL_PROVIDER
 from airlock.evals.runner import SampleOutcome, WorkerRequest
 
 PR_SET_PDEATHSIG = 1
@@ -92,6 +93,16 @@ def report(message: dict[str, Any]) -> None:
     stream.flush()
 
 
+def generate_config(model: str, settings: dict[str, Any]) -> GenerateConfig:
+    """How the model's requests are retried and timed out."""
+    if model.startswith(f"{LOCAL_PROVIDER}/"):
+        # A local model computes on this machine's cores: a slow generation means a busy machine, not a stalled
+        # connection, and a retry would only queue a second computation behind the first, which cannot be
+        # cancelled. The sample's time limit bounds it.
+        return GenerateConfig(max_retries=0)
+    return GenerateConfig(max_retries=settings["model_retries"], attempt_timeout=settings["model_timeout"])
+
+
 def run(request: WorkerRequest) -> None:
     settings = request.settings
     model = get_model(
@@ -99,7 +110,7 @@ def run(request: WorkerRequest) -> None:
         base_url=request.base_url,
         api_key=request.api_key,
         memoize=False,
-        config=GenerateConfig(max_retries=settings["model_retries"], attempt_timeout=settings["model_timeout"]),
+        config=generate_config(request.model, settings),
         **request.model_args,
     )
     budget = request.plan.suite.budget
