@@ -214,7 +214,7 @@ def test_the_assigned_reviewer_reads_a_samples_conversation_verdict_and_proof_of
     assert HOSTILE.strip() in shown.messages[-1].text
     assert "AddressSanitizer" in shown.oracle.evidence
     assert shown.oracle.bug_class == "stack-buffer-overflow"
-    assert shown.oracle.stages_reached[0] == "magic"
+    assert shown.oracle.stages_reached[0] == "framing"  # every generated memory program guards its framing first
     assert shown.proof_of_concept
     assert shown.proof_of_concept_bytes > 0
     assert not shown.may_invalidate, "a reviewer who is not a lead reviewer may not invalidate"
