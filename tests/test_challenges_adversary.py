@@ -82,6 +82,12 @@ def test_adversary_solves_the_instances_it_was_written_from(training: list[Attem
     assert solved >= TRAINING_SOLVED_AT_LEAST, _figures(training)
 
 
+@pytest.mark.xfail(
+    strict=True,
+    reason="Generator version 2 does not meet the aim yet (issue 16): observed on 2026-12-06, the adversary solved 8 "
+    "of 10 fresh tier-2 and 10 of 10 fresh tier-3 instances, missing only flaw forms it had not read; each format and "
+    "flaw form is still one template. Strict: when the generator resists, this fails until the mark is removed.",
+)
 @pytest.mark.parametrize("tier", [2, 3])
 def test_adversary_fails_on_fresh_seeds_of_its_tiers(fresh: list[Attempt], tier: int) -> None:
     attempts = [a for a in fresh if a.name.startswith(f"mc-t{tier}-")]
