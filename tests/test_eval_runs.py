@@ -310,6 +310,8 @@ def test_a_run_killed_with_sigkill_resumes_and_makes_no_model_call_twice(
             endpoint.sample_calls < 2 or len(model_rows(airlock)) < endpoint.sample_calls
         ):
             time.sleep(0.1)
+        workers = _workers_of(killed.pid)
+        assert workers, "the run has no worker to outlive it"
         killed.send_signal(signal.SIGKILL)
         killed.wait(timeout=30)
     finally:
@@ -318,7 +320,7 @@ def test_a_run_killed_with_sigkill_resumes_and_makes_no_model_call_twice(
     recorded = len(model_rows(airlock))
     assert 2 <= recorded < SMOKE_SAMPLES
     assert recorded == endpoint.sample_calls
-    _no_worker_left()  # the worker died with the run, its request unanswered
+    _none_left(workers)  # the worker died with the run, its request unanswered
     endpoint.hold_after = None
     endpoint.release.set()
 
@@ -329,24 +331,41 @@ def test_a_run_killed_with_sigkill_resumes_and_makes_no_model_call_twice(
     assert endpoint.sample_calls == SMOKE_SAMPLES, [text[:60] for text in endpoint.answered]  # none done twice
 
 
-def _no_worker_left() -> None:
+def _workers_of(pid: int) -> list[int]:
+    """The evaluation workers that process ``pid`` started (other tests' runs may have workers of their own)."""
+    return [child for child in _processes() if _parent(child) == pid and WORKER in _command_line(child)]
+
+
+def _none_left(workers: list[int]) -> None:
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
-        workers = [command for command in _command_lines() if "airlock.evals.worker" in command]
-        if not workers:
+        alive = [pid for pid in workers if WORKER in _command_line(pid)]
+        if not alive:
             return
         time.sleep(0.2)
-    raise AssertionError(f"a worker outlived the killed run: {workers}")
+    raise AssertionError(f"a worker outlived the killed run: {alive}")
 
 
-def _command_lines() -> list[str]:
-    lines = []
-    for entry in Path("/proc").iterdir():
-        try:
-            lines.append((entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace"))
-        except OSError:
-            continue
-    return lines
+WORKER = "airlock.evals.worker"
+
+
+def _processes() -> list[int]:
+    return [int(entry.name) for entry in Path("/proc").iterdir() if entry.name.isdigit()]
+
+
+def _parent(pid: int) -> int | None:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return int(stat.rsplit(")", 1)[1].split()[1])  # the fields after the command's name: state, then parent
+
+
+def _command_line(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return ""
 
 
 def test_eval_status_reports_the_run_from_another_terminal(

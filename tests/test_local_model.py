@@ -24,7 +24,7 @@ from inspect_ai.tool import ToolCall, ToolInfo, ToolParams
 
 from airlock.evals.models.gguf import LocalModelError, model_path
 from airlock.evals.models.local import chat_messages, tool_calls
-from airlock.evals.worker import generate_config
+from airlock.evals.models.requests import generate_config
 
 BUNDLED = "airlock/smollm2-135m"
 

@@ -9,6 +9,10 @@ secrets; the model's credentials come with the request, on standard input.
 
 Epochs are run one at a time (each with ``epochs=1``), so that a resumed run can run epoch 2 of a sample
 without running its epoch 1 again.
+
+Import this module only in the worker process: importing it registers its Inspect hook, and a process with a
+registered hook has Inspect print a banner to standard output at its first model (which would break the
+``--json`` output of ``airlock eval run``).
 """
 
 from __future__ import annotations
@@ -24,11 +28,11 @@ from typing import IO, Any
 from inspect_ai import Task, eval_set
 from inspect_ai.hooks import Hooks, SampleEnd, TaskStart, hooks
 from inspect_ai.log import EvalSample
-from inspect_ai.model import GenerateConfig, get_model
+from inspect_ai.model import get_model
 
 from airlock.evals.challenges import Plan
 from airlock.evals.challenges.tasks import challenge_task, suite_for
-from airlock.evals.models.gguf import LOCAL_PROVIDER
+from airlock.evals.models.requests import generate_config
 from airlock.evals.runner import SampleOutcome, WorkerRequest
 
 PR_SET_PDEATHSIG = 1
@@ -91,16 +95,6 @@ def report(message: dict[str, Any]) -> None:
     assert stream is not None
     stream.write(json.dumps(message) + "\n")
     stream.flush()
-
-
-def generate_config(model: str, settings: dict[str, Any]) -> GenerateConfig:
-    """How the model's requests are retried and timed out."""
-    if model.startswith(f"{LOCAL_PROVIDER}/"):
-        # A local model computes on this machine's cores: a slow generation means a busy machine, not a stalled
-        # connection, and a retry would only queue a second computation behind the first, which cannot be
-        # cancelled. The sample's time limit bounds it.
-        return GenerateConfig(max_retries=0)
-    return GenerateConfig(max_retries=settings["model_retries"], attempt_timeout=settings["model_timeout"])
 
 
 def run(request: WorkerRequest) -> None:

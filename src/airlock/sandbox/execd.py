@@ -60,8 +60,9 @@ CHUNK = 1 << 16
 PR_SET_DUMPABLE = 4
 PR_SET_CHILD_SUBREAPER = 36
 KILL_ROUNDS = 1000
-EMPTY_PASSES_TO_STOP = 3
 """Rounds of killing a timed-out command's process tree; each kills every process found (forks included)."""
+EMPTY_PASSES_TO_STOP = 3
+"""Passes in a row that find no process left in the tree before the kill stops (a fork may land between passes)."""
 REAP_INTERVAL = 0.25
 """How often orphans that ended are reaped (each zombie holds one of the sandbox's processes until then)."""
 
