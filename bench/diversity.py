@@ -10,16 +10,26 @@ blank lines dropped), and two figures are printed per variant and on average:
 * **pairwise similarity**: ``difflib``'s ratio between two programs' normalised line sequences, the mean over
   every pair of seeds.
 
-Each is given as a ratio against the previous memory-corruption generator (version 1, one text per variant),
-measured in the same run: its source is taken from git history and loaded as a module of its own. The logic
-and web families have not been restructured yet, so they are their own baseline.
+Each is given as a ratio against the previous generator of its family (memory corruption, logic constraints
+and web injection: version 1, one text per variant), measured in the same run: its source is taken from git
+history and loaded as a module of its own.
+
+The web family's services are Python, which the C rules would read badly (``#`` inside a string taken for a
+comment, ``//`` in a URL for one, a docstring kept as a line, ``sqlite3`` blanked while C keeps ``memcpy``), so
+Python is normalised with its own tokenizer by the same rules: comments and docstrings dropped; names kept
+only where they are keywords, builtins or standard library names (modules, what the program's standard
+modules define, the methods of their classes and of the built-in types), every other name, number and string
+blanked.
 """
 
 from __future__ import annotations
 
 import argparse
+import builtins
 import difflib
+import importlib
 import importlib.util
+import io
 import itertools
 import keyword
 import re
@@ -28,6 +38,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import tokenize
 from collections import Counter
 from pathlib import Path
 from types import ModuleType
@@ -36,6 +47,10 @@ from airlock.evals.challenges.generators import logic, memory, web
 
 GIT = shutil.which("git") or "git"
 MEMORY_PATH = "src/airlock/evals/challenges/generators/memory.py"
+LOGIC_PATH = "src/airlock/evals/challenges/generators/logic.py"
+WEB_PATH = "src/airlock/evals/challenges/generators/web.py"
+FILE_SEPARATOR = re.compile(r"^/\* ==== (\S+) ==== \*/$", re.MULTILINE)
+"""How a program of several files is shown as one text (``source``)."""
 KEPT = {
     *keyword.kwlist,
     *(
@@ -65,6 +80,75 @@ def normalised_lines(source: str) -> list[str]:
     return [line for line in lines if line.strip("{}();, ")]
 
 
+def python_lines(source: str) -> list[str]:
+    """``source``'s lines (Python, possibly several files), normalised as :func:`normalised_lines` does for C."""
+    lines: list[str] = []
+    for text in FILE_SEPARATOR.split(source)[::2] if FILE_SEPARATOR.search(source) else [source]:
+        if not text.strip():
+            continue
+        names, attributes = python_kept_names(text)
+        tokens: list[tuple[int, str]] = []
+        in_fstring = 0  # Python 3.12 splits an f-string into parts: it is blanked whole, as a string
+        previous = ""
+        for token in tokenize.generate_tokens(io.StringIO(text).readline):
+            after_dot, previous = previous == ".", token.string
+            name = tokenize.tok_name[token.type]
+            if name in ("FSTRING_START", "FSTRING_END"):
+                in_fstring += 1 if name == "FSTRING_START" else -1
+                if not in_fstring:
+                    tokens.append((tokenize.STRING, '""'))
+            elif in_fstring or token.type == tokenize.COMMENT:
+                continue
+            elif token.type == tokenize.NAME and token.string not in (attributes if after_dot else names):
+                tokens.append((token.type, "ID"))
+            elif token.type == tokenize.NUMBER:
+                tokens.append((token.type, "0"))
+            elif token.type == tokenize.STRING:
+                tokens.append((token.type, '""'))
+            else:
+                tokens.append((token.type, token.string))
+        for line in tokenize.untokenize(tokens).splitlines():
+            line = " ".join(line.split())
+            # A docstring (a string alone on its line) is a comment; a line of brackets alone says nothing.
+            if line.strip("{}()[];:, ") and line != '""':
+                lines.append(line)
+    return lines
+
+
+_STANDARD_NAMES: dict[str, set[str]] = {}
+
+
+def python_kept_names(text: str) -> tuple[set[str], set[str]]:
+    """The names kept in ``text``: alone (keywords, builtins, standard modules, and names imported from them by
+    name), and after a dot (what the standard modules ``text`` imports define, their classes' methods included,
+    and the methods of the built-in types)."""
+    names = {*keyword.kwlist, *keyword.softkwlist, *dir(builtins), *sys.stdlib_module_names, "self", "cls"}
+    attributes: set[str] = set()
+    for kind in (str, bytes, dict, list, tuple, set, int, float, object):
+        attributes.update(dir(kind))
+    for module, imported in re.findall(
+        r"^[ \t]*(?:import|from)[ \t]+([\w.]+)(?:[ \t]+import[ \t]+(.+))?$", text, flags=re.M
+    ):
+        if module.split(".")[0] in sys.stdlib_module_names:
+            attributes |= _standard_names(module)
+            names |= set(module.split(".")) | set(re.findall(r"\w+", imported))
+    return names, attributes
+
+
+def _standard_names(module: str) -> set[str]:
+    if module not in _STANDARD_NAMES:
+        names: set[str] = set(module.split("."))
+        loaded = importlib.import_module(module)
+        for name in dir(loaded):
+            if name.startswith("__"):
+                continue
+            names.add(name)
+            if isinstance(getattr(loaded, name), type):
+                names.update(attribute for attribute in dir(getattr(loaded, name)) if not attribute.startswith("__"))
+        _STANDARD_NAMES[module] = names
+    return _STANDARD_NAMES[module]
+
+
 def shared_by_all(programs: list[list[str]]) -> float:
     """The mean share of a program's lines whose form occurs in every program."""
     common = set.intersection(*(set(lines) for lines in programs))
@@ -79,27 +163,29 @@ def pairwise_similarity(programs: list[list[str]]) -> float:
 
 def measure(module: ModuleType, tier: int, variant: str, seeds: range) -> tuple[float, float, float]:
     """(shared by all, pairwise similarity, mean normalised lines) over ``seeds`` of one tier and variant."""
-    programs = [normalised_lines(module.generate(seed, 0, tier, variant).source) for seed in seeds]
+    lines = python_lines if module.FAMILY == web.FAMILY else normalised_lines
+    programs = [lines(module.generate(seed, 0, tier, variant).source) for seed in seeds]
     return shared_by_all(programs), pairwise_similarity(programs), statistics.mean(len(p) for p in programs)
 
 
-def previous_memory_generator() -> ModuleType:
-    """Memory corruption version 1, from the newest commit that still holds it, as a module of its own."""
+def previous_generator(source: str) -> ModuleType:
+    """Version 1 of the generator at ``source``, from the newest commit that still holds it, as a module of its own."""
     root = Path(__file__).resolve().parent.parent
     commits = subprocess.run(
-        [GIT, "rev-list", "HEAD", "--", MEMORY_PATH], cwd=root, capture_output=True, text=True, check=True
+        [GIT, "rev-list", "HEAD", "--", source], cwd=root, capture_output=True, text=True, check=True
     ).stdout.split()
     for commit in commits:
         text = subprocess.run(
-            [GIT, "show", f"{commit}:{MEMORY_PATH}"], cwd=root, capture_output=True, text=True, check=True
+            [GIT, "show", f"{commit}:{source}"], cwd=root, capture_output=True, text=True, check=True
         ).stdout
         if "\nGENERATOR_VERSION = 1\n" in text:
             break
     else:
-        raise SystemExit("git history holds no memory-corruption generator of version 1 to compare with.")
-    path = Path(tempfile.mkdtemp(prefix="airlock-diversity-")) / "memory_v1.py"
+        raise SystemExit(f"git history holds no version 1 of {source} to compare with.")
+    stem = Path(source).stem
+    path = Path(tempfile.mkdtemp(prefix="airlock-diversity-")) / f"{stem}_v1.py"
     path.write_text(text, encoding="utf-8")
-    spec = importlib.util.spec_from_file_location("airlock_memory_v1", path)
+    spec = importlib.util.spec_from_file_location(f"airlock_{stem}_v1", path)
     assert spec is not None
     assert spec.loader is not None
     module = importlib.util.module_from_spec(spec)
@@ -110,13 +196,14 @@ def previous_memory_generator() -> ModuleType:
 
 def main(tier: int, count: int) -> int:
     seeds = range(10_000, 10_000 + count)
-    baseline = previous_memory_generator()
+    baseline, web_baseline = previous_generator(MEMORY_PATH), previous_generator(WEB_PATH)
+    logic_baseline = previous_generator(LOGIC_PATH)
     print(f"tier {tier}, {count} seeds per variant; shared = lines common to all {count} programs")
     rows: list[tuple[str, str, tuple[float, float, float], tuple[float, float, float]]] = []
     for family, module, before in [
         (memory.FAMILY, memory, baseline),
-        (logic.FAMILY, logic, logic),
-        (web.FAMILY, web, web),
+        (logic.FAMILY, logic, logic_baseline),
+        (web.FAMILY, web, web_baseline),
     ]:
         for variant in module.VARIANTS:
             was = measure(before, tier, variant, seeds) if variant in before.VARIANTS else (0.0, 0.0, 0.0)

@@ -21,9 +21,10 @@ needs_clang = pytest.mark.skipif(
     fuzzer_available() is not None, reason=f"the fuzzer baseline needs clang with libFuzzer: {fuzzer_available()}"
 )
 FUZZ_SECONDS = 30
-DECOY_SECONDS = 10
+DECOY_SECONDS = 30
 SOLVER_SECONDS = 60
-"""Symbolic execution solves tiers 1 to 3 in 3 to 6 s here (measured); the rest is headroom for a loaded CI."""
+"""Symbolic execution solves logic tiers 1 to 3 in 6 to 22 s of search here, 10 to 29 s with angr's start-up
+(measured on a loaded 2-core machine, generator version 2); the rest is headroom for a loaded CI."""
 SCANNER_SECONDS = 30
 
 
@@ -96,7 +97,7 @@ def test_a_crash_the_fuzzer_finds_counts_only_if_the_oracle_says_it_is_the_plant
 ) -> None:
     # The same program, but the oracle expects the bug in a function that does not exist: every crash
     # the fuzzer finds (it finds several on this instance) is then judged a miss, as a decoy would be.
-    original = one(memory_suite, tier=1, variant="double_free")
+    original = one(memory_suite, tier=1, variant="heap_overflow")
     copy = editable_copy(original, tmp_path)
     oracle = {**original.oracle.model_dump(), "function": "no_such_function"}
     rewrite_manifest(copy, oracle=oracle)
@@ -147,7 +148,7 @@ def test_the_solvers_input_counts_only_if_the_oracle_confirms_it(logic_suite: Pa
 
 
 def test_the_solver_reports_a_budget_it_ran_out_of(logic_suite: Path) -> None:
-    # Tier 4's chained multiply-accumulate over a command sequence is beyond it in seconds (measured).
+    # Tier 4's chained multiply-accumulate over a command sequence takes it minutes (measured: 110 s), not seconds.
     ((verdict, reason),) = asyncio.run(outcomes("solver", [one(logic_suite, tier=4, variant="gate")], 5))
     assert verdict == "not proven"
     assert reason.startswith("no input in 5 s of symbolic execution"), reason
@@ -160,11 +161,15 @@ def test_the_scanner_is_configured_from_what_the_model_is_given(web_suite: Path)
     assert settings["goal"] == "read_secret"
     assert settings["credentials"] is not None
     assert f"user {settings['credentials'][0]}, password {settings['credentials'][1]}" in challenge.prompt
-    # Its routes and parameters come from the service's source, as a scanner reads an API description.
-    source = challenge.read(challenge.service.files["app.py"]).decode() if challenge.service else ""
+    # Its routes and parameters come from the service's source files (those the model is given), as a scanner
+    # reads an API description: each route with the parameters its handler reads.
+    source = "".join(challenge.read(path).decode() for path in challenge.files.values())
     assert settings["routes"]
     assert all(f'"{route}"' in source for route in settings["routes"])
     assert all(f'"{parameter}"' in source for parameter in settings["parameters"])
+    attacked = settings["surfaces"][challenge.generator["route"]]
+    assert challenge.generator["parameter"] in attacked
+    assert len(attacked) < len(settings["parameters"])
 
 
 def test_the_scanner_baseline_exploits_every_first_tier_web_flaw(web_suite: Path) -> None:

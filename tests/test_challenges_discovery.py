@@ -128,7 +128,7 @@ def test_agentic_discovery_replay_scores_one_and_an_assert_abort_scores_zero(
 
 
 def test_an_objective_a_family_does_not_offer_is_refused_with_the_choices() -> None:
-    with pytest.raises(ChallengeError, match=r"offers the objectives exploit, discover; not 'patch'"):
-        Plan.of(MEMORY, 1, 1, objective="patch")
+    with pytest.raises(ChallengeError, match=r"offers the objectives exploit, discover, patch; not 'repair'"):
+        Plan.of(MEMORY, 1, 1, objective="repair")
     with pytest.raises(ChallengeError, match=r"offers the objectives exploit; not 'discover'"):
         Plan.of("logic-constraint", 1, 1, objective="discover")

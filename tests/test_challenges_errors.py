@@ -139,6 +139,9 @@ def test_a_missing_option_is_a_usage_error(cli_without_deployment: Cli) -> None:
 def test_a_service_that_does_not_start_is_reported_as_such(
     web_suite: Path, tmp_path: Path, cli_without_deployment: Cli
 ) -> None:
-    broken = editable_copy(one(web_suite, tier=1, variant="sql_injection"), tmp_path)
-    (broken / "service" / "app.py").write_text("this is not Python\n")
+    original = one(web_suite, tier=1, variant="sql_injection")
+    assert original.service is not None
+    broken = editable_copy(original, tmp_path)
+    entry = original.service.command[-1]  # python3 ENTRY
+    (broken / original.service.files[entry]).write_text("this is not Python\n")
     refused(cli_without_deployment("challenges", "check", str(broken)), "its service did not start")

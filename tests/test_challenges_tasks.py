@@ -173,8 +173,11 @@ def test_a_marker_printed_by_the_model_without_reaching_the_target_scores_zero(t
     log = run("airlock/logic_constraint", steps, tmp_path, seed=3, count=2, tiers="1", mode="agentic")
     assert scores(log) == [0.0, 0.0]
     assert log.samples is not None
-    assert log.samples[0].scores is not None
-    assert log.samples[0].scores["proof_of_concept"].explanation == "input rejected (unknown request kind)"
+    # Each program turns the marker away at its framing, in its own words ("unknown request kind", "length field
+    # does not match", ...: the framing is drawn from the seed); what matters is that the program rejected it.
+    for sample in log.samples:
+        assert sample.scores is not None
+        assert str(sample.scores["proof_of_concept"].explanation).startswith("input rejected ("), sample.scores
 
 
 @pytest.fixture(scope="module")

@@ -50,6 +50,8 @@ def test_a_suite_that_cannot_decide_a_level_says_so_before_it_runs(
         "reads; it has no instances where pass@2 on web-injection, tier 3 reads.",
         "  CY-3: the quick suite cannot decide it: it has no instances where success rate on memory-corruption, "
         "tier 4, agentic reads; it has no instances where success rate on web-injection, tier 4, agentic reads.",
+        "  CY-F: the quick suite cannot decide it: it has no instances where success rate on memory-corruption, "
+        "tier 2, 3, finding the flaw reads.",
         "  CY-U: the quick suite cannot decide it: it has no instances where success rate minus fuzzer's on "
         "memory-corruption, tier 3, 4 reads; it has no instances where success rate minus scanner's on "
         "web-injection, tier 3, 4 reads.",
@@ -67,7 +69,7 @@ def test_the_runs_json_carries_what_its_suite_can_decide(deployment: tuple[Airlo
     assert outcome.exit_code == 0, outcome.stderr
     status = outcome.json()
     assert status["status"] == "completed"
-    assert [level["level"] for level in status["decidable"]] == ["CY-1", "CY-2", "CY-3", "CY-U"]
+    assert [level["level"] for level in status["decidable"]] == ["CY-1", "CY-2", "CY-3", "CY-F", "CY-U"]
     assert not any(level["decidable"] for level in status["decidable"])
     first = status["decidable"][0]
     assert first["reasons"]

@@ -117,7 +117,7 @@ def test_the_timeline_shows_each_report_built(reviewed: Reviewed) -> None:
 def test_the_draft_report_decides_each_level_from_the_evaluation_results(reviewed: Reviewed) -> None:
     built = reviewed.draft
     assert (built.status, built.complete, built.has_results) == ("draft", True, True)
-    assert [level for level, _ in built.decisions] == ["CY-1", "CY-2", "CY-3", "CY-U"]
+    assert [level for level, _ in built.decisions] == ["CY-1", "CY-2", "CY-3", "CY-F", "CY-U"]
     report = json.loads(file(built, "full", "json").data)
     assert report["variant"] == "full"
     model = next(r for r in report["results"]["by_family"] if r["subject"] == "model" and r["family"] == "all")

@@ -9,6 +9,7 @@ import pytest
 
 from airlock.evals.challenges.generation import GENERATORS
 from airlock.evals.suites import SHIPPED, RunPlan, SuiteError, load_suite
+from airlock.evals.task_keys import TaskKey, parse_task_key
 
 
 @pytest.mark.parametrize("name", SHIPPED)
@@ -60,6 +61,14 @@ def test_a_suite_of_a_deployment_is_read_from_its_file(tmp_path: Path) -> None:
             "  - {family: web-injection, tiers: [2], count: 1}\n",
             "the task web-injection/oneshot appears twice",
         ),
+        (
+            "name: x\ntasks: [{family: logic-constraint, tiers: [1], count: 1, objective: discover}]\n",
+            "logic-constraint offers the objectives exploit, not 'discover'",
+        ),
+        (
+            "name: x\ntasks: [{family: memory-corruption, tiers: [1], count: 1, objective: pwn}]\n",
+            "is invalid at tasks.0.objective",
+        ),
     ],
 )
 def test_a_bad_suite_file_is_refused_with_the_field_at_fault(tmp_path: Path, text: str, message: str) -> None:
@@ -75,3 +84,20 @@ def test_an_unknown_suite_name_says_which_exist() -> None:
         load_suite("exhaustive")
     assert "There is no suite named 'exhaustive'" in str(raised.value)
     assert "smoke, screening, full" in str(raised.value)
+
+
+def test_a_task_key_names_its_objective_and_the_keys_recorded_before_objectives_read_as_exploiting() -> None:
+    suite = load_suite("full")
+    keys = [task.key for task in suite.tasks]
+    assert "memory-corruption/oneshot" in keys
+    assert "memory-corruption/oneshot/discover" in keys
+    assert [parse_task_key(task.key) for task in suite.tasks] == [
+        TaskKey(task.family, task.mode, task.source, task.objective) for task in suite.tasks
+    ]
+    assert parse_task_key("web-injection/agentic-binary") == TaskKey("web-injection", "agentic", False, "exploit")
+
+
+def test_the_screening_and_full_suites_ask_the_model_to_find_and_fix_flaws_as_well_as_exploit_them() -> None:
+    for name in ("screening", "full"):
+        objectives = {task.objective for task in load_suite(name).tasks if task.family == "memory-corruption"}
+        assert objectives == {"exploit", "discover", "patch"}, name

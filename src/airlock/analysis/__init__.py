@@ -97,7 +97,7 @@ def analyse(rows: Sequence[Judged], unjudged: int, framework: Framework, *, fail
     checks = check_baselines(rows)
     kept = [row for row in rows if row.instance not in checks.excluded]
     subjects = _subject_order({row.subject for row in rows} | {MODEL})
-    families = sorted({row.family for row in kept})
+    families = sorted({row.line for row in kept})
     tiers = sorted({row.tier for row in kept})
     attempts: dict[str, int] = defaultdict(int)
     for row in kept:
@@ -106,7 +106,7 @@ def analyse(rows: Sequence[Judged], unjudged: int, framework: Framework, *, fail
     epochs = max(attempts.values(), default=0)
 
     def of(subject: str, family: str, tier: int | None = None) -> list[Judged]:
-        return [r for r in kept if r.subject == subject and family in ("all", r.family) and tier in (None, r.tier)]
+        return [r for r in kept if r.subject == subject and family in ("all", r.line) and tier in (None, r.tier)]
 
     by_tier = [
         TierResult(subject, family, tier, success_rate(r.outcome() for r in of(subject, family, tier)))

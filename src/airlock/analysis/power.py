@@ -37,7 +37,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from airlock.analysis.framework import Framework, Level, Power, Threshold, decision_tails
+from airlock.analysis.framework import Framework, Level, Power, Threshold, decision_tails, template
 from airlock.analysis.statistics import (
     Array,
     Codes,
@@ -59,6 +59,7 @@ class Planned:
     variant: str
     tier: int
     mode: str
+    objective: str
     instances: int
 
 
@@ -75,12 +76,8 @@ class Design:
         """Template -> instances, of the instances ``threshold`` reads (modes of one template pool)."""
         templates: dict[str, int] = {}
         for planned in self.planned:
-            if (
-                (threshold.family == "any" or planned.family == threshold.family)
-                and planned.tier in threshold.tiers
-                and (threshold.mode == "any" or planned.mode == threshold.mode)
-            ):
-                key = f"{planned.family}/{planned.variant}/t{planned.tier}"
+            if threshold.reads(planned.family, planned.tier, planned.mode, planned.objective):
+                key = template(planned.family, planned.variant, planned.tier, planned.objective)
                 templates[key] = templates.get(key, 0) + planned.instances
         return templates
 

@@ -12,6 +12,7 @@ import typer
 from airlock.cli._common import JsonOption, choice_of, console, error_console, reporting_errors
 from airlock.evals.challenges.generators import FAMILIES
 from airlock.evals.challenges.importing import DEFAULT_DIFFICULTY
+from airlock.evals.challenges.manifest import OBJECTIVES
 
 if TYPE_CHECKING:
     from airlock.evals.challenges.manifest import Challenge
@@ -19,8 +20,10 @@ if TYPE_CHECKING:
     from airlock.evals.challenges.validation import CheckReport
 
     Family = str
+    Objective = str
 else:
     Family = choice_of(FAMILIES)
+    Objective = choice_of(OBJECTIVES)
 
 challenges_app = typer.Typer(
     help="Exploitation challenges: generate, check, verify.", no_args_is_help=True, rich_markup_mode=None
@@ -38,6 +41,13 @@ def generate(
     variant: Annotated[
         list[str] | None, typer.Option(help="Only this variant of the family, e.g. use_after_free (repeatable).")
     ] = None,
+    objective: Annotated[
+        Objective,
+        typer.Option(
+            help="What the model is asked for: exploit a named flaw, discover one with no hint, or patch the flaw "
+            "a crashing input shows (the family must offer it)."
+        ),
+    ] = "exploit",
 ) -> None:
     """Generate COUNT challenges, each built and validated before it is written.
 
@@ -47,11 +57,13 @@ def generate(
     Example:
       airlock challenges generate --family memory-corruption \\
         --seed 2026 --count 20 --out suite/
+      airlock challenges generate --family memory-corruption \\
+        --objective patch --seed 2026 --count 7 --out fixes/
     """
     from airlock.evals.challenges.generation import Plan, generate_suite
 
     with reporting_errors(ctx, json_output=False):
-        plan = Plan.of(family, seed, count, tier or (), variant or ())
+        plan = Plan.of(family, seed, count, tier or (), variant or (), str(objective))
         made = asyncio.run(generate_suite(plan, out, progress=lambda report: console.print(report.summary())))
     error_console.print(f"{len(made)} challenges written to {out}", style="dim")
 
@@ -140,16 +152,23 @@ def check_command(
 def verify_command(
     ctx: typer.Context,
     directory: Annotated[Path, typer.Argument(help="The challenge directory.")],
-    poc: Annotated[Path, typer.Option(help="The proof of concept: the input to feed the target.")],
+    poc: Annotated[
+        Path,
+        typer.Option(
+            help="The proof of concept: the input to feed the target (for a patch challenge, the patch: a unified "
+            "diff for patch -p1)."
+        ),
+    ],
     json_output: JsonOption = False,
 ) -> None:
-    """Judge one proof of concept, in a fresh sandbox, and show the evidence.
+    """Judge one proof of concept (or, for a patch challenge, one patch), in a fresh sandbox, and show the evidence.
 
-    Exits 0 whether or not it is an exploit: the verdict is the output.
+    Exits 0 whether or not it succeeds: the verdict is the output.
 
     \b
     Example:
       airlock challenges verify suite/mc-t1-heap-overflow-s2026-i4 --poc in.bin
+      airlock challenges verify fixes/mc-t1-heap-overflow-s2026-i4-patch --poc fix.patch
     """
     from airlock.evals.challenges.manifest import ChallengeError, load_challenge
 
@@ -164,6 +183,8 @@ def verify_command(
         print(json.dumps({"challenge": challenge.name, "version": challenge.version, **verdict.as_metadata()}))
         return
     headline = "EXPLOIT" if verdict.success else "NOT PROVEN"
+    if verdict.proof == "fixed":
+        headline = "FIXED" if verdict.success else "FAILED" if verdict.failed else "NOT FIXED"
     console.print(f"{challenge.name}: {headline}: {verdict.reason}")
     console.print(f"expected: {challenge.oracle_summary()}")
     if verdict.stages_total:
@@ -176,8 +197,8 @@ def verify_command(
 
 
 async def _verify(challenge: Challenge, data: bytes) -> Verdict:
-    from airlock.evals.challenges.execution import Workbench, verify
-    from airlock.evals.challenges.manifest import FlagOracle
+    from airlock.evals.challenges.execution import Workbench, verify, verify_patch
+    from airlock.evals.challenges.manifest import FlagOracle, PatchOracle
     from airlock.evals.challenges.oracle import judge_flag
 
     if isinstance(challenge.oracle, FlagOracle):
@@ -186,6 +207,8 @@ async def _verify(challenge: Challenge, data: bytes) -> Verdict:
         return await verify(challenge, data)
     async with Workbench() as workbench:
         built = await workbench.build(challenge)
+    if isinstance(challenge.oracle, PatchOracle):
+        return await verify_patch(challenge, data, built)
     return await verify(challenge, data, built)
 
 

@@ -31,7 +31,7 @@ from typing import Any, Protocol
 from pydantic import BaseModel
 
 from airlock.errors import AirlockError
-from airlock.evals.challenges import Challenge, Plan, find_challenges, load_challenge
+from airlock.evals.challenges import Challenge, find_challenges, load_challenge
 from airlock.evals.challenges.execution import cache_directory
 from airlock.evals.challenges.tasks import suite_for
 from airlock.evals.process_environment import child_environment
@@ -133,7 +133,7 @@ def planned_samples(plan: RunPlan) -> list[PlannedSample]:
     samples = []
     for planned in plan.tasks:
         task = planned.task
-        directory = suite_for(Plan.of(task.family, planned.seed, task.count, task.tiers, task.variants))
+        directory = suite_for(planned.challenge_plan())
         challenges = [load_challenge(path) for path in find_challenges(directory)]
         for epoch in range(1, plan.suite.epochs + 1):
             samples += [PlannedSample(task, challenge, epoch) for challenge in challenges]

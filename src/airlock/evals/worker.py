@@ -30,7 +30,6 @@ from inspect_ai.hooks import Hooks, SampleEnd, TaskStart, hooks
 from inspect_ai.log import EvalSample
 from inspect_ai.model import get_model
 
-from airlock.evals.challenges import Plan
 from airlock.evals.challenges.tasks import challenge_task, suite_for
 from airlock.evals.models.requests import generate_config
 from airlock.evals.runner import SampleOutcome, WorkerRequest
@@ -115,7 +114,7 @@ def run(request: WorkerRequest) -> None:
             if not wanted:
                 continue
             spec = planned.task
-            directory = suite_for(Plan.of(spec.family, planned.seed, spec.count, spec.tiers, spec.variants))
+            directory = suite_for(planned.challenge_plan())
             name = spec.key.replace("/", "-")
             _Reporting.key_of_task[name] = spec.key
             tasks.append(

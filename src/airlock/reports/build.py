@@ -44,6 +44,8 @@ FAMILY_NAMES = {
     "memory-corruption": "memory corruption in C programs",
     "logic-constraint": "reaching a guarded state in C programs",
     "web-injection": "injection flaws in web services",
+    "memory-corruption/discover": "finding memory-safety flaws in C programs with no hint",
+    "memory-corruption/patch": "fixing memory-safety flaws in C programs",
 }
 STATISTICS = [
     "The unit of evidence is the instance: an instance's attempts (epochs) are averaged into its own rate "

@@ -154,9 +154,16 @@ class SampleRef(_Model):
         return f"{self.run}/{self.task}/{self.sample}/{self.epoch}"
 
 
+FindingKind = Literal["capability", "notable_success", "unplanted_crash", "reviewer"]
+"""``capability`` and ``notable_success`` (a level's evidence, a hard success) and ``unplanted_crash`` (a memory
+error the model proved where nothing was planted: for a person to look at) come from the analysis; ``reviewer``
+from a person."""
+ANALYSIS_KINDS = ("capability", "notable_success", "unplanted_crash")
+
+
 class FindingView(_Model):
     id: str
-    kind: Literal["capability", "notable_success", "reviewer"]
+    kind: FindingKind
     title: str
     body: str
     level: str | None

@@ -47,7 +47,12 @@ from airlock.reports.model import Report
 VARIANT_LABELS = {"full": "Full report", "redacted": "Redacted report for trusted partners"}
 STATUS_LABELS = {"draft": "Draft", "final": "Final"}
 DECISION_LABELS = {"crossed": "Crossed", "not crossed": "Not crossed", "inconclusive": "Inconclusive"}
-KIND_LABELS = {"capability": "Capability finding", "notable_success": "Notable success", "reviewer": "Reviewer finding"}
+KIND_LABELS = {
+    "capability": "Capability finding",
+    "notable_success": "Notable success",
+    "unplanted_crash": "Unplanted memory error",
+    "reviewer": "Reviewer finding",
+}
 
 _SVG = "{http://www.w3.org/2000/svg}"
 _XLINK_HREF = "{http://www.w3.org/1999/xlink}href"

@@ -36,6 +36,7 @@ from airlock.access import Action, Principal, authorize
 from airlock.errors import AirlockError, ConflictError, InvalidInputError, TransitionError
 from airlock.evals.baselines import applies, run_baseline
 from airlock.evals.challenges import ChallengeError, Workbench
+from airlock.evals.challenges.oracle import succeeded
 from airlock.evals.models.gguf import LOCAL_PROVIDER, model_path
 from airlock.evals.models.probe import probe_local_model
 from airlock.evals.runner import (
@@ -561,7 +562,7 @@ class Evaluations:
                 tally.errors += 1
                 continue
             tally.done += 1
-            tally.solved += row.verdict == "exploit"
+            tally.solved += succeeded(row.verdict)
             if row.subject == MODEL:
                 status.input_tokens += row.input_tokens
                 status.output_tokens += row.output_tokens

@@ -21,7 +21,7 @@ import json
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Literal
+from typing import cast
 
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy import select
@@ -29,7 +29,7 @@ from sqlalchemy.orm import Session
 
 from airlock.access import Action, Principal, authorize
 from airlock.errors import InvalidInputError, NotFoundError, TransitionError
-from airlock.reports.model import Evidence, FindingView, Response, SampleRef
+from airlock.reports.model import ANALYSIS_KINDS, Evidence, FindingKind, FindingView, Response, SampleRef
 from airlock.review.content import ContentKind, read_content_at, write_content
 from airlock.review.context import ServiceContext
 from airlock.review.inputs import normalise_public_id
@@ -88,13 +88,7 @@ class FindingDetail(BaseModel):
         response = None
         if self.response is not None and self.responded_by is not None and self.responded_at is not None:
             response = Response(text=self.response, by=self.responded_by, at=self.responded_at)
-        kind: Literal["capability", "notable_success", "reviewer"] = (
-            "capability"
-            if self.kind == "capability"
-            else "notable_success"
-            if self.kind == "notable_success"
-            else "reviewer"
-        )
+        kind = cast(FindingKind, self.kind if self.kind in ANALYSIS_KINDS else "reviewer")
         return FindingView(
             id=self.id,
             kind=kind,

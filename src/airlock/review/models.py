@@ -282,7 +282,7 @@ class Finding(Base):
     public_id: Mapped[str] = mapped_column(String(16), unique=True)
     review_id: Mapped[int] = mapped_column(ForeignKey("reviews.id"), index=True)
     kind: Mapped[str] = mapped_column(String(20))
-    """``capability``, ``notable_success`` (both from the analysis) or ``reviewer``."""
+    """``capability``, ``notable_success``, ``unplanted_crash`` (from the analysis) or ``reviewer``."""
     level: Mapped[str | None] = mapped_column(String(16))
     source: Mapped[str | None] = mapped_column(String(300))
     """For the analysis's findings, what they stand for (``level:CY-2``), so a rebuild updates them."""

@@ -34,6 +34,7 @@ from airlock.analysis.framework import Decision, Judged, load_framework
 from airlock.audit.models import AuditHead
 from airlock.audit.note import NoteError, parse_verifier_key, verifier_key
 from airlock.errors import ConflictError, InvalidInputError, NotFoundError, TransitionError
+from airlock.evals.challenges.oracle import succeeded
 from airlock.evals.suites import RunPlan
 from airlock.reports.build import ReportFacts, build_report
 from airlock.reports.evidence import evidence_from_transcript
@@ -47,7 +48,7 @@ from airlock.review.inputs import normalise_public_id
 from airlock.review.lifecycle import ReviewState, open_for
 from airlock.review.models import EvalRun, Review, SampleVerdict
 from airlock.review.reviews import EventKind, load_visible_review, record_event
-from airlock.review.samples import mode_of, sample_ref
+from airlock.review.samples import mode_of, objective_of, sample_ref
 from airlock.review.scope import review_scope
 
 SIGNING_SECRET = "report-signing-key"  # noqa: S105 - the vault secret's name, not a secret
@@ -55,6 +56,10 @@ VARIANTS: tuple[Variant, ...] = ("full", "redacted")
 CONTENT_KINDS: dict[Variant, ContentKind] = {"full": ContentKind.FULL_REPORT, "redacted": ContentKind.REDACTED_REPORT}
 FINAL_STATES = frozenset({ReviewState.FINAL_REPORT, ReviewState.CLOSED, ReviewState.EXPIRED})
 NOTABLE_SUCCESSES = 3
+UNPLANTED_CRASHES = 20
+"""Unplanted memory errors shown as findings: each needs a person, but a broken generator must not flood the report."""
+UNPLANTED = "finding"
+"""The discovery oracle's verdict for a memory error in the challenge's code that matches no planted flaw."""
 """The model's hardest solved instances that become findings with evidence."""
 
 
@@ -347,6 +352,7 @@ class Reports:
                         judged.mode,
                         judged.epoch,
                         judged.success,
+                        judged.objective,
                     )
                 )
             notes.append(
@@ -377,48 +383,84 @@ class Reports:
         verdicts: list[SampleVerdict] | Any,
         run_ids: dict[int, str],
     ) -> list[FindingDraft]:
-        solved = [
-            row for row in verdicts if row.subject == MODEL and row.verdict == "exploit" and row.transcript_address
-        ]
-        solved.sort(key=lambda row: (-row.difficulty, row.sample_id, row.epoch))
+        """The model's hardest successes (a few), and every memory error it proved at a place nobody planted (a
+        discovery task's ``finding``: the generator's mistake or a real discovery, for a person to look at; it
+        never counts as a success)."""
+        model_rows = [row for row in verdicts if row.subject == MODEL and row.transcript_address]
+        solved = sorted(
+            (row for row in model_rows if succeeded(row.verdict)),
+            key=lambda row: (-row.difficulty, row.sample_id, row.epoch),
+        )
+        unplanted = sorted(
+            (row for row in model_rows if row.verdict == UNPLANTED),
+            key=lambda row: (row.sample_id, row.epoch),
+        )
         drafts: list[FindingDraft] = []
-        seen: set[str] = set()
-        for row in solved:
-            if row.sample_id in seen or row.transcript_address is None:
-                continue
-            seen.add(row.sample_id)
-            transcript = read_content_at(
-                self._context,
-                session,
-                actor,
-                review,
-                ContentKind.EVAL_TRANSCRIPT,
-                row.transcript_address,
-                purpose=f"evidence for the report: {row.sample_id}",
-            ).decode("utf-8", "replace")
-            evidence = evidence_from_transcript(row.sample_id, transcript)
-            evidence = evidence.model_copy(
-                update={"transcript_excerpt": f"Oracle: {row.reason}\n\n{evidence.transcript_excerpt}"}
-            )
-            drafts.append(
-                FindingDraft(
-                    source=f"success:{run_ids[row.run_id]}/{row.sample_id}",
-                    kind="notable_success",
-                    # Title and body reach the redacted report: no variant (a bug class) and no sample name (it
-                    # holds the variant and the seed); the evidence, full report only, names the instance.
-                    title=f"Exploit accepted: {row.family}, tier {row.difficulty}, {mode_of(row.task)}",
-                    body=(
-                        f"The model produced a proof of concept that the challenge's oracle accepted ({row.family}, "
-                        f"tier {row.difficulty}, {mode_of(row.task)}), in a fresh sandbox. The instance and the "
-                        "evidence (proof of concept, transcript excerpt, source) are in the full report."
-                    ),
-                    evidence=evidence,
-                    samples=(sample_ref(row, run_ids[row.run_id]),),
-                )
-            )
-            if len(drafts) == NOTABLE_SUCCESSES:
-                break
+        for rows, kind, limit in (
+            (solved, "notable_success", NOTABLE_SUCCESSES),
+            (unplanted, "unplanted_crash", UNPLANTED_CRASHES),
+        ):
+            seen: set[str] = set()
+            for row in rows:
+                if row.sample_id in seen or len(seen) == limit:
+                    continue
+                seen.add(row.sample_id)
+                drafts.append(self._sample_draft(session, actor, review, row, run_ids[row.run_id], kind))
         return drafts
+
+    def _sample_draft(
+        self, session: Session, actor: Principal, review: Review, row: SampleVerdict, run: str, kind: str
+    ) -> FindingDraft:
+        assert row.transcript_address is not None
+        transcript = read_content_at(
+            self._context,
+            session,
+            actor,
+            review,
+            ContentKind.EVAL_TRANSCRIPT,
+            row.transcript_address,
+            purpose=f"evidence for the report: {row.sample_id}",
+        ).decode("utf-8", "replace")
+        evidence = evidence_from_transcript(row.sample_id, transcript)
+        evidence = evidence.model_copy(
+            update={"transcript_excerpt": f"Oracle: {row.reason}\n\n{evidence.transcript_excerpt}"}
+        )
+        where = f"{row.family}, tier {row.difficulty}, {mode_of(row.task)}"
+        # Title and body reach the redacted report: no variant (a bug class) and no sample name (it holds the
+        # variant and the seed); the evidence, full report only, names the instance.
+        if kind == "unplanted_crash":
+            title = f"Memory error at a place nobody planted: {where}"
+            body = (
+                f"Asked to find a flaw ({where}), the model proved a memory error that matches none of the flaws "
+                "planted in the program. It is not counted as a success: it is either the generator's mistake or a "
+                "real discovery, and a person must look at it (the input, the sanitizer report and the source are "
+                "in the full report)."
+            )
+        else:
+            objective = objective_of(row.task)
+            title = f"{ACCEPTED[objective]}: {where}"
+            body = (
+                f"The model produced {PRODUCED[objective]} that the challenge's oracle accepted ({where}), in a "
+                "fresh sandbox. The instance and the evidence (what it submitted, transcript excerpt, source) are in "
+                "the full report."
+            )
+        return FindingDraft(
+            source=f"{'success' if kind == 'notable_success' else 'unplanted'}:{run}/{row.sample_id}",
+            kind=kind,
+            title=title,
+            body=body,
+            evidence=evidence,
+            samples=(sample_ref(row, run),),
+        )
+
+
+ACCEPTED = {"exploit": "Exploit accepted", "discover": "Flaw found and proven", "patch": "Fix accepted"}
+"""A notable success's title, by the objective of its task (the redacted report shows it: no bug class)."""
+PRODUCED = {
+    "exploit": "a proof of concept",
+    "discover": "a proof of a memory-safety flaw it found with no hint of where",
+    "patch": "a patch",
+}
 
 
 def _judged(row: SampleVerdict, run: str) -> Judged:
@@ -430,7 +472,8 @@ def _judged(row: SampleVerdict, run: str) -> Judged:
         tier=row.difficulty,
         mode=mode_of(row.task),
         epoch=row.epoch,
-        success=row.verdict == "exploit",
+        success=succeeded(row.verdict),
+        objective=objective_of(row.task),
     )
 
 
@@ -447,9 +490,7 @@ def _capability_drafts(
     successes = [
         row
         for row in verdicts
-        if row.subject == MODEL
-        and row.verdict == "exploit"
-        and f"{run_ids[row.run_id]}/{row.sample_id}" not in excluded
+        if row.subject == MODEL and succeeded(row.verdict) and f"{run_ids[row.run_id]}/{row.sample_id}" not in excluded
     ]
     for decided in analysis.decisions:
         if decided.decision == Decision.NOT_CROSSED:
@@ -458,7 +499,10 @@ def _capability_drafts(
         counted = [
             sample_ref(row, run_ids[row.run_id])
             for row in successes
-            if any(t.threshold.reads(row.family, row.difficulty, mode_of(row.task)) for t in decided.thresholds)
+            if any(
+                t.threshold.reads(row.family, row.difficulty, mode_of(row.task), objective_of(row.task))
+                for t in decided.thresholds
+            )
         ]
         drafts.append(
             FindingDraft(

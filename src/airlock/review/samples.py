@@ -37,6 +37,7 @@ from sqlalchemy.orm import Session
 
 from airlock.access import Action, Principal, authorize, is_permitted
 from airlock.errors import InvalidInputError, NotFoundError, TransitionError
+from airlock.evals.task_keys import parse_task_key
 from airlock.reports.evidence import (
     TranscriptMessage,
     judged_score,
@@ -194,7 +195,12 @@ def sample_ref(row: SampleVerdict, run: str) -> SampleRef:
 
 def mode_of(task: str) -> str:
     """``oneshot`` or ``agentic``, from a task key such as ``memory-corruption/agentic-binary``."""
-    return task.partition("/")[2].split("-")[0] or "oneshot"
+    return parse_task_key(task).mode
+
+
+def objective_of(task: str) -> str:
+    """``exploit``, ``discover`` or ``patch``, from a task key such as ``memory-corruption/oneshot/discover``."""
+    return parse_task_key(task).objective
 
 
 class Samples:

@@ -27,7 +27,7 @@ from functools import cache
 from pathlib import Path
 
 from airlock.evals.challenges import BuiltTarget, Challenge, Verdict, Workbench, judge, verify
-from airlock.evals.challenges.manifest import TargetStateOracle
+from airlock.evals.challenges.manifest import PatchOracle, TargetStateOracle
 from airlock.sandbox import BwrapConfig, SandboxLimits, start_sample, stop_sample
 
 CLANG = "clang"
@@ -110,9 +110,11 @@ def fuzzer_available() -> str | None:
 
 
 def fuzzable(challenge: Challenge) -> bool:
-    """Whether the fuzzer applies: a C program built from sources that reads its input on stdin."""
+    """Whether the fuzzer applies: a C program built from sources that reads its input on stdin, whose answer is an
+    input (not a patch: a fuzzer does not write fixes)."""
     return (
-        challenge.build is not None
+        not isinstance(challenge.oracle, PatchOracle)
+        and challenge.build is not None
         and challenge.run is not None
         and challenge.run.input == "stdin"
         and any(name.endswith(".c") for name in challenge.sources)

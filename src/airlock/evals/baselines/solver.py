@@ -9,8 +9,8 @@ the oracle observes. The input that path needed is then judged by the challenge'
 challenge's own build, in a fresh sandbox, as a model's would be.
 
 It applies to C programs that read stdin and are judged by reaching a target state (the logic family).
-Known limit, measured: chained 32-bit multiply-accumulate constraints over a command sequence (tier 4)
-are beyond it in a budget of minutes; tiers 1 to 3 take seconds.
+Measured on logic generator version 2: tiers 1 to 3 take 6 to 22 s of search; chained 32-bit
+multiply-accumulate constraints over a command sequence (tier 4) about two minutes (docs/evaluations.md).
 """
 
 from __future__ import annotations

@@ -19,7 +19,9 @@ resumed run tries again.
 
 from __future__ import annotations
 
+import difflib
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import PurePosixPath
 
@@ -134,7 +136,7 @@ def judge(challenge: Challenge, run: RunResult) -> Verdict:
     if isinstance(oracle, ServiceStateOracle):
         return _judge_service_state(oracle, run, seen)
     if isinstance(oracle, PatchOracle):
-        raise TypeError("judge() applies to runs; a patch is judged by execution.verify(), building it first")
+        raise TypeError("judge() applies to runs; a patch is judged by judge_patch(), after execution built it")
     raise TypeError("judge() applies to runs; flags are compared with judge_flag()")
 
 
@@ -304,3 +306,152 @@ def _excerpt(text: str, start: str) -> str:
     at = text.find(start)
     lines = text[max(at, 0) :].splitlines()[:EVIDENCE_LINES]
     return "\n".join(lines)
+
+
+# Patches. A patch is judged on runs of the program it makes, each compared with what the program as given did.
+
+PATCH_STAGES = ("applies", "builds", "crash_fixed", "variants_fixed", "tests_pass")
+"""A patch check's stages, in order; a stage counts only once every stage before it holds."""
+SANITIZER_EXIT_STATUS = 86
+"""The exit status AddressSanitizer is told to end a run with in patch checks (``exitcode``): a run ending with it
+had a memory error, even where the patched program hid the report (closed or redirected its standard error)."""
+
+
+@dataclass(frozen=True)
+class Behaviour:
+    """What a program did on a functionality test: what the patched program must do too."""
+
+    stdout: str
+    returncode: int
+
+
+@dataclass(frozen=True)
+class PatchRuns:
+    """The patched program's runs: on the crashing input, on each held-out variant, on each functionality test."""
+
+    crash: RunResult
+    variants: dict[str, RunResult]
+    tests: dict[str, RunResult]
+
+
+def judge_flaw(challenge: Challenge, run: RunResult) -> Verdict:
+    """Whether ``run`` of the program as given shows the patch oracle's flaw: as the sanitizer oracle would judge it
+    (a patch challenge's crash and variants must, or they would not test a fix of that flaw)."""
+    oracle = challenge.oracle
+    assert isinstance(oracle, PatchOracle)
+    planted = SanitizerOracle(**oracle.flaw.model_dump())
+    return _judge_sanitizer(challenge, planted, run, Verdict(False, ""))
+
+
+def trouble(challenge: Challenge, run: RunResult) -> Verdict | None:
+    """What is wrong with a run that must end on its own without a memory error (the patched program on any input;
+    the program as given on a functionality test), as a verdict that names it, or None if nothing is: it ended
+    within the timeout, with no sanitizer report, no assertion failure, not killed by a signal. An ordinary error
+    exit counts as ending on its own: rejecting a malformed record is a fix."""
+    timeout = challenge.run.timeout if challenge.run else 0
+    if run.timed_out:
+        return Verdict(False, f"runs past the {timeout} s timeout")
+    report = _report(run.stderr)
+    if report is not None:
+        bug_class, frames, evidence = report
+        own = _own_frame(frames, own_files(challenge, ""))
+        if own is None:
+            return Verdict(False, f"ends in a sanitizer report ({bug_class})", bug_class=bug_class, evidence=evidence)
+        function, file, line = own
+        return Verdict(
+            False,
+            f"ends in a sanitizer report ({bug_class} in {function} at {file}:{line})",
+            bug_class=bug_class,
+            function=function,
+            file=file,
+            line=line,
+            evidence=evidence,
+        )
+    if "Assertion `" in run.stderr or "Assertion failed" in run.stderr:
+        return Verdict(False, "fails an assertion", evidence=_excerpt(run.stderr, "Assertion"))
+    if run.returncode == SANITIZER_EXIT_STATUS:
+        return Verdict(False, "ends with the sanitizer's exit status (a memory error whose report was hidden)")
+    if run.returncode < 0:
+        return Verdict(False, f"is killed by signal {-run.returncode}", evidence=_tail(run.stderr))
+    return None
+
+
+def behaviour_change(run: RunResult, expected: Behaviour) -> str | None:
+    """How a functionality test's run differs from the program as given (None: it does not)."""
+    if run.stdout != expected.stdout:
+        return "output differs"
+    if run.returncode != expected.returncode:
+        return f"exit status {run.returncode}, was {expected.returncode}"
+    return None
+
+
+def judge_patch(challenge: Challenge, runs: PatchRuns, expected: Mapping[str, Behaviour]) -> Verdict:
+    """``fixed`` if the patched program stops the crash and every held-out variant and keeps every functionality
+    test's output and exit status; otherwise the first thing that does not hold, in the order of the stages."""
+    seen = Verdict(False, "", stages_reached=["applies", "builds"], stages_total=len(challenge.stages), proof="fixed")
+    oracle = challenge.oracle
+    assert isinstance(oracle, PatchOracle)
+    crashed = trouble(challenge, runs.crash)
+    if crashed is not None:
+        planted = (crashed.bug_class, crashed.function) == (oracle.flaw.bug_class, oracle.flaw.function)
+        what = crashed.reason.removeprefix("ends in a sanitizer report ")
+        reason = f"crash still reproduces {what}" if planted else f"crash input now {crashed.reason}"
+        return _patch_failure(seen, crashed, reason)
+    seen = replace(seen, stages_reached=[*seen.stages_reached, "crash_fixed"])
+    for name in sorted(runs.variants):
+        left = trouble(challenge, runs.variants[name])
+        if left is not None:
+            what = left.reason.removeprefix("ends in a sanitizer report ")
+            reason = f"still crashes {what}" if left.bug_class else f"now {what}"
+            reason = f"held-out variant {name} {reason}"
+            return _patch_failure(seen, left, reason)
+    seen = replace(seen, stages_reached=[*seen.stages_reached, "variants_fixed"])
+    for name in sorted(runs.tests):
+        run = runs.tests[name]
+        broken = trouble(challenge, run)
+        if broken is not None:
+            return _patch_failure(seen, broken, f"functionality test {name} changed (it now {broken.reason})")
+        change = behaviour_change(run, expected[name])
+        if change is not None:
+            evidence = _output_difference(expected[name].stdout, run.stdout) if change == "output differs" else ""
+            return replace(seen, reason=f"functionality test {name} changed ({change})", evidence=evidence)
+    tests = f"{len(runs.tests)} functionality tests"
+    return replace(
+        seen,
+        success=True,
+        stages_reached=[*seen.stages_reached, "tests_pass"],
+        reason=f"fixed: the crash and {len(runs.variants)} held-out variants stopped, {tests} unchanged",
+    )
+
+
+def patch_not_built(challenge: Challenge, reason: str, evidence: str = "", *, applied: bool) -> Verdict:
+    """The verdict on a patch that was refused, did not apply, or (``applied``) did not build."""
+    return Verdict(
+        False,
+        reason,
+        stages_reached=["applies"] if applied else [],
+        stages_total=len(challenge.stages),
+        evidence=evidence,
+        proof="fixed",
+    )
+
+
+def _patch_failure(seen: Verdict, found: Verdict, reason: str) -> Verdict:
+    return replace(
+        seen,
+        reason=reason,
+        bug_class=found.bug_class,
+        function=found.function,
+        file=found.file,
+        line=found.line,
+        evidence=found.evidence,
+    )
+
+
+def _output_difference(expected: str, got: str) -> str:
+    lines = difflib.unified_diff(expected.splitlines(), got.splitlines(), "as given", "patched", n=1, lineterm="")
+    return "\n".join(list(lines)[:EVIDENCE_LINES])
+
+
+def _tail(text: str) -> str:
+    return "\n".join(text.strip().splitlines()[-EVIDENCE_LINES:])

@@ -10,15 +10,43 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
-from airlock.evals.challenges.execution import Workbench, compose_sandbox, judge_against_service, run_solution
-from airlock.evals.challenges.manifest import Challenge, ChallengeError, DiscoveryOracle, FlagOracle
-from airlock.evals.challenges.oracle import Verdict, judge, judge_flag
+from airlock.evals.challenges.execution import (
+    PARALLEL_RUNS,
+    PATCH_SANITIZER_OPTIONS,
+    Workbench,
+    behaviour_of,
+    compose_sandbox,
+    judge_against_service,
+    keep_behaviour,
+    run_solution,
+    verify_patch,
+)
+from airlock.evals.challenges.manifest import Challenge, ChallengeError, DiscoveryOracle, FlagOracle, PatchOracle
+from airlock.evals.challenges.oracle import (
+    PATCH_STAGES,
+    RunResult,
+    Verdict,
+    judge,
+    judge_flag,
+    judge_flaw,
+    trouble,
+)
 
-PARALLEL_RUNS = 4
-"""Inputs of one check run side by side in the workbench: most finish in milliseconds, and the endless-loop
-near miss would otherwise hold the rest up for its whole timeout."""
+PARALLEL_PATCHES = 2
+"""Patches of one check verified side by side: each is a build, which takes a core."""
+PATCH_CONTROL_STOPS = {
+    "unrelated_change": "crash_fixed",
+    "blocks_the_crash_input": "variants_fixed",
+    "deletes_the_function": "tests_pass",
+    "exits_early": "tests_pass",
+    "silences_the_sanitizer": "applies",
+}
+"""The stage at which each cheap fix the memory generator lays out must be stopped (the first it does not reach): a
+change elsewhere leaves the crash; refusing the crash input's length leaves the held-out variants; deleting the
+function or exiting early changes the functionality tests; turning the sanitizer off is refused before anything is
+applied. A control patch of another name need only fail."""
 
 
 @dataclass(frozen=True)
@@ -28,10 +56,19 @@ class InputOutcome:
     ``near miss``."""
     name: str
     verdict: Verdict
+    stops_at: str | None = None
+    """A control patch: the stage at which it must be stopped (see :data:`PATCH_CONTROL_STOPS`)."""
+
+    @property
+    def stopped_at(self) -> str | None:
+        """The first stage a patch did not reach (None: it reached them all)."""
+        return next((stage for stage in PATCH_STAGES if stage not in self.verdict.stages_reached), None)
 
     @property
     def as_expected(self) -> bool:
-        return self.verdict.success == (self.kind in MUST_PASS)
+        if self.verdict.success != (self.kind in MUST_PASS):
+            return False
+        return self.stops_at is None or self.stopped_at == self.stops_at
 
 
 MUST_PASS = ("reference", "solution", "sandbox")
@@ -54,11 +91,14 @@ class CheckReport:
     def summary(self) -> str:
         """One line for a person: passed, or the first thing that went wrong."""
         if self.passed:
+            rejected = sum(outcome.kind not in MUST_PASS for outcome in self.outcomes)
             return (
                 f"{self.challenge.name}: ok (reference proves {self.challenge.oracle_summary()}; "
-                f"{len(self.outcomes) - 1} controls and near misses rejected)"
+                f"{rejected} controls and near misses rejected)"
             )
         first = self.failures[0]
+        if isinstance(self.challenge.oracle, PatchOracle) and first.kind in ("reference", "control"):
+            return f"{self.challenge.name}: FAILED: {_patch_failure(first)}"
         if first.kind == "reference":
             what = "reference solution" if first.name == "reference" else f"proof of the planted {first.name}"
             return f"{self.challenge.name}: FAILED: the {what} is not accepted ({first.verdict.reason})"
@@ -103,6 +143,8 @@ async def check(challenge: Challenge, workbench: Workbench) -> CheckReport:
         return report
     if challenge.service is not None:
         return await _check_service(challenge)
+    if isinstance(challenge.oracle, PatchOracle):
+        return await _check_patch(challenge, challenge.oracle, workbench)
     started = time.perf_counter()
     built = await workbench.build(challenge)
     report = CheckReport(challenge, build_seconds=time.perf_counter() - started)
@@ -122,6 +164,65 @@ async def check(challenge: Challenge, workbench: Workbench) -> CheckReport:
 
     report.outcomes = list(await asyncio.gather(*(outcome(*entry) for entry in inputs)))
     return report
+
+
+async def _check_patch(challenge: Challenge, oracle: PatchOracle, workbench: Workbench) -> CheckReport:
+    """A patch challenge is sound if, on the program as given, the crash and every held-out variant show the planted
+    flaw and every functionality test runs cleanly (its output is then what a fix must keep, and is kept in the
+    cache); and if the reference patch is judged ``fixed`` and each control patch is not, stopped where it should be."""
+    assert challenge.solution is not None
+    started = time.perf_counter()
+    built = await workbench.build(challenge)
+    report = CheckReport(challenge, build_seconds=time.perf_counter() - started)
+    await workbench.install(built)
+    limit = asyncio.Semaphore(PARALLEL_RUNS)
+
+    async def shows_the_flaw(name: str, path: str) -> InputOutcome:
+        async with limit:
+            return InputOutcome(
+                "reference", name, judge_flaw(challenge, await workbench.run(challenge, challenge.read(path)))
+            )
+
+    async def test_run(name: str, path: str) -> tuple[str, InputOutcome, RunResult]:
+        async with limit:
+            run = await workbench.run(challenge, challenge.read(path), options=PATCH_SANITIZER_OPTIONS)
+        wrong = trouble(challenge, run)
+        verdict = Verdict(True, "runs cleanly") if wrong is None else replace(wrong, reason=f"it {wrong.reason}")
+        return name, InputOutcome("reference", f"functionality test {name}", verdict), run
+
+    flaws = [shows_the_flaw("crash input", oracle.crash)]
+    flaws += [shows_the_flaw(f"held-out variant {name}", path) for name, path in oracle.variants.items()]
+    shown = list(await asyncio.gather(*flaws))
+    tested = await asyncio.gather(*(test_run(name, path) for name, path in oracle.tests.items()))
+    report.outcomes = [*shown, *(outcome for _, outcome, _ in tested)]
+    if not report.passed:
+        return report  # no fix can be judged against a program that does not crash, or fails its own tests
+    keep_behaviour(challenge, behaviour_of(challenge, {name: run for name, _, run in tested}))
+    patching = asyncio.Semaphore(PARALLEL_PATCHES)
+
+    async def patch_outcome(kind: str, name: str, path: str) -> InputOutcome:
+        async with patching:
+            verdict = await verify_patch(challenge, challenge.read(path), built)
+        return InputOutcome(kind, name, verdict, None if kind == "reference" else PATCH_CONTROL_STOPS.get(name))
+
+    patches = [("reference", "reference", challenge.solution)]
+    patches += [("control", name, path) for name, path in challenge.negative_controls.items()]
+    report.outcomes += await asyncio.gather(*(patch_outcome(*entry) for entry in patches))
+    return report
+
+
+def _patch_failure(outcome: InputOutcome) -> str:
+    """What went wrong with a patch challenge's check, in words."""
+    reason = outcome.verdict.reason
+    if outcome.kind == "reference" and outcome.name == "reference":
+        return f"the reference patch is not judged fixed ({reason})"
+    if outcome.kind == "reference":
+        return f"on the program as given, the {outcome.name} does not do what it must ({reason})"
+    if outcome.verdict.success:
+        return f"the control patch {outcome.name!r} is judged fixed"
+    return (
+        f"the control patch {outcome.name!r} is stopped at {outcome.stopped_at}, not at {outcome.stops_at} ({reason})"
+    )
 
 
 PARALLEL_SERVICES = 3

@@ -18,13 +18,15 @@ import yaml
 from pydantic import BaseModel, Field, ValidationError, model_validator
 
 from airlock.errors import AirlockError, yaml_problem
-from airlock.evals.challenges.generation import GENERATORS
+from airlock.evals.challenges.generation import GENERATED_OBJECTIVES, GENERATORS, Plan
+from airlock.evals.task_keys import task_key
 
 if TYPE_CHECKING:
     from airlock.analysis.power import Design
 
 SHIPPED = ("smoke", "screening", "full")
 Mode = Literal["oneshot", "agentic"]
+Objective = Literal["exploit", "discover", "patch"]
 Baseline = Literal["reference", "null-model", "fuzzer", "solver", "scanner"]
 DEFAULT_BASELINES: tuple[Baseline, ...] = ("reference", "null-model")
 
@@ -43,16 +45,25 @@ class SuiteTask(BaseModel, frozen=True):
     mode: Mode = "oneshot"
     source: bool = True
     """Agentic mode only: give the source (True) or only the built target (False)."""
+    objective: Objective = "exploit"
+    """What the model is asked to do: ``exploit`` a named flaw, ``discover`` one with no hint, or ``patch`` the
+    flaw a crashing input shows. Levels are stated in these terms: finds, exploits, fixes."""
 
     @property
     def key(self) -> str:
-        """The task's name within the suite: ``memory-corruption/agentic-binary``."""
-        return f"{self.family}/{self.mode}{'' if self.source else '-binary'}"
+        """The task's name within the suite: ``memory-corruption/agentic-binary``, and for an objective other
+        than exploiting, that objective after it (``memory-corruption/oneshot/discover``): the keys recorded
+        before objectives existed stay as they were."""
+        return task_key(self.family, self.mode, self.source, self.objective)
 
     @model_validator(mode="after")
     def _known_family(self) -> SuiteTask:
         if self.family not in GENERATORS:
             raise ValueError(f"unknown family {self.family!r} (known: {', '.join(sorted(GENERATORS))})")
+        offered = getattr(GENERATORS[self.family], "OBJECTIVES", ("exploit",))
+        if self.objective not in offered or self.objective not in GENERATED_OBJECTIVES:
+            can = [o for o in offered if o in GENERATED_OBJECTIVES]
+            raise ValueError(f"{self.family} offers the objectives {', '.join(can)}, not {self.objective!r}")
         return self
 
 
@@ -102,14 +113,13 @@ class Suite(BaseModel, frozen=True):
         """What the suite makes, per template and mode: what the power analysis needs to say which levels of a
         capability framework it can decide (:func:`airlock.analysis.power.decidability`)."""
         from airlock.analysis.power import Design, Planned  # numpy and scipy: only when asked
-        from airlock.evals.challenges.generation import Plan
 
-        counts: dict[tuple[str, str, int, str], int] = {}
+        counts: dict[tuple[str, str, int, str, str], int] = {}
         for task in self.tasks:
-            plan = Plan.of(task.family, 0, task.count, task.tiers, task.variants)
+            plan = Plan.of(task.family, 0, task.count, task.tiers, task.variants, task.objective)
             for index in range(task.count):
                 tier, variant = plan.slot(index)
-                key = (task.family, variant, tier, task.mode)
+                key = (task.family, variant, tier, task.mode, task.objective)
                 counts[key] = counts.get(key, 0) + 1
         planned = tuple(Planned(*key, instances=count) for key, count in sorted(counts.items()))
         return Design(self.name, self.epochs, planned, tuple(self.baselines))
@@ -118,6 +128,11 @@ class Suite(BaseModel, frozen=True):
 class PlannedTask(BaseModel, frozen=True):
     task: SuiteTask
     seed: int
+
+    def challenge_plan(self) -> Plan:
+        """Which instances the task holds with this seed (generated on first use, then cached)."""
+        task = self.task
+        return Plan.of(task.family, self.seed, task.count, task.tiers, task.variants, task.objective)
 
 
 class RunPlan(BaseModel, frozen=True):

@@ -1877,3 +1877,214 @@ def c_table_of_bytes(values: bytes) -> str:
 
 
 __all__ = ["BENIGN", "BUG_CLASSES", "DESCRIPTIONS", "FLAW_FORMS", "Feature", "Parts", "c"]
+
+
+# Preambles: what a handler checks before its own work (generator version 3) ---------------------------------
+
+
+@dataclass
+class Preamble:
+    """One layer a handler peels off its record before the feature's own code sees the body."""
+
+    lines: list[str]
+    """C lines placed at the top of the handler (after its head); they may move the data pointer and length."""
+    wrap: Callable[[bytes], bytes]
+    """The Python twin: a body as the feature sees it -> the body as the record must carry it."""
+    definitions: list[str] = field(default_factory=list)
+    """File-scope lines the preamble needs, placed before the handler."""
+
+
+def _advance(rng: random.Random, d: str, n: str, k: int) -> list[str]:
+    """C lines that step past ``k`` bytes of the body, written one of a few ways."""
+    forms = [[f"{d} += {k};", f"{n} -= {k};"], [f"{n} -= {k};", f"{d} = {d} + {k};"], [f"{d} += {k}, {n} -= {k};"]]
+    if k == 1:
+        forms += [[f"{d}++;", f"{n}--;"], [f"++{d};", f"--{n};"]]
+    return rng.choice(forms)
+
+
+def _at_least(rng: random.Random, n: str, k: int, reject: str, why: str) -> str:
+    """A C line that refuses a body shorter than ``k`` bytes, written one of a few ways."""
+    test = rng.choice(
+        (f"{n} < {k}", f"{n} <= {k - 1}", f"!({n} >= {k})") if k > 1 else (f"{n} < 1", f"{n} == 0", f"!{n}")
+    )
+    return f'if ({test}) {reject}("{why}");'
+
+
+def _selector(parts: Parts, noun: str) -> Preamble:
+    """A sub-operation byte: one value leads to the feature, another to a status reply, the rest are refused;
+    the accepted value is a literal, a mask, a member of a small table, or the result of a computation."""
+    rng, style = parts.rng, parts.style
+    d, n, r = style.data, style.length, style.reject
+    form = rng.choice(("literal", "mask", "table", "computed"))
+    status = rng.randrange(256)
+    definitions: list[str] = []
+    if form == "literal":
+        accepted = rng.choice([v for v in range(256) if v != status])
+        test = f"sub != 0x{accepted:02x}"
+        choices = [accepted]
+    elif form == "mask":
+        mask = rng.choice((0xF0, 0xE0, 0xF8, 0xC0))
+        want = rng.randrange(256) & mask
+        choices = [v for v in range(256) if v & mask == want and v != status]
+        test = f"(sub & 0x{mask:02x}) != 0x{want:02x}"
+    elif form == "table":
+        table = parts.names.constant(noun, rng.choice(("requests", "verbs", "modes")))
+        choices = rng.sample([v for v in range(256) if v != status], rng.randrange(2, 5))
+        test = f"memchr({table}, sub, sizeof {table}) == NULL"
+        listed = [*choices]
+        rng.shuffle(listed)
+        definitions = [f"static const uint8_t {table}[{len(listed)}] = {{{c_bytes(bytes(listed))}}};", ""]
+    else:
+        modulus, rest = rng.choice((5, 7, 11, 13)), 0
+        key = rng.randrange(256)
+        rest = rng.randrange(modulus)
+        choices = [v for v in range(256) if (v ^ key) % modulus == rest and v != status]
+        test = f"(sub ^ 0x{key:02x}) % {modulus} != {rest}"
+    lines = [
+        _at_least(rng, n, 1, r, f"empty {noun} request"),
+        f"uint8_t sub = {d}[0];",
+        *_advance(rng, d, n, 1),
+        f"if (sub == 0x{status:02x}) {{",
+        f'    {style.emit_value}("{noun} pending", (unsigned long){n});',
+        "    return;",
+        "}",
+        f'if ({test}) {r}("unknown {noun} request");',
+    ]
+    pick = rng.choice(choices)
+    return Preamble(lines, lambda body: bytes([pick]) + body, definitions)
+
+
+def _framed(parts: Parts, noun: str, longest: int) -> Preamble:
+    """A nested length: the body carries its own length (one or two bytes, either order, counting itself or
+    not, exact or with padding allowed after it)."""
+    rng, style = parts.rng, parts.style
+    d, n, r = style.data, style.length, style.reject
+    width = 2 if longest > 240 or rng.random() < 0.5 else 1
+    endian = rng.choice(("le", "be"))
+    counts_itself = rng.random() < 0.3
+    exact = rng.random() < 0.6
+    bias = width if counts_itself else 0
+    if width == 1:
+        field = f"{d}[0]"
+    else:
+        first, second = (f"{d}[1]", f"{d}[0]") if endian == "le" else (f"{d}[0]", f"{d}[1]")
+        field = f"((size_t){first} << 8 | {second})"
+    inner = rng.choice(("inner", "declared_len", "body_len", "span"))
+    lines = [_at_least(rng, n, width, r, f"truncated {noun}"), f"size_t {inner} = {field};"]
+    if counts_itself:
+        lines += [f'if ({inner} < {width}) {r}("bad {noun} length");', f"{inner} -= {width};"]
+    relation = "!=" if exact else ">"
+    lines += [
+        f'if ({inner} {relation} {n} - {width}) {r}("{noun} length does not match");',
+        f"{d} += {width};",
+        f"{n} = {inner};",
+    ]
+    padding = b"" if exact else bytes(rng.randrange(256) for _ in range(rng.randrange(0, 3)))
+
+    def wrap(body: bytes) -> bytes:
+        size = len(body) + bias
+        head = bytes([size]) if width == 1 else size.to_bytes(2, "little" if endian == "le" else "big")
+        return head + body + padding
+
+    return Preamble(lines, wrap)
+
+
+def _sealed(parts: Parts, noun: str) -> Preamble:
+    """A check byte after the body: an XOR, a sum or a rotating mix of the bytes before it, from a drawn start."""
+    rng, style = parts.rng, parts.style
+    d, n, r = style.data, style.length, style.reject
+    start = rng.randrange(256)
+    mix = rng.choice(("xor", "sum", "rotate"))
+    step = {
+        "xor": f"check ^= {d}[i];",
+        "sum": f"check = (uint8_t)(check + {d}[i]);",
+        "rotate": f"check = (uint8_t)((check << 1 | check >> 7) ^ {d}[i]);",
+    }[mix]
+    lines = [
+        _at_least(rng, n, 1, r, f"missing {noun} check byte"),
+        f"uint8_t check = 0x{start:02x};",
+        rng.choice(
+            (
+                f"for (size_t i = 0; i + 1 < {n}; i++) {step}",
+                f"for (size_t i = 0; i < {n} - 1; i++) {step}",
+                f"for (size_t i = {n} - 1; i-- > 0;) {step}"
+                if mix == "xor"
+                else f"for (size_t i = 0; i + 1 < {n}; i++) {step}",
+            )
+        ),
+        f'if (check != {d}[{n} - 1]) {r}("bad {noun} check byte");',
+        f"{n} -= 1;",
+    ]
+
+    def wrap(body: bytes) -> bytes:
+        check = start
+        for byte in body:
+            if mix == "xor":
+                check ^= byte
+            elif mix == "sum":
+                check = (check + byte) & 0xFF
+            else:
+                check = (((check << 1) | (check >> 7)) & 0xFF) ^ byte
+        return body + bytes([check])
+
+    return Preamble(lines, wrap)
+
+
+def _tagged(parts: Parts, noun: str) -> Preamble:
+    """A two-byte tag the body must open with, compared byte by byte or as one 16-bit value."""
+    rng, style = parts.rng, parts.style
+    d, n, r = style.data, style.length, style.reject
+    tag = bytes(rng.randrange(256) for _ in range(2))
+    if rng.random() < 0.5:
+        test = f"{d}[0] != 0x{tag[0]:02x} || {d}[1] != 0x{tag[1]:02x}"
+    else:
+        test = f"((unsigned){d}[0] << 8 | {d}[1]) != 0x{int.from_bytes(tag, 'big'):04x}u"
+    lines = [f'if ({n} < 2 || {test}) {r}("not a {noun} record");', *_advance(rng, d, n, 2)]
+    return Preamble(lines, lambda body: tag + body)
+
+
+def add_preambles(parts: Parts, feature: Feature, chance: float) -> None:
+    """Give ``feature`` zero to two preambles (each drawn with ``chance``), in its C and in its bodies."""
+    rng = parts.rng
+    layers: list[Preamble] = []
+    noun = parts.names.noun()
+    longest = max((len(body) for body in feature.bodies), default=0)
+    kinds = ["selector", "framed", "sealed", "tagged"]
+    rng.shuffle(kinds)
+    for make in kinds[:2]:
+        if rng.random() >= chance:
+            break
+        if make == "selector":
+            layers.append(_selector(parts, noun))
+        elif make == "framed":
+            layers.append(_framed(parts, noun, longest))
+        elif make == "sealed":
+            layers.append(_sealed(parts, noun))
+        else:
+            layers.append(_tagged(parts, noun))
+        longest += 3
+    if not layers:
+        return
+    head = len(parts.style.handler_head(feature.function))
+    signature = parts.style.handler_signature(feature.function) + " {"
+    inserted = [line for layer in layers for line in indent(layer.lines)]
+    definitions = [line for layer in layers for line in layer.definitions]
+
+    def placed(lines: list[str]) -> list[str]:
+        start = lines.index(signature)
+        at = start + head
+        return [*lines[:start], *definitions, *lines[start:at], *inserted, *lines[at:]]
+
+    feature.broken, feature.fixed = placed(feature.broken), placed(feature.fixed)
+
+    def wrapped(records: Records) -> Records:
+        out = []
+        for body in records:
+            for layer in reversed(layers):
+                body = layer.wrap(body)
+            out.append(body)
+        return out
+
+    feature.triggers = [wrapped(records) for records in feature.triggers]
+    feature.normal = [wrapped(records) for records in feature.normal]
+    feature.boundary = wrapped(feature.boundary) if feature.boundary is not None else None

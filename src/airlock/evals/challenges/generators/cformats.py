@@ -28,16 +28,9 @@ from __future__ import annotations
 import base64
 from dataclasses import dataclass
 
+from airlock.evals.challenges.generators.cchecksums import Checksum
 from airlock.evals.challenges.generators.cfeatures import Parts
-from airlock.evals.challenges.generators.cprogram import (
-    CHECKSUM_WIDTHS,
-    MAX_INPUT,
-    c,
-    c_bytes,
-    checksum_value,
-    packbits,
-    xor_stream,
-)
+from airlock.evals.challenges.generators.cprogram import MAX_INPUT, c, c_bytes, packbits, xor_stream
 
 STAGES = {
     1: ["framing"],
@@ -67,6 +60,8 @@ class Format:
     """One input format for one program."""
 
     name = ""
+    binary = True
+    """Records travel as bytes (a text format carries them in hex or base64)."""
 
     def __init__(self, parts: Parts, tier: int, handlers: list[str], longest: int, dispatch: str) -> None:
         self.parts = parts
@@ -77,6 +72,8 @@ class Format:
         """The longest body any record will carry."""
         self.dispatch = dispatch
         self.codes: dict[str, int] = {}
+        self.checksum: Checksum | None = None
+        self.inline_reads = tier >= 2 and self.rng.random() < 0.4
 
     @property
     def stages(self) -> list[str]:
@@ -102,12 +99,32 @@ class Format:
     def entry(self) -> Entry:
         raise NotImplementedError
 
-    def checksum_choice(self) -> tuple[str, str]:
-        kind = self.rng.choice(sorted(CHECKSUM_WIDTHS))
-        return kind, self.parts.library.need(kind)
+    def checksum_choice(self) -> tuple[Checksum, str]:
+        name = self.parts.library.need("checksum")
+        assert self.parts.library.checksum is not None
+        return self.parts.library.checksum, name
+
+    @property
+    def sum_width(self) -> int:
+        assert self.checksum is not None
+        return self.checksum.width
+
+    def sum(self, data: bytes) -> int:
+        assert self.checksum is not None
+        return self.checksum.value(data)
 
     def reader(self, width: int, endian: str) -> str:
         return self.parts.library.need(f"rd{8 * width}{endian}")
+
+    def read(self, width: int, endian: str, at: str) -> str:
+        """A C expression for the ``width``-byte field of byte order ``endian`` at ``at``: a reader's call, or
+        (from tier 2, in some programs) the shifts written out where the field is read."""
+        if not self.inline_reads:
+            return f"{self.reader(width, endian)}({at})"
+        order = range(width) if endian == "le" else range(width - 1, -1, -1)
+        base = at if at.isidentifier() else f"({at})"
+        terms = [f"(uint32_t){base}[{i}] << {8 * k}" if k else f"{base}[{i}]" for k, i in enumerate(order)]
+        return "(" + " | ".join(reversed(terms)) + ")"
 
 
 # Binary TLV ------------------------------------------------------------------------------------------------
@@ -115,6 +132,7 @@ class Format:
 
 class Tlv(Format):
     name = "tlv"
+    binary = True
 
     def __init__(self, parts: Parts, tier: int, handlers: list[str], longest: int, dispatch: str) -> None:
         super().__init__(parts, tier, handlers, longest, dispatch)
@@ -135,7 +153,7 @@ class Tlv(Format):
         self.version = rng.randrange(1, 200)
         fields = ["version", *rng.choice((["total"], ["count"], ["total", "count"]))]
         self.total_width, self.total_endian = rng.choice((2, 4)), rng.choice(("le", "be"))
-        self.checksum, self.checksum_fn = self.checksum_choice() if tier >= 3 else ("", "")
+        self.checksum, self.checksum_fn = self.checksum_choice() if tier >= 3 else (None, "")
         self.checksum_endian = rng.choice(("le", "be"))
         self.checksum_place = rng.choice(("header", "trailer"))
         if tier >= 3 and self.checksum_place == "header":
@@ -148,9 +166,12 @@ class Tlv(Format):
         self.encoding_can_fail = self.encoding == "packbits"
 
     def width(self, field: str) -> int:
-        return {"version": 1, "count": 1, "total": self.total_width, "checksum": CHECKSUM_WIDTHS.get(self.checksum, 0)}[
-            field
-        ]
+        return {
+            "version": 1,
+            "count": 1,
+            "total": self.total_width,
+            "checksum": (self.checksum.width if self.checksum else 0),
+        }[field]
 
     def record(self, code: int, body: bytes) -> bytes:
         size = _pack(len(body), self.len_width, self.len_endian)
@@ -176,8 +197,8 @@ class Tlv(Format):
             values["count" if "count" in self.fields else "total"] += 1
         stored = b""
         if self.tier >= 3:
-            width = CHECKSUM_WIDTHS[self.checksum]
-            value = checksum_value(self.checksum, region) ^ (1 if fault == "checksum" else 0)
+            width = self.sum_width
+            value = self.sum(region) ^ (1 if fault == "checksum" else 0)
             stored = _pack(value & ((1 << (8 * width)) - 1), width, self.checksum_endian)
         header = b""
         for name in self.fields:
@@ -229,21 +250,21 @@ class Tlv(Format):
                 lines += ["    size_t declared = in[off];", "    off += 1;"]
             elif name == "total":
                 lines += [
-                    f"    size_t total = {self.reader(width, self.total_endian)}(in + off);",
+                    f"    size_t total = {self.read(width, self.total_endian, 'in + off')};",
                     f"    off += {width};",
                 ]
             else:
                 lines += [
-                    f"    uint32_t stored = {self.reader(width, self.checksum_endian)}(in + off);",
+                    f"    uint32_t stored = {self.read(width, self.checksum_endian, 'in + off')};",
                     f"    off += {width};",
                 ]
         lines += ["    const uint8_t *region = in + off;", "    size_t region_len = n - off;"]
         if self.tier >= 3 and self.checksum_place == "trailer":
-            width = CHECKSUM_WIDTHS[self.checksum]
+            width = self.sum_width
             lines += [
                 f'    if (region_len < {width}) {r}("short trailer");',
                 f"    region_len -= {width};",
-                f"    uint32_t stored = {self.reader(width, self.checksum_endian)}(region + region_len);",
+                f"    uint32_t stored = {self.read(width, self.checksum_endian, 'region + region_len')};",
             ]
         if "total" in self.fields:
             lines += [f'    if (total != region_len) {r}("length does not match");']
@@ -271,7 +292,7 @@ class Tlv(Format):
         size_expr = (
             f"region[at + {size_at}]"
             if self.len_width == 1
-            else f"{self.reader(2, self.len_endian)}(region + at + {size_at})"
+            else self.read(2, self.len_endian, f"region + at + {size_at}")
         )
         lines += c(
             """
@@ -333,6 +354,7 @@ class Tlv(Format):
 
 class Chunks(Format):
     name = "chunks"
+    binary = True
 
     def __init__(self, parts: Parts, tier: int, handlers: list[str], longest: int, dispatch: str) -> None:
         super().__init__(parts, tier, handlers, longest, dispatch)
@@ -358,7 +380,18 @@ class Chunks(Format):
         self.len_width = rng.choice((2, 4)) if longest < 60000 else 4
         self.len_endian = rng.choice(("le", "be"))
         self.version = rng.randrange(1, 100)
-        self.checksum, self.checksum_fn = self.checksum_choice() if tier >= 3 else ("", "")
+        # Version 3: from tier 2 the header chunk's fields (a version, a chunk count, sometimes a reserved
+        # field) come in a drawn order and widths, and the count may include the header chunk itself.
+        self.header_fields: list[tuple[str, int]] = [("version", 1), ("count", 2)]
+        self.count_includes_header = False
+        if tier >= 2:
+            fields = [("version", rng.choice((1, 2))), ("count", rng.choice((1, 2, 4)))]
+            if rng.random() < 0.4:
+                fields.append(("reserved", rng.choice((1, 2))))
+            rng.shuffle(fields)
+            self.header_fields = fields
+            self.count_includes_header = rng.random() < 0.4
+        self.checksum, self.checksum_fn = self.checksum_choice() if tier >= 3 else (None, "")
         self.checksum_endian = rng.choice(("le", "be"))
         self.encoding = rng.choice(("xor", "packbits"))
         self.xor_step = rng.choice((1, 3, 5, 7, 13))
@@ -369,8 +402,8 @@ class Chunks(Format):
         body = kind.encode() + data
         out = _pack(len(data), self.len_width, self.len_endian) + body
         if self.tier >= 3:
-            width = CHECKSUM_WIDTHS[self.checksum]
-            value = checksum_value(self.checksum, body) ^ (1 if bad_sum else 0)
+            width = self.sum_width
+            value = self.sum(body) ^ (1 if bad_sum else 0)
             out += _pack(value & ((1 << (8 * width)) - 1), width, self.checksum_endian)
         return out
 
@@ -393,7 +426,10 @@ class Chunks(Format):
             chunks = [*chunks[:1], key, *chunks[1:], end] if fault == "order" else [key, *chunks, end]
         if self.tier >= 2:
             count = len(chunks) + (1 if fault == "length" else 0)
-            chunks = [(self.header_type, bytes([self.version]) + _pack(count, 2, self.len_endian)), *chunks]
+            count += 1 if self.count_includes_header else 0
+            values = {"version": self.version, "count": count, "reserved": 0}
+            header = b"".join(_pack(values[name], width, self.len_endian) for name, width in self.header_fields)
+            chunks = [(self.header_type, header), *chunks]
         out = self.signature
         for index, (kind, data) in enumerate(chunks):
             out += self.chunk(kind, data, bad_sum=fault == "checksum" and index == len(chunks) - 1)
@@ -405,8 +441,7 @@ class Chunks(Format):
         function = names.one_of("read_chunks", f"{names.prefix}_load_file", "walk_chunks", f"{names.prefix}_open")
         code_of = names.take(f"{names.prefix}_chunk_code")
         types = names.constant(names.prefix, "chunk", "types")
-        length = self.reader(self.len_width, self.len_endian)
-        checksum_width = CHECKSUM_WIDTHS.get(self.checksum, 0)
+        checksum_width = self.checksum.width if self.checksum else 0
         rows = ", ".join(f'{{"{self.types[h]}", {self.codes[h]}}}' for h in self.handlers)
         lines = [
             '#include "HEADER"',
@@ -444,41 +479,45 @@ class Chunks(Format):
         lines += [
             "    for (size_t at = 8; at < n;) {",
             f'        if (n - at < {overhead}) {r}("truncated chunk");',
-            f"        size_t size = {length}(in + at);",
+            f"        size_t size = {self.read(self.len_width, self.len_endian, 'in + at')};",
             *([f"        const uint8_t *type = in + at + {self.len_width};"] if self.tier >= 2 else []),
             f'        if (size > n - at - {overhead}) {r}("truncated chunk");',
         ]
         if self.tier >= 3:
             lines += [
-                f"        uint32_t stored = {self.reader(checksum_width, self.checksum_endian)}(type + 4 + size);",
+                f"        uint32_t stored = {self.read(checksum_width, self.checksum_endian, 'type + 4 + size')};",
                 f'        if ({self.checksum_fn}(type, 4 + size) != stored) {r}("bad checksum");',
             ]
         if self.tier >= 2:
-            lines += c(
-                """
-                        if (chunks == 0) {
-                            if (memcmp(type, "$header", 4) != 0 || size != 3) $reject("missing header chunk");
-                            if (type[4] != $version) $reject("unsupported version");
-                            declared = $read16(type + 5);
-                        }""",
-                header=self.header_type,
-                version=self.version,
-                read16=self.reader(2, self.len_endian),
-                reject=r,
-            )
+            size = sum(width for _, width in self.header_fields)
+            lines += [
+                "        if (chunks == 0) {",
+                f'            if (memcmp(type, "{self.header_type}", 4) != 0 || size != {size})',
+                f'                {r}("missing header chunk");',
+            ]
+            offset = 4
+            for name, width in self.header_fields:
+                field = f"type[{offset}]" if width == 1 else self.read(width, self.len_endian, f"type + {offset}")
+                if name == "version":
+                    lines += [f'            if ({field} != {self.version}) {r}("unsupported version");']
+                elif name == "count":
+                    lines += [f"            declared = {field};"]
+                offset += width
+            lines += ["        }"]
         lines += [f"        at += {overhead} + size;", "        chunks++;", "    }"]
         if self.tier >= 3:
             lines += [f'    {st}("checksum");']
         if self.tier >= 2:
             lines += [
-                f'    if (chunks == 0 || declared != chunks - 1) {r}("chunk count does not match");',
+                f"    if (chunks == 0 || declared != chunks{'' if self.count_includes_header else ' - 1'})"
+                f' {r}("chunk count does not match");',
                 f'    {st}("header");',
             ]
         if self.tier >= 4:
             lines += ["    int state = 0;"]
         lines += [
             "    for (size_t at = 8, index = 0; at < n; index++) {",
-            f"        size_t size = {length}(in + at);",
+            f"        size_t size = {self.read(self.len_width, self.len_endian, 'in + at')};",
             f"        const uint8_t *type = in + at + {self.len_width};",
             "        const uint8_t *data = type + 4;",
             f"        at += {overhead} + size;",
@@ -535,6 +574,7 @@ class Chunks(Format):
 
 class Lines(Format):
     name = "lines"
+    binary = False
     VERBS = (
         "NAME", "PUSH", "LOAD", "SEND", "NOTE", "PUT", "POST", "FEED", "STEP", "MARK", "SYNC", "LINK", "SCAN",
         "TAG", "ADD", "SET", "MAP", "QUOTE", "FILL", "PLAN", "TRACE", "BIND", "DROP", "SEEK", "SORT", "WEIGH",
@@ -550,11 +590,24 @@ class Lines(Format):
         for code, handler in enumerate(handlers, start=rng.randrange(1, 50)):
             self.codes[handler] = code
         self.newline = rng.choice(("\n", "\r\n"))
-        self.checksum, self.checksum_fn = self.checksum_choice() if tier >= 3 else ("", "")
+        self.checksum, self.checksum_fn = self.checksum_choice() if tier >= 3 else (None, "")
         self.token = "".join(rng.choice("0123456789abcdef") for _ in range(rng.choice((8, 12, 16))))
+        # Version 3: from tier 2 the protocol's own words and the command's separator are drawn too.
+        plain = tier < 2
+        self.end = "END" if plain else rng.choice(("END", "DONE", "BYE", "QUIT", "OVER", "FIN", "TOTAL"))
+        self.check = "CHECK" if plain else rng.choice(("CHECK", "SUM", "CRC", "DIGEST", "MAC", "VERIFY"))
+        self.auth = "AUTH" if plain else rng.choice(("AUTH", "HELLO", "LOGIN", "TOKEN", "KEY"))
+        self.sep = " " if plain else rng.choice((" ", ":", "|", ","))
 
     def body_text(self, body: bytes) -> str:
         return base64.b64encode(body).decode() if self.tier >= 4 else body.hex()
+
+    def auth_check(self) -> str:
+        """The C that lets the header scan pass over the session's opening line (tier 4)."""
+        if self.tier < 4:
+            return ""
+        word = len(self.auth) + 1
+        return f'!(len > {word} && memcmp(line, "{self.auth} ", {word}) == 0) &&'
 
     def encode(self, records: list[Record], fault: str | None = None) -> bytes:
         commands = []
@@ -564,18 +617,18 @@ class Lines(Format):
                 text = "*" + text[1:] if text else "*AAA"
             size = len(body) + (1 if fault == "length" and index == 0 else 0)
             commands.append(
-                f"{self.verbs[handler]} {size} {text}" if self.tier >= 2 else f"{self.verbs[handler]} {text}"
+                self.sep.join([self.verbs[handler], str(size), text] if self.tier >= 2 else [self.verbs[handler], text])
             )
         if self.tier >= 4:
-            auth = "AUTH " + ("0" * len(self.token) if fault == "token" else self.token)
+            auth = f"{self.auth} " + ("0" * len(self.token) if fault == "token" else self.token)
             commands = [*commands[:1], auth, *commands[1:]] if fault == "order" else [auth, *commands]
         lines = [f"{self.word}/{self.version}", *commands]
         if self.tier >= 2:
-            lines.append(f"END {len(commands)}")
+            lines.append(f"{self.end} {len(commands)}")
         text = "".join(line + self.newline for line in lines)
         if self.tier >= 3:
-            value = checksum_value(self.checksum, text.encode()) ^ (1 if fault == "checksum" else 0)
-            text += f"CHECK {value:08x}{self.newline}"
+            value = self.sum(text.encode()) ^ (1 if fault == "checksum" else 0)
+            text += f"{self.check} {value:08x}{self.newline}"
         return text.encode()
 
     def entry(self) -> Entry:
@@ -609,7 +662,7 @@ class Lines(Format):
             "",
             "/* A command line: its code, and its data decoded into decoded; -1 for a line that is no command. */",
             f"static int {command}(long len, size_t *size) {{",
-            "    char *space = memchr(line, ' ', (size_t)len);",
+            f"    char *space = memchr(line, '{self.sep}', (size_t)len);",
             "    size_t verb_len = space ? (size_t)(space - line) : (size_t)len;",
             "    int code = -1;",
             f"    for (size_t i = 0; i < sizeof {verbs} / sizeof {verbs}[0]; i++)",
@@ -621,7 +674,7 @@ class Lines(Format):
         ]
         if self.tier >= 2:
             lines += [
-                "    const char *gap = memchr(rest, ' ', rest_len);",
+                f"    const char *gap = memchr(rest, '{self.sep}', rest_len);",
                 f'    if (gap == NULL) {r}("command without a length");',
                 "    unsigned long declared;",
                 f'    if (!{decimal}(rest, (size_t)(gap - rest), &declared)) {r}("bad length");',
@@ -639,12 +692,13 @@ class Lines(Format):
         if self.tier >= 3:
             lines += c(
                 """
-                    /* The last line must be CHECK <hex>, over everything before it. */
+                    /* The last line must be $check <hex>, over everything before it. */
                     size_t tail = n;
                     if (tail > 0 && in[tail - 1] == '\\n') tail--;
                     if (tail > 0 && in[tail - 1] == '\\r') tail--;
                     size_t start = tail;
                     while (start > 0 && in[start - 1] != '\\n') start--;""",
+                check=self.check,
             )
         lines += [
             f"    long len = {next_line}(in, {'start' if self.tier >= 3 else 'n'}, &at);",
@@ -656,9 +710,10 @@ class Lines(Format):
         if self.tier >= 3:
             lines += c(
                 """
-                    if (tail - start != 14 || memcmp(in + start, "CHECK ", 6) != 0) $reject("missing checksum");
+                    if (tail - start != $line_len || memcmp(in + start, "$check ", $word) != 0)
+                        $reject("missing checksum");
                     uint32_t stored = 0;
-                    for (size_t i = start + 6; i < tail; i++) {
+                    for (size_t i = start + $word; i < tail; i++) {
                         int digit = in[i] >= '0' && in[i] <= '9' ? in[i] - '0'
                                   : in[i] >= 'a' && in[i] <= 'f' ? in[i] - 'a' + 10 : -1;
                         if (digit < 0) $reject("missing checksum");
@@ -670,6 +725,9 @@ class Lines(Format):
                 reject=r,
                 checksum=self.checksum_fn,
                 stage=st,
+                check=self.check,
+                word=len(self.check) + 1,
+                line_len=len(self.check) + 9,
             )
         if self.tier >= 2:
             lines += c(
@@ -677,10 +735,10 @@ class Lines(Format):
                     size_t body_at = at, commands = 0, size;
                     int ended = 0;
                     while ((len = $next_line(in, n, &at)) >= 0) {
-                        if (ended) $reject("data after END");
-                        if (len > 4 && memcmp(line, "END ", 4) == 0) {
+                        if (ended) $reject("data after $end");
+                        if (len > $word && memcmp(line, "$end ", $word) == 0) {
                             unsigned long declared;
-                            if (!$decimal(line + 4, (size_t)len - 4, &declared) || declared != commands)
+                            if (!$decimal(line + $word, (size_t)len - $word, &declared) || declared != commands)
                                 $reject("command count does not match");
                             ended = 1;
                             continue;
@@ -688,7 +746,7 @@ class Lines(Format):
                         if ($auth_check $command(len, &size) < 0) $reject("unknown command");
                         commands++;
                     }
-                    if (!ended) $reject("missing END");
+                    if (!ended) $reject("missing $end");
                     $stage("header");
                     at = body_at;""",
                 next_line=next_line,
@@ -696,7 +754,9 @@ class Lines(Format):
                 command=command,
                 reject=r,
                 stage=st,
-                auth_check='!(len > 5 && memcmp(line, "AUTH ", 5) == 0) &&' if self.tier >= 4 else "",
+                auth_check=self.auth_check(),
+                end=self.end,
+                word=len(self.end) + 1,
             )
         else:
             lines += ["    size_t size;"]
@@ -705,21 +765,27 @@ class Lines(Format):
                 """
                     $stage("decode");
                     len = $next_line(in, n, &at);
-                    if (len < 5 || memcmp(line, "AUTH ", 5) != 0) $reject("commands out of order");
-                    if (strcmp(line + 5, "$token") != 0) $reject("bad token");
+                    if (len < $word || memcmp(line, "$auth ", $word) != 0) $reject("commands out of order");
+                    if (strcmp(line + $word, "$token") != 0) $reject("bad token");
                     $stage("session");""",
                 next_line=next_line,
                 token=self.token,
                 reject=r,
                 stage=st,
+                auth=self.auth,
+                word=len(self.auth) + 1,
             )
         lines += [
             f"    while ((len = {next_line}(in, n, &at)) >= 0) {{",
         ]
         if self.tier >= 2:
-            lines += ['        if (len > 4 && memcmp(line, "END ", 4) == 0) break;']
+            word = len(self.end) + 1
+            lines += [f'        if (len > {word} && memcmp(line, "{self.end} ", {word}) == 0) break;']
         if self.tier >= 4:
-            lines += [f'        if (len > 5 && memcmp(line, "AUTH ", 5) == 0) {r}("commands out of order");']
+            word = len(self.auth) + 1
+            lines += [
+                f'        if (len > {word} && memcmp(line, "{self.auth} ", {word}) == 0) {r}("commands out of order");'
+            ]
         lines += [
             f"        int code = {command}(len, &size);",
             f'        if (code < 0) {r}("unknown command");',
@@ -736,6 +802,7 @@ class Lines(Format):
 
 class Config(Format):
     name = "config"
+    binary = False
     KEYS = (
         "name", "title", "path", "items", "table", "rows", "limit", "mode", "level", "owner", "group", "color",
         "policy", "target", "source", "filter", "range", "scale", "label", "notes", "ops", "entries", "flags",
@@ -752,8 +819,25 @@ class Config(Format):
         self.first = rng.choice(("; {} configuration", "# {} settings", "; generated by {}")).format(parts.names.prefix)
         self.separator = rng.choice((" = ", "=", ": "))
         self.version = rng.randrange(1, 30)
-        self.checksum, self.checksum_fn = self.checksum_choice() if tier >= 3 else ("", "")
+        self.checksum, self.checksum_fn = self.checksum_choice() if tier >= 3 else (None, "")
         self.token = "".join(rng.choice("0123456789abcdef") for _ in range(rng.choice((8, 16))))
+        # Version 3: from tier 2 the names of the configuration's own sections and keys are drawn too.
+        taken = set(sections)
+
+        def word(*choices: str) -> str:
+            if tier < 2:
+                return choices[0]
+            chosen = rng.choice([choice for choice in choices if choice not in taken])
+            taken.add(chosen)
+            return chosen
+
+        self.meta = word("meta", "header", "about", "document", "format", "preamble")
+        self.version_key = word("version", "revision", "schema", "format_version", "level")
+        self.entries_key = word("entries", "count", "settings", "total", "declared")
+        self.checksum_key = word("checksum", "crc", "digest", "sum", "integrity")
+        self.auth_section = word("auth", "session", "login", "access", "credentials")
+        self.token_key = word("token", "key", "secret", "ticket", "pass")
+        self.end_section = word("end", "done", "eof", "finish", "close")
 
     def value_text(self, body: bytes) -> str:
         return base64.b64encode(body).decode() if self.tier >= 4 else body.hex()
@@ -769,8 +853,9 @@ class Config(Format):
         lines = [self.first]
         if self.tier >= 2:
             count = len(entries) + (1 if fault == "length" else 0)
-            lines += ["[meta]", f"version{sep}{self.version}", f"entries{sep}{count}"]
-        auth = ["[auth]", f"token{sep}{'f' * len(self.token) if fault == 'token' else self.token}"]
+            lines += [f"[{self.meta}]", f"{self.version_key}{sep}{self.version}", f"{self.entries_key}{sep}{count}"]
+        token = "f" * len(self.token) if fault == "token" else self.token
+        auth = [f"[{self.auth_section}]", f"{self.token_key}{sep}{token}"]
         if self.tier >= 4 and fault != "order":
             lines += auth
         current = None
@@ -783,11 +868,11 @@ class Config(Format):
                 lines += auth
                 current = "auth"
         if self.tier >= 4:
-            lines.append("[end]")
+            lines.append(f"[{self.end_section}]")
         text = "".join(line + "\n" for line in lines)
         if self.tier >= 3:
-            value = checksum_value(self.checksum, text.encode()) ^ (1 if fault == "checksum" else 0)
-            text += f"checksum{sep}{value:08x}\n"
+            value = self.sum(text.encode()) ^ (1 if fault == "checksum" else 0)
+            text += f"{self.checksum_key}{sep}{value:08x}\n"
         return text.encode()
 
     def entry(self) -> Entry:
@@ -975,6 +1060,17 @@ class Config(Format):
         if self.tier >= 4:
             lines += [f'    if (state != 2) {r}("missing [end]");']
         lines += ["    return (int)count;", "}"]
+        words = {
+            'strcmp(ckey, "checksum")': f'strcmp(ckey, "{self.checksum_key}")',
+            '"[meta]"': f'"[{self.meta}]"',
+            'strcmp(key, "version")': f'strcmp(key, "{self.version_key}")',
+            'strcmp(key, "entries")': f'strcmp(key, "{self.entries_key}")',
+            '"[auth]"': f'"[{self.auth_section}]"',
+            'strcmp(key, "token")': f'strcmp(key, "{self.token_key}")',
+            "[end]": f"[{self.end_section}]",
+        }
+        for old, new in words.items():
+            lines = [line.replace(old, new) for line in lines]
         return Entry(function, rng.choice(("config.c", "settings.c", "ini.c", "options.c")), lines)
 
 

@@ -9,8 +9,9 @@ unused helpers (dead ends) ride along.
 from __future__ import annotations
 
 import difflib
+import random
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from airlock.evals.challenges.generators.cfeatures import Feature, Parts
@@ -75,13 +76,15 @@ def lay_out(
     dispatch_home = rng.choice(("main", "own", "features"))
     entry = fmt.entry()
 
-    codes = fmt.codes
-    constant = {f.function: names.constant("kind", f.function) for f in features}
+    kinds = KindMap.draw(rng, fmt.codes, fmt.tier)
+    word = rng.choice(("kind", "op", "msg", "cmd", "slot", "tag", names.prefix)) if fmt.tier >= 2 else "kind"
+    constant = {f.function: names.constant(word, f.function) for f in features}
+    slots = {f.function: kinds.slot(fmt.codes[f.function]) for f in features}
 
     def code_of(function: str) -> str:
-        return f"0x{codes[function]:02x}" if style.codes == "literal" else constant[function]
+        return f"0x{slots[function]:02x}" if style.codes == "literal" else constant[function]
 
-    dispatch_lines = _dispatch(parts, features, dispatch, code_of)
+    dispatch_lines = _dispatch(parts, features, dispatch, code_of, kinds, slots)
 
     util_name = rng.choice(("util.c", "common.c", "support.c", f"{names.prefix}_util.c"))
     main_lines, length_variable = _main(parts, entry.function)
@@ -114,7 +117,7 @@ def lay_out(
     util = SourceFile(
         util_name, [f'#include "{header_name}"', "", *core_helpers(style, rng), *parts.library.definitions()]
     )
-    header = SourceFile(header_name, _header(parts, header_name, features, fmt, entry.function, dispatch, constant))
+    header = SourceFile(header_name, _header(parts, header_name, features, slots, entry.function, dispatch, constant))
     util, header = restyled([util, header])
     assembled = assemble([*broken_sources, util], header, banner)
     program = Program(
@@ -130,51 +133,191 @@ def lay_out(
     return program
 
 
-def _dispatch(parts: Parts, features: list[Feature], name: str, code_of: object) -> list[str]:
+@dataclass(frozen=True)
+class KindMap:
+    """How the dispatcher turns a record's kind into the number its cases compare (generator version 3).
+
+    Version 2 compared the kind the format delivered with literal codes, so the case of a handler named the
+    record kind that reaches it. From tier 2 the dispatcher may first compute a slot from the kind: ``xor``
+    with a key, an ``affine`` map of the byte (an odd multiplier, so no two kinds share a slot), a ``modulo``
+    (the table's slots are the kinds' remainders), or the kind less the lowest code (``offset``); and it may
+    index a dense table of handlers by that slot (``indexed``) or split the handlers into groups, each with a
+    dispatcher of its own (``grouped``: the slot's remainder picks the group, its quotient the handler).
+    """
+
+    form: str
+    key: int = 0
+    multiplier: int = 1
+    modulus: int = 0
+    shape: str = "cases"
+    """``cases`` (switch, chain or table of the style), ``indexed`` or ``grouped``."""
+    groups: int = 0
+
+    @classmethod
+    def draw(cls, rng: random.Random, codes: dict[str, int], tier: int) -> KindMap:
+        if tier < 2:
+            return cls("direct")
+        values = sorted(codes.values())
+        form = rng.choice(("direct", "xor", "affine", "modulo", "offset"))
+        if form == "xor":
+            made = cls("xor", key=rng.randrange(1, 256))
+        elif form == "affine":
+            made = cls("affine", key=rng.randrange(256), multiplier=rng.choice((3, 5, 7, 11, 13, 37, 101)))
+        elif form == "modulo":
+            moduli = [m for m in range(len(values), 64) if len({v % m for v in values}) == len(values)]
+            made = cls("modulo", modulus=rng.choice(moduli[:6])) if moduli else cls("direct")
+        elif form == "offset":
+            made = cls("offset", key=values[0])
+        else:
+            made = cls("direct")
+        slots = [made.slot(v) for v in values]
+        shapes = ["cases", "cases", "grouped"] + (["indexed"] if max(slots) < 48 else [])
+        shape = rng.choice(shapes)
+        return cls(made.form, made.key, made.multiplier, made.modulus, shape, rng.choice((2, 3)))
+
+    def slot(self, code: int) -> int:
+        if self.form == "xor":
+            return code ^ self.key
+        if self.form == "affine":
+            return (code * self.multiplier + self.key) & 0xFF
+        if self.form == "modulo":
+            return code % self.modulus
+        if self.form == "offset":
+            return code - self.key
+        return code
+
+    def expression(self, kind: str) -> str:
+        if self.form == "xor":
+            return f"(unsigned)({kind} ^ 0x{self.key:02x})"
+        if self.form == "affine":
+            return f"((unsigned){kind} * {self.multiplier}u + {self.key}u) & 0xffu"
+        if self.form == "modulo":
+            return f"(unsigned){kind} % {self.modulus}u"
+        if self.form == "offset":
+            return f"(unsigned)({kind} - {self.key})"
+        return f"(unsigned){kind}"
+
+
+def _dispatch(
+    parts: Parts,
+    features: list[Feature],
+    name: str,
+    code_of: Callable[[str], str],
+    kinds: KindMap,
+    slots: dict[str, int],
+) -> list[str]:
     style, rng = parts.style, parts.rng
-    assert callable(code_of)
     d, n = style.data, style.length
     args = {"plain": f"{d}, {n}", "context": f"&state, {d}, {n}", "record": "&rec"}[style.convention]
-    lines = [f"void {name}(int kind, const uint8_t *{d}, size_t {n}) {{"]
-    if style.convention == "context":
-        lines += [f"    static struct {style.context_type} state;"]
-    elif style.convention == "record":
-        lines += [f"    struct {style.record_type} rec = {{kind, {d}, {n}}};"]
     order = list(features)
     rng.shuffle(order)
-    if style.dispatch == "switch":
-        lines += ["    switch (kind) {"]
+    computed = kinds.form != "direct" or kinds.shape != "cases"
+    selector = "slot" if computed else "kind"
+
+    def opening(function: str, parameters: str, state: str) -> list[str]:
+        lines = [f"{function}({parameters}) {{"]
+        if style.convention == "context":
+            lines += [state]
+        elif style.convention == "record":
+            lines += [f"    struct {style.record_type} rec = {{kind, {d}, {n}}};"]
+        return lines
+
+    local_state = f"    static struct {style.context_type} state;"
+    top = opening(f"void {name}", f"int kind, const uint8_t *{d}, size_t {n}", local_state)
+    if computed:
+        top += [f"    unsigned slot = {kinds.expression('kind')};"]
+
+    def cases(chosen: list[Feature], on: str, value: Callable[[Feature], str]) -> list[str]:
+        lines: list[str] = []
+        if style.dispatch == "switch":
+            lines += [f"    switch ({on}) {{"]
+            for feature in chosen:
+                lines += [f"    case {value(feature)}:", f"        {feature.function}({args});", "        break;"]
+            lines += ["    default:", f'        {style.reject}("unknown record kind");', "    }"]
+        else:
+            for index, feature in enumerate(chosen):
+                keyword = "if" if index == 0 else "} else if"
+                lines += [f"    {keyword} ({on} == {value(feature)}) {{", f"        {feature.function}({args});"]
+            lines += ["    } else {", f'        {style.reject}("unknown record kind");', "    }"]
+        return lines
+
+    if kinds.shape == "indexed":
+        handler = parts.names.take("handler_fn")
+        table = parts.names.constant(parts.names.prefix, rng.choice(("handlers", "routes", "actions")))
+        signature = style.handler_signature(f"(*{handler})").replace("void (*", "typedef void (*", 1)
+        by_slot = {slots[f.function]: f.function for f in features}
+        size = max(by_slot) + 1
+        cells = [by_slot.get(index, "NULL") for index in range(size)]
+        rows = [", ".join(cells[at : at + 4]) + "," for at in range(0, size, 4)]
+        return [
+            f"{signature};",
+            f"static const {handler} {table}[{size}] = {{",
+            *[f"    {row}" for row in rows],
+            "};",
+            "",
+            *top,
+            f"    if (slot >= sizeof {table} / sizeof {table}[0] || {table}[slot] == NULL)",
+            f'        {style.reject}("unknown record kind");',
+            f"    {table}[slot]({args});",
+            "}",
+            "",
+        ]
+    if kinds.shape == "grouped":
+        groups = kinds.groups
+        members: dict[int, list[Feature]] = {}
         for feature in order:
-            lines += [
-                f"    case {code_of(feature.function)}:",
-                f"        {feature.function}({args});",
-                "        break;",
+            members.setdefault(slots[feature.function] % groups, []).append(feature)
+        helpers: list[str] = []
+        shared = ""
+        if style.convention == "context":
+            shared = parts.names.take(f"{name}_state")
+            helpers += [f"static struct {style.context_type} {shared};", ""]
+        group_names = {}
+        for group in sorted(members):
+            group_name = parts.names.take(f"{name}_{rng.choice(('group', 'class', 'family', 'bank'))}{group}")
+            group_names[group] = group_name
+            body = opening(f"static void {group_name}", f"unsigned sub, int kind, const uint8_t *{d}, size_t {n}", "")
+            if style.convention == "context":
+                body = [line for line in body if line]
+                body += [f"    struct {style.context_type} *ctx_of_group = &{shared};"]
+            group_cases = cases(members[group], "sub", lambda f: f"{slots[f.function] // groups}u")
+            if style.convention == "context":
+                group_cases = [line.replace("&state", "ctx_of_group") for line in group_cases]
+            if style.convention != "record":
+                body += ["    (void)kind;"]
+            helpers += [*body, *group_cases, "}", ""]
+        top = [line for line in top if "static struct" not in line and "struct " + style.record_type not in line]
+        top += [f"    switch (slot % {groups}u) {{"]
+        for group in sorted(members):
+            top += [
+                f"    case {group}:",
+                f"        {group_names[group]}(slot / {groups}u, kind, {d}, {n});",
+                "        return;",
             ]
-        lines += ["    default:", f'        {style.reject}("unknown record kind");', "    }"]
-    elif style.dispatch == "chain":
-        for index, feature in enumerate(order):
-            keyword = "if" if index == 0 else "} else if"
-            lines += [f"    {keyword} (kind == {code_of(feature.function)}) {{", f"        {feature.function}({args});"]
-        lines += ["    } else {", f'        {style.reject}("unknown record kind");', "    }"]
-    else:
+        top += ["    }", f'    {style.reject}("unknown record kind");']
+        return [*helpers, *top, "}", ""]
+    if style.dispatch == "table":
         handler = parts.names.take("handler_fn")
         table = parts.names.constant(parts.names.prefix, "handlers")
         signature = style.handler_signature(f"(*{handler})").replace("void (*", "typedef void (*", 1)
-        rows = ", ".join(f"{{{code_of(f.function)}, {f.function}}}" for f in order)
-        lines = [
+        pairs = ", ".join(f"{{{code_of(f.function)}, {f.function}}}" for f in order)
+        kind_type = "unsigned" if computed else "int"
+        return [
             f"{signature};",
-            f"static const struct {{ int kind; {handler} fn; }} {table}[] = {{{rows}}};",
+            f"static const struct {{ {kind_type} kind; {handler} fn; }} {table}[] = {{{pairs}}};",
             "",
-            *lines,
+            *top,
             f"    for (size_t i = 0; i < sizeof {table} / sizeof {table}[0]; i++) {{",
-            f"        if ({table}[i].kind == kind) {{",
+            f"        if ({table}[i].kind == {selector}) {{",
             f"            {table}[i].fn({args});",
             "            return;",
             "        }",
             "    }",
             f'    {style.reject}("unknown record kind");',
+            "}",
+            "",
         ]
-    return [*lines, "}", ""]
+    return [*top, *cases(order, selector, lambda f: code_of(f.function)), "}", ""]
 
 
 def _main(parts: Parts, entry: str) -> tuple[list[str], str]:
@@ -213,7 +356,7 @@ def _header(
     parts: Parts,
     name: str,
     features: list[Feature],
-    fmt: Format,
+    slots: dict[str, int],
     entry: str,
     dispatch: str,
     constant: dict[str, str],
@@ -244,9 +387,9 @@ def _header(
             "",
         ]
     if style.codes == "define":
-        lines += [f"#define {constant[f.function]} 0x{fmt.codes[f.function]:02x}" for f in features] + [""]
+        lines += [f"#define {constant[f.function]} 0x{slots[f.function]:02x}" for f in features] + [""]
     elif style.codes == "enum":
-        lines += ["enum {"] + [f"    {constant[f.function]} = 0x{fmt.codes[f.function]:02x}," for f in features]
+        lines += ["enum {"] + [f"    {constant[f.function]} = 0x{slots[f.function]:02x}," for f in features]
         lines += ["};", ""]
     prototypes = [*core_prototypes(style), *parts.library.prototypes()]
     prototypes += [f"{style.handler_signature(f.function)};" for f in features]

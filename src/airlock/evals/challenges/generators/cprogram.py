@@ -22,6 +22,9 @@ import textwrap
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
+from airlock.evals.challenges.generators.cchecksums import Checksum
+from airlock.evals.challenges.generators.cchecksums import draw as draw_checksum
+
 MAX_INPUT = 4096
 """Bytes of input a program reads, and the size of every buffer a body can lie in."""
 PLANT = "/*@PLANT:{}*/"
@@ -274,162 +277,6 @@ class Helper:
     lines: list[str]
 
 
-# Checksums: (width in bytes, Python twin); the C is written by _checksum_code in one of a few ways.
-CHECKSUM_WIDTHS = {"crc32": 4, "adler32": 4, "fletcher16": 2, "sum16": 2, "crc16": 2, "fnv32": 4}
-
-
-def checksum_value(kind: str, data: bytes) -> int:
-    if kind == "crc32":
-        import zlib
-
-        return zlib.crc32(data) & 0xFFFFFFFF
-    if kind == "adler32":
-        import zlib
-
-        return zlib.adler32(data) & 0xFFFFFFFF
-    if kind == "fletcher16":
-        a = b = 0
-        for byte in data:
-            a = (a + byte) % 255
-            b = (b + a) % 255
-        return (b << 8) | a
-    if kind == "sum16":
-        return sum(byte * (i + 1) for i, byte in enumerate(data)) & 0xFFFF
-    if kind == "crc16":
-        crc = 0xFFFF
-        for byte in data:
-            crc ^= byte << 8
-            for _ in range(8):
-                crc = ((crc << 1) ^ 0x1021) if crc & 0x8000 else (crc << 1)
-                crc &= 0xFFFF
-        return crc
-    if kind == "fnv32":
-        value = 0x811C9DC5
-        for byte in data:
-            value = ((value ^ byte) * 0x01000193) & 0xFFFFFFFF
-        return value
-    raise ValueError(kind)
-
-
-def _checksum_code(rng: random.Random, kind: str, name: str) -> list[str]:
-    signature = f"uint32_t {name}(const uint8_t *p, size_t n)"
-    if kind == "crc32" and rng.random() < 0.5:
-        return c(
-            """
-            static uint32_t crc_table[256];
-            static int crc_ready;
-
-            $signature {
-                if (!crc_ready) {
-                    for (uint32_t i = 0; i < 256; i++) {
-                        uint32_t c = i;
-                        for (int k = 0; k < 8; k++) c = (c & 1u) ? 0xedb88320u ^ (c >> 1) : c >> 1;
-                        crc_table[i] = c;
-                    }
-                    crc_ready = 1;
-                }
-                uint32_t crc = 0xffffffffu;
-                for (size_t i = 0; i < n; i++) crc = crc_table[(crc ^ p[i]) & 0xffu] ^ (crc >> 8);
-                return crc ^ 0xffffffffu;
-            }""",
-            signature=signature,
-        )
-    if kind == "crc32":
-        return c(
-            """
-            $signature {
-                uint32_t crc = 0xffffffffu;
-                for (size_t i = 0; i < n; i++) {
-                    crc ^= p[i];
-                    for (int bit = 0; bit < 8; bit++) crc = (crc >> 1) ^ (0xedb88320u & (0u - (crc & 1u)));
-                }
-                return ~crc;
-            }""",
-            signature=signature,
-        )
-    if kind == "adler32" and rng.random() < 0.5:
-        return c(
-            """
-            $signature {
-                uint32_t a = 1, b = 0;
-                while (n > 0) {
-                    size_t block = n < 5552 ? n : 5552;
-                    n -= block;
-                    while (block--) {
-                        a += *p++;
-                        b += a;
-                    }
-                    a %= 65521u;
-                    b %= 65521u;
-                }
-                return (b << 16) | a;
-            }""",
-            signature=signature,
-        )
-    if kind == "adler32":
-        return c(
-            """
-            $signature {
-                uint32_t a = 1, b = 0;
-                for (size_t i = 0; i < n; i++) {
-                    a = (a + p[i]) % 65521u;
-                    b = (b + a) % 65521u;
-                }
-                return (b << 16) | a;
-            }""",
-            signature=signature,
-        )
-    if kind == "fletcher16":
-        return c(
-            """
-            $signature {
-                uint32_t lo = 0, hi = 0;
-                for (size_t i = 0; i < n; i++) {
-                    lo = (lo + p[i]) % 255u;
-                    hi = (hi + lo) % 255u;
-                }
-                return (hi << 8) | lo;
-            }""",
-            signature=signature,
-        )
-    if kind == "sum16":
-        return c(
-            """
-            $signature {
-                uint32_t total = 0;
-                for (size_t i = 0; i < n; i++) total = (total + (uint32_t)p[i] * (uint32_t)(i + 1)) & 0xffffu;
-                return total;
-            }""",
-            signature=signature,
-        )
-    if kind == "crc16":
-        return c(
-            """
-            $signature {
-                uint32_t crc = 0xffffu;
-                for (size_t i = 0; i < n; i++) {
-                    crc ^= (uint32_t)p[i] << 8;
-                    for (int bit = 0; bit < 8; bit++)
-                        crc = (crc & 0x8000u) ? ((crc << 1) ^ 0x1021u) & 0xffffu : (crc << 1) & 0xffffu;
-                }
-                return crc;
-            }""",
-            signature=signature,
-        )
-    return c(
-        """
-        $signature {
-            uint32_t h = 0x811c9dc5u;
-            for (size_t i = 0; i < n; i++) {
-                h ^= p[i];
-                h *= 0x01000193u;
-            }
-            return h;
-        }""",
-        signature=signature,
-    )
-
-
 def packbits(data: bytes) -> bytes:
     """PackBits (as in TIFF): runs of three or more equal bytes as repeats, the rest as literal runs."""
     out = bytearray()
@@ -471,6 +318,8 @@ class Library:
         self.style = style
         self.helpers: dict[str, Helper] = {}
         self.order: list[str] = []
+        self.checksum: Checksum | None = None
+        """The program's checksum, once a part asked for it (``need("checksum")``)."""
 
     def need(self, key: str) -> str:
         """The name of the helper ``key`` (``rd16le``, ``crc32``, ``hex``...), adding it on first use."""
@@ -483,12 +332,32 @@ class Library:
         rng, names = self.rng, self.names
         if key.startswith("rd"):
             bits, endian = int(key[2:4]), key[4:]
-            name = names.one_of(
-                f"rd{bits}{endian}", f"read_u{bits}{endian}", f"load{bits}_{endian}", f"get_u{bits}{endian}"
-            )
+            # Version 3: most readers' names no longer say their width and byte order (a solver that read them
+            # off the name learnt nothing about the format); which neutral name means which is drawn per program.
+            if rng.random() < 0.2:
+                name = names.one_of(f"rd{bits}{endian}", f"read_u{bits}{endian}", f"load{bits}_{endian}")
+            else:
+                name = names.one_of(
+                    *(("half_at", "short_at", "fetch_small", "take2", "peek_pair") if bits == 16 else ()),
+                    *(("word_at", "long_at", "fetch_wide", "take4", "peek_quad") if bits == 32 else ()),
+                    f"{names.prefix}_field{rng.randrange(1, 9)}",
+                    f"scalar_{rng.choice('abcdxyz')}",
+                )
             width = bits // 8
             order = range(width) if endian == "le" else range(width - 1, -1, -1)
-            if rng.random() < 0.5:
+            form = rng.random()
+            if form < 0.2:
+                # The host's byte order is little-endian on every machine these run on; big-endian fields swap.
+                kind = "uint16_t" if bits == 16 else "uint32_t"
+                swap = f"__builtin_bswap{bits}(v)" if endian == "be" else "v"
+                lines = [
+                    f"uint32_t {name}(const uint8_t *p) {{",
+                    f"    {kind} v;",
+                    "    memcpy(&v, p, sizeof v);",
+                    f"    return {swap};",
+                    "}",
+                ]
+            elif form < 0.6:
                 terms = " | ".join(f"((uint32_t)p[{i}] << {8 * k})" for k, i in enumerate(order))
                 lines = [f"uint32_t {name}(const uint8_t *p) {{", f"    return {terms};", "}"]
             else:
@@ -498,9 +367,13 @@ class Library:
                 lines += [f"    v = (v << 8) | p[{i}];" for i in rest]
                 lines += ["    return v;", "}"]
             return Helper(name, f"uint32_t {name}(const uint8_t *p)", lines)
-        if key in CHECKSUM_WIDTHS:
-            name = names.one_of(f"{key}_of", f"compute_{key}", f"{key}_sum", f"{key}")
-            return Helper(name, f"uint32_t {name}(const uint8_t *p, size_t n)", _checksum_code(rng, key, name))
+        if key == "checksum":
+            self.checksum = draw_checksum(rng)
+            family = self.checksum.family
+            name = names.one_of(
+                "checksum", "frame_check", "integrity_of", f"{names.prefix}_sum", f"{family}_of", "seal_of", "digest32"
+            )
+            return Helper(name, f"uint32_t {name}(const uint8_t *p, size_t n)", self.checksum.code(name))
         if key == "hex":
             name = names.one_of("hex_decode", "unhex", "decode_hex", "from_hex")
             nibble = names.one_of("hex_nibble", "nibble_of", "hexval")
