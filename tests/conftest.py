@@ -199,6 +199,7 @@ def world(airlock: Airlock) -> World:
 
 
 SLOWEST_FILES = (
+    "test_local_model_smoke.py",
     "test_eval_runs.py",
     "test_baselines.py",
     "test_demo.py",
