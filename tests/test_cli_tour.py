@@ -33,8 +33,8 @@ BASH = shutil.which("bash") or "/bin/bash"
 
 # Where the test runs a cheaper command than the README shows, and why. Nothing else is changed.
 CHEAPER = {
-    # The smoke suite runs the bundled model on four instances with five baselines (the fuzzer alone spends
-    # 20 s on each C instance): minutes on two cores. The tour's subject is the command line around a run,
+    # The smoke suite runs the bundled model on three instances with five baselines (the fuzzer alone spends
+    # 10 s on each C instance): minutes on two cores. The tour's subject is the command line around a run,
     # so one instance judged against its reference stands in for it: the same model, the same commands,
     # the same pipeline (instance, sandbox, verdict, report). The smoke suite's content is checked by
     # tests/test_suites.py, its baselines by tests/test_baselines.py, and `make demo` runs it whole.

@@ -25,7 +25,7 @@ def test_the_demo_refuses_a_directory_that_is_not_empty(tmp_path: Path, clock: M
     assert [p.name for p in tmp_path.iterdir()] == ["precious.txt"]
 
 
-@pytest.mark.timeout(600)  # about 5 minutes alone on 2 cores: the bundled model reads each program (4 samples)
+@pytest.mark.timeout(600)  # about 3 minutes alone on 2 cores: the bundled model reads each program (3 samples)
 def test_the_demo_walks_one_review_to_its_signed_final_report_and_one_to_withdrawal(
     tmp_path: Path, clock: ManualClock
 ) -> None:

@@ -28,9 +28,9 @@ from tests.support.cli import Cli
 from tests.support.fake_openai import FakeEndpoint, fake_endpoint, replaying_references
 from tests.support.world import World, build_world, database_snapshot
 
-SMOKE_SAMPLES = 4
+SMOKE_SAMPLES = 3
 QUICK = str(Path(__file__).parent / "support" / "suites" / "quick.yaml")
-"""The smoke suite's samples, without the fuzzer baseline's 20 s per C instance."""
+"""The smoke suite's samples (tier 1 of each family), without the fuzzer baseline."""
 MODEL = "openai-api/fakelab/frontier-mini"
 
 
@@ -136,6 +136,20 @@ def _contents(path: Path) -> bytes:
         return b""
 
 
+def _sibling_processes() -> set[int]:
+    """The other processes started by this test process's parent (make test's other test processes)."""
+    parent, siblings = os.getppid(), set()
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            # The command name (in parentheses) may hold spaces: the parent's pid is the second field after it.
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if int(fields[1]) == parent and int(stat.parent.name) != os.getpid():
+            siblings.add(int(stat.parent.name))
+    return siblings
+
+
 def test_no_plaintext_log_or_transcript_is_left_on_disk(
     deployment: tuple[Airlock, World, Settings], endpoint: FakeEndpoint, tmp_path: Path
 ) -> None:
@@ -145,12 +159,16 @@ def test_no_plaintext_log_or_transcript_is_left_on_disk(
     # test's files, tmpfs, and Inspect's sample buffer and trace logs in the evaluator's own data directory. Other
     # test processes may be running evaluations of their own meanwhile: their private directories (named after
     # their process) are theirs to clean up, not leaks of this run; and tests that ran Inspect in this process
-    # before (in-process tasks) left their own trace log here: a file that held the name before the run is a leak
-    # of this run only if the run added to it.
+    # before (in-process tasks) left their own trace log here, which this process's later work (this run's
+    # compiles, say) appends to: in a file that was there before, only what the run appended counts.
     data_home = Path(os.environ.get("XDG_DATA_HOME", Path.home() / ".local" / "share"))
     ours = f"{PRIVATE_PREFIX}{os.getpid()}-"
 
-    def holding_the_name() -> dict[Path, int]:
+    # Inspect names each process's trace log after it (trace-PID.log): those of the other test processes, which
+    # run in-process tasks of their own meanwhile, are theirs. This run's evaluation worker is not among them.
+    theirs = {f"trace-{pid}.log" for pid in _sibling_processes()}
+
+    def contents_of_places() -> dict[Path, bytes]:
         found = {}
         for place in [tmp_path, Path("/dev/shm"), data_home / "inspect_ai"]:
             for directory, subdirectories, files in os.walk(place):  # os.walk skips what vanishes while it walks
@@ -158,15 +176,18 @@ def test_no_plaintext_log_or_transcript_is_left_on_disk(
                     name for name in subdirectories if not name.startswith(PRIVATE_PREFIX) or name.startswith(ours)
                 ]
                 for name in files:
-                    content = _contents(Path(directory, name))
-                    if b"proof_of_concept" in content:
-                        found[Path(directory, name)] = len(content)
+                    if name not in theirs:
+                        found[Path(directory, name)] = _contents(Path(directory, name))
         return found
 
-    before = holding_the_name()
+    def appended(path: Path, content: bytes) -> bytes:
+        earlier = before.get(path, b"")
+        return content[len(earlier) :] if content.startswith(earlier) else content
+
+    before = contents_of_places()
     assert cli(airlock, settings)("eval", "run", review, "--suite", QUICK, "--as", world.reviewer.email).exit_code == 0
     assert verdict_rows(airlock)
-    leaks = [path for path, size in holding_the_name().items() if before.get(path) != size]
+    leaks = [path for path, content in contents_of_places().items() if b"proof_of_concept" in appended(path, content)]
     assert leaks == []
     assert not list(Path("/dev/shm").glob(f"{ours}*"))
 
