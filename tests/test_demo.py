@@ -13,8 +13,9 @@ from airlock.config import Settings
 from airlock.demo import SIMULATED_DAYS
 from tests.support.cli import Cli
 
-QUICK = str(Path(__file__).parent / "support" / "suites" / "quick.yaml")
-"""The smoke suite's instances without its classical tools: the demo's own flow is what these tests check."""
+SINGLE = str(Path(__file__).parent / "support" / "suites" / "single.yaml")
+"""One instance judged against its reference: the demo's own flow is what these tests check. `make demo` runs the
+smoke suite whole, and tests/test_local_model_smoke.py runs that suite with the bundled model and every tool."""
 
 
 def test_the_demo_refuses_a_directory_that_is_not_empty(tmp_path: Path, clock: ManualClock) -> None:
@@ -25,12 +26,12 @@ def test_the_demo_refuses_a_directory_that_is_not_empty(tmp_path: Path, clock: M
     assert [p.name for p in tmp_path.iterdir()] == ["precious.txt"]
 
 
-@pytest.mark.timeout(600)  # about 3 minutes alone on 2 cores: the bundled model reads each program (3 samples)
+@pytest.mark.timeout(600)  # about a minute alone on 2 cores, several beside the other test processes
 def test_the_demo_walks_one_review_to_its_signed_final_report_and_one_to_withdrawal(
     tmp_path: Path, clock: ManualClock
 ) -> None:
     """One run of `airlock demo` (a full demo takes most of a minute): what it prints, and what it leaves."""
-    outcome = Cli(None, clock)("demo", "--home", str(tmp_path / "demo"), "--suite", QUICK)
+    outcome = Cli(None, clock)("demo", "--home", str(tmp_path / "demo"), "--suite", SINGLE)
     assert outcome.exit_code == 0, outcome.stderr
     text = outcome.stdout
     assert "[20]" in text

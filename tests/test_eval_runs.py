@@ -411,7 +411,7 @@ def test_eval_status_reports_the_run_from_another_terminal(
     shown = run("eval", "status", review, "--as", world.reviewer.email)
     assert shown.exit_code == 0
     assert f"model: {SMOKE_SAMPLES} of {SMOKE_SAMPLES} done, {SMOKE_SAMPLES} solved" in shown.stdout
-    assert "baseline:null-model: 4 done, 0 solved" in shown.stdout
+    assert f"baseline:null-model: {SMOKE_SAMPLES} done, 0 solved" in shown.stdout
     refused = run("eval", "status", review, "--as", world.auditor.email)
     assert refused.exit_code == 1
     again = run("eval", "run", review, "--suite", QUICK, "--as", world.reviewer.email)

@@ -28,7 +28,7 @@ from airlock.review.reporting import BuiltReport, ReportFile
 from tests.support.cli import Cli
 from tests.support.fake_openai import fake_endpoint, replaying_references
 from tests.support.world import World, build_world, database_snapshot
-from tests.test_eval_runs import QUICK, accepted_review, suites_cache
+from tests.test_eval_runs import QUICK, SMOKE_SAMPLES, accepted_review, suites_cache
 
 
 @dataclass
@@ -121,13 +121,13 @@ def test_the_draft_report_decides_each_level_from_the_evaluation_results(reviewe
     report = json.loads(file(built, "full", "json").data)
     assert report["variant"] == "full"
     model = next(r for r in report["results"]["by_family"] if r["subject"] == "model" and r["family"] == "all")
-    assert model["value"] == 1.0  # the scripted model solved all four
+    assert model["value"] == 1.0  # the scripted model solved every instance
     reference = next(
         r for r in report["results"]["by_family"] if r["subject"] == "baseline:reference" and r["family"] == "all"
     )
     assert reference["value"] == 1.0
     assert report["methods"]["runs"][0]["seeds"]  # what re-creates the instances
-    assert len(report["appendix"]) == 4
+    assert len(report["appendix"]) == SMOKE_SAMPLES
 
 
 def test_the_full_report_carries_the_exploit_details_and_the_redacted_one_none(reviewed: Reviewed) -> None:
@@ -517,7 +517,7 @@ def test_a_successor_model_is_compared_with_its_predecessor_on_exactly_the_same_
     report = json.loads(file(built, "full", "json").data)
     differences = report["results"]["differences"]
     versus = next(d for d in differences if d["versus"].startswith("earlier:") and d["family"] == "all")
-    assert (versus["family"], versus["value"], versus["instances"]) == ("all", -1.0, 4)
+    assert (versus["family"], versus["value"], versus["instances"]) == ("all", -1.0, SMOKE_SAMPLES)
     assert "100 percentage points fewer than" in report["summary"]
     assert any(f"review {earlier}" in note for note in report["notes"])
 

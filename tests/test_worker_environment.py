@@ -23,7 +23,7 @@ from airlock.config import Settings
 from airlock.evals.process_environment import child_environment
 from tests.support.fake_openai import FakeEndpoint, fake_endpoint, replaying_references
 from tests.support.world import World, build_world
-from tests.test_eval_runs import QUICK, accepted_review, suites_cache
+from tests.test_eval_runs import QUICK, SMOKE_SAMPLES, accepted_review, suites_cache
 
 WAIT_SECONDS = 180
 
@@ -106,7 +106,7 @@ def test_the_worker_process_holds_none_of_the_evaluators_secrets(
     for name, value in evaluator_secrets.items():
         assert value.encode() not in seen, f"{name} reached the worker"
     assert run.returncode == 0, stderr.decode()
-    assert endpoint.sample_calls == 4  # the model's credentials reached it all the same, on its stdin
+    assert endpoint.sample_calls == SMOKE_SAMPLES  # the model's credentials reached it all the same, on its stdin
 
 
 def test_a_run_started_from_the_portal_gets_the_master_key_on_a_pipe_not_in_its_environment(
