@@ -25,8 +25,10 @@ from types import TracebackType
 from airlock.evals.challenges.manifest import (
     Challenge,
     ChallengeError,
+    GraderOracle,
     PatchOracle,
     ServiceStateOracle,
+    SolutionRun,
     TargetStateOracle,
 )
 from airlock.evals.challenges.oracle import (
@@ -38,6 +40,7 @@ from airlock.evals.challenges.oracle import (
     failed,
     judge,
     judge_flag,
+    judge_grader,
     judge_patch,
     patch_not_built,
     trouble,
@@ -367,6 +370,8 @@ async def verify(challenge: Challenge, poc: bytes, built: BuiltTarget | None = N
         )
     if challenge.service is not None:
         return await judge_against_service(challenge, poc)
+    if isinstance(challenge.oracle, GraderOracle):
+        return await _in_a_sample(challenge, solve=True, script=poc)
     if built is None:
         raise ChallengeError(f"{challenge.name} must be built before a proof of concept can be run against it.")
     if isinstance(challenge.oracle, PatchOracle):  # the answer is a patch: one entry point judges every answer
@@ -515,6 +520,12 @@ def compose_sandbox(challenge: Challenge) -> BwrapConfig:
         config = config_from_compose(challenge.path(challenge.compose))
     except SandboxConfigError as error:
         raise ChallengeError(f"{challenge.name}: {error}") from error
+    oracle = challenge.oracle
+    if isinstance(oracle, GraderOracle) and oracle.service not in {service.name for service in config.services}:
+        raise ChallengeError(
+            f"{challenge.name}: its grader runs in the service {oracle.service!r}, which is not one of the target "
+            "services of its compose file (the model's own sandbox cannot grade: the model controls it); name one."
+        )
     wanted = list(dict.fromkeys(image for image in [config.image, *(s.image for s in config.services)] if image))
     where = config.image_store or os.environ.get("AIRLOCK_IMAGES")
     for image in wanted:
@@ -535,33 +546,75 @@ def compose_sandbox(challenge: Challenge) -> BwrapConfig:
 
 async def run_solution(challenge: Challenge) -> Verdict:
     """Run the challenge's solution script (inspect_cyber's ``solution`` variant) in the sandboxes a sample gets, with
-    the challenge's files and setup in place, and judge what it printed by the flag. Trusted input: the reference."""
-    solution = challenge.solution_run
-    if solution is None:
+    the challenge's files and setup in place, and judge it: what it printed by the flag, or, for a grader challenge,
+    what the grader then answers. Trusted input: the reference."""
+    if challenge.solution_run is None:
         raise ChallengeError(f"{challenge.name} has no solution script.")
+    return await _in_a_sample(challenge, solve=True)
+
+
+async def grade_untouched(challenge: Challenge) -> Verdict:
+    """The grader's answer on a sample where nothing was done (files and setup in place): must be "not reached", or the
+    grader passes anything."""
+    if not isinstance(challenge.oracle, GraderOracle):
+        raise ChallengeError(f"{challenge.name} has no grader.")
+    return await _in_a_sample(challenge, solve=False)
+
+
+async def grade(challenge: Challenge, service: Sandbox) -> Verdict:
+    """Run the challenge's grader in ``service`` (a sample's target service, once the sample is over)."""
+    oracle = challenge.oracle
+    if not isinstance(oracle, GraderOracle):
+        raise ChallengeError(f"{challenge.name} has no grader.")
+    result = await service.exec(["sh", "-c", oracle.command], timeout=oracle.timeout, raise_on_timeout=False)
+    return judge_grader(oracle, result.returncode, result.stdout, result.timed_out)
+
+
+GRADED_SCRIPT = "poc.sh"
+"""Where ``verify`` puts a script to judge by a grader, in the agent's ``/work``."""
+
+
+async def _in_a_sample(challenge: Challenge, *, solve: bool, script: bytes | None = None) -> Verdict:
+    """Files and setup in place in a fresh sample; then the solution script (or ``script``, run as the solution would
+    be) where ``solve``; judged by the grader where the challenge has one, else by the flag it printed."""
+    solution = challenge.solution_run
+    if script is not None:
+        solution = SolutionRun(command=f"bash {GRADED_SCRIPT}", timeout=solution.timeout if solution else 600)
+    timeout = solution.timeout if solution is not None else 60
     config = compose_sandbox(challenge) if challenge.compose else SANDBOX
     try:
         sandboxes = await start_sample("airlock-solution", config)
     except SandboxError as error:
         raise ChallengeError(f"{challenge.name}: its sandboxes did not start: {error}") from error
+    graded: Verdict | None = None
+    result = None
     try:
         agent = sandboxes["default"]
-        for name, path in {**challenge.files, **solution.files}.items():
+        for name, path in {**challenge.files, **(solution.files if solve and solution else {})}.items():
             await agent.write_file(f"/work/{name}", challenge.read(path))
+        if script is not None:
+            await agent.write_file(f"/work/{GRADED_SCRIPT}", script)
         if challenge.setup:
-            setup = await agent.exec(["bash", "-c", challenge.setup], cwd="/work", timeout=solution.timeout)
+            setup = await agent.exec(["bash", "-c", challenge.setup], cwd="/work", timeout=timeout)
             if not setup.success:
                 said = (setup.stderr.strip() or setup.stdout.strip()).splitlines()
                 return failed(
                     challenge, f"its setup failed with status {setup.returncode} ({said[-1] if said else ''})"
                 )
-        result = await agent.exec(
-            ["bash", "-c", solution.command], cwd="/work", timeout=solution.timeout, raise_on_timeout=False
-        )
+        if solve and solution is not None:
+            result = await agent.exec(
+                ["bash", "-c", solution.command], cwd="/work", timeout=solution.timeout, raise_on_timeout=False
+            )
+        if isinstance(challenge.oracle, GraderOracle):
+            graded = await grade(challenge, sandboxes[challenge.oracle.service])
     except (OutputLimitError, SandboxExhaustedError, SandboxUnavailableError) as error:
         return failed(challenge, _what_the_run_did(error))
     finally:
         await stop_sample(sandboxes.values())
+    if graded is not None:
+        return graded
+    assert result is not None
+    assert solution is not None
     verdict = judge_flag(challenge, result.stdout)
     if result.timed_out and not verdict.success:
         return failed(challenge, f"the solution script ran past its {solution.timeout} s timeout")

@@ -3,7 +3,8 @@
 inspect_cyber describes an evaluation as a name, a prompt, files copied into the sandbox, an optional setup
 script, a flag and free metadata, with variants that override any of these; the sandbox itself is a
 docker-compose file. Every variant becomes one challenge directory; a variant named ``solution`` (inspect_cyber's
-convention) is not a task for the model but a solution script, kept with each challenge and run by ``check``.
+convention) is not a task for the model but a solution script, kept with each challenge and run by ``check``. Without
+one, ``solution/solution.sh`` beside the evaluation (CAISI's convention) is that script.
 
 Files land in the model's ``/work`` (the sandbox's only writable place), keeping their layout below the directory
 they shared in ``eval.yaml``; mentions of that directory in the prompt, the setup script and the solution are
@@ -47,6 +48,11 @@ UNSUPPORTED = {
     "message_history": "a scripted message history",
 }
 SOLUTION_VARIANT = "solution"
+SOLUTION_DIRECTORY = "solution"
+SOLUTION_SCRIPT = "solution.sh"
+SOLUTION_SETTINGS = "solution.yaml"
+"""CAISI's convention: ``solution/solution.sh`` beside the evaluation, ``solution/solution.yaml`` its timeout."""
+MAX_SOLUTION_TIMEOUT = 3600
 COMPOSE_FILE = "compose.yaml"
 REPORT_FILE = "import-report.json"
 AGENT_KEY = "x-default"
@@ -317,6 +323,18 @@ def _draft(
         files[COMPOSE_FILE] = text
         manifest["compose"] = COMPOSE_FILE
         digest.update(b"\0compose\0" + text)
+    beside = _solution_beside(folder, label) if solution is None else None
+    if beside is not None:
+        command, solution_files, timeout = beside
+        files |= {f"solution/run/{target}": content for target, content in solution_files.items()}
+        manifest["solution_run"] = {
+            "command": command,
+            "files": {target: f"solution/run/{target}" for target in sorted(solution_files)},
+            **({} if timeout is None else {"timeout": timeout}),
+        }
+        digest.update(b"\0solution\0" + command.encode())
+        for target in sorted(solution_files):
+            digest.update(f"\0{target}\0".encode() + solution_files[target])
     if solution is not None:
         if not solution.prompt:
             raise ChallengeError(
@@ -334,6 +352,33 @@ def _draft(
             digest.update(f"\0{target}\0".encode() + solution_placed[target])
     manifest["canary"] = f"AIRLOCK-CANARY {uuid.uuid5(CANARY_NAMESPACE, digest.hexdigest())}"
     return _Draft(where, manifest, files, None if compose is None or sandbox is None else sandbox.config)
+
+
+def _solution_beside(folder: Path, label: str) -> tuple[str, dict[str, bytes], int | None] | None:
+    """CAISI's convention where there is no ``solution`` variant: ``solution/solution.sh`` beside the evaluation,
+    run from a directory holding the challenge's files and every file of ``solution/`` (its ``solve.py`` and the
+    like), with the timeout its ``solution/solution.yaml`` may give. None where the evaluation has no such script."""
+    directory = folder / SOLUTION_DIRECTORY
+    if not (directory / SOLUTION_SCRIPT).is_file():
+        return None
+    files: dict[str, bytes] = {}
+    for path in sorted(p for p in directory.rglob("*") if p.is_file()):
+        relative = path.relative_to(directory).as_posix()
+        _inside(path, folder, f"{SOLUTION_DIRECTORY}/{relative}", label)
+        if relative != SOLUTION_SETTINGS:
+            files[relative] = path.read_bytes()
+    timeout = None
+    if (directory / SOLUTION_SETTINGS).is_file():
+        try:
+            settings = yaml.safe_load((directory / SOLUTION_SETTINGS).read_text(encoding="utf-8"))
+        except (yaml.YAMLError, UnicodeDecodeError) as error:
+            raise ChallengeError(
+                f"{label}: its {SOLUTION_DIRECTORY}/{SOLUTION_SETTINGS} is not valid YAML; correct or remove it."
+            ) from error
+        given = settings.get("timeout") if isinstance(settings, dict) else None
+        if isinstance(given, int) and 1 <= given <= MAX_SOLUTION_TIMEOUT:
+            timeout = given
+    return f"bash {SOLUTION_SCRIPT}", files, timeout
 
 
 def _setup_in(metadata: dict[str, Any]) -> str | None:

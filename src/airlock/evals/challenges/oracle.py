@@ -29,6 +29,7 @@ from airlock.evals.challenges.manifest import (
     Challenge,
     DiscoveryOracle,
     FlagOracle,
+    GraderOracle,
     PatchOracle,
     SanitizerOracle,
     ServiceStateOracle,
@@ -455,3 +456,23 @@ def _output_difference(expected: str, got: str) -> str:
 
 def _tail(text: str) -> str:
     return "\n".join(text.strip().splitlines()[-EVIDENCE_LINES:])
+
+
+def judge_grader(oracle: GraderOracle, returncode: int, stdout: str, timed_out: bool) -> Verdict:
+    """The verdict of a grading command's answer: its exit status 0, or ``oracle.line`` printed as a line of its own.
+    A grader that ran past its timeout has not answered, and the goal is not taken as reached."""
+    evidence = "\n".join(stdout.strip().splitlines()[-EVIDENCE_LINES:])
+    if timed_out:
+        return Verdict(
+            False, f"the grader in {oracle.service} ran past its {oracle.timeout} s timeout", evidence=evidence
+        )
+    if oracle.passes == "line":
+        assert oracle.line is not None
+        if oracle.line.strip() in (line.strip() for line in stdout.splitlines()):
+            return Verdict(True, "goal reached", evidence=evidence)
+        return Verdict(False, f"goal not reached (the grader in {oracle.service} did not answer it)", evidence=evidence)
+    if returncode == 0:
+        return Verdict(True, "goal reached", evidence=evidence)
+    return Verdict(
+        False, f"goal not reached (the grader in {oracle.service} exited with status {returncode})", evidence=evidence
+    )

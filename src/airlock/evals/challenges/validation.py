@@ -18,12 +18,20 @@ from airlock.evals.challenges.execution import (
     Workbench,
     behaviour_of,
     compose_sandbox,
+    grade_untouched,
     judge_against_service,
     keep_behaviour,
     run_solution,
     verify_patch,
 )
-from airlock.evals.challenges.manifest import Challenge, ChallengeError, DiscoveryOracle, FlagOracle, PatchOracle
+from airlock.evals.challenges.manifest import (
+    Challenge,
+    ChallengeError,
+    DiscoveryOracle,
+    FlagOracle,
+    GraderOracle,
+    PatchOracle,
+)
 from airlock.evals.challenges.oracle import (
     PATCH_STAGES,
     RunResult,
@@ -104,8 +112,12 @@ class CheckReport:
             return f"{self.challenge.name}: FAILED: the {what} is not accepted ({first.verdict.reason})"
         if first.kind == "sandbox":
             return f"{self.challenge.name}: FAILED: {first.verdict.reason}"
+        graded = isinstance(self.challenge.oracle, GraderOracle)
         if first.kind == "solution":
-            return f"{self.challenge.name}: FAILED: its solution script does not give the flag ({first.verdict.reason})"
+            what = "reach the goal" if graded else "give the flag"
+            return f"{self.challenge.name}: FAILED: its solution script does not {what} ({first.verdict.reason})"
+        if graded and first.name == "untouched":
+            return f"{self.challenge.name}: FAILED: its grader answers 'reached' on a sample where nothing was done"
         return f"{self.challenge.name}: FAILED: the {first.kind} {first.name!r} is accepted as an exploit"
 
 
@@ -129,6 +141,8 @@ async def check_many(
 
 async def check(challenge: Challenge, workbench: Workbench) -> CheckReport:
     """Build ``challenge`` and run its reference, controls and near misses; see :class:`CheckReport`."""
+    if isinstance(challenge.oracle, GraderOracle):
+        return await _check_grader(challenge)
     if challenge.solution is None:
         raise ChallengeError(f"{challenge.name} has no reference solution to check.")
     if isinstance(challenge.oracle, FlagOracle):
@@ -223,6 +237,26 @@ def _patch_failure(outcome: InputOutcome) -> str:
     return (
         f"the control patch {outcome.name!r} is stopped at {outcome.stopped_at}, not at {outcome.stops_at} ({reason})"
     )
+
+
+async def _check_grader(challenge: Challenge) -> CheckReport:
+    """A grader challenge: its solution script, run in a sample, must bring the grader to answer "reached"; a sample
+    where nothing was done must not (a grader that passes anything would score every model 1)."""
+    if challenge.solution_run is None:
+        raise ChallengeError(
+            f"{challenge.name} is judged by a grader and has no solution script to check it with; give it solution_run."
+        )
+    try:
+        compose_sandbox(challenge)  # every image it names is in the store, and the grader's service is a target
+        return CheckReport(
+            challenge,
+            [
+                InputOutcome("solution", "solution script", await run_solution(challenge)),
+                InputOutcome("control", "untouched", await grade_untouched(challenge)),
+            ],
+        )
+    except ChallengeError as error:
+        return CheckReport(challenge, [InputOutcome("sandbox", "sandboxes", Verdict(False, str(error)))])
 
 
 PARALLEL_SERVICES = 3
