@@ -6,30 +6,20 @@ test_challenges_generation.py and test_challenges_oracle.py; these tests hold wh
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from collections import Counter
-from pathlib import Path
 from types import ModuleType
 
 import pytest
 
 from airlock.evals.challenges.generators import logic
+from tests.support.challenges import diversity_bench
 
 SEEDS = range(10_000, 10_010)
 
 
 @pytest.fixture(scope="module")
 def diversity() -> ModuleType:
-    """bench/diversity.py, whose normalisation of lines is the measure the issue's aim is stated in."""
-    path = Path(__file__).resolve().parent.parent / "bench" / "diversity.py"
-    spec = importlib.util.spec_from_file_location("airlock_bench_diversity", path)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
+    return diversity_bench()
 
 
 @pytest.mark.parametrize("tier", logic.TIERS)

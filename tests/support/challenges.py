@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import importlib.util
 import shutil
+import sys
 from pathlib import Path
+from types import ModuleType
 
 import yaml
 
@@ -67,3 +70,17 @@ def program(challenge: Challenge) -> str:
 def source_files(challenge: Challenge) -> dict[str, str]:
     """Each source file given to the model, by name."""
     return {name: challenge.read(path).decode() for name, path in (challenge.sources or challenge.files).items()}
+
+
+def diversity_bench() -> ModuleType:
+    """bench/diversity.py, whose normalisation of lines is the measure issue 16's aim is stated in (loaded once)."""
+    name = "airlock_bench_diversity"
+    if name not in sys.modules:
+        path = Path(__file__).resolve().parents[2] / "bench" / "diversity.py"
+        spec = importlib.util.spec_from_file_location(name, path)
+        assert spec is not None
+        assert spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+    return sys.modules[name]
