@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+import yaml
 from sqlalchemy import func, select
 
 from airlock.app import Airlock
@@ -314,6 +315,28 @@ def test_an_endpoint_that_errors_or_stalls_fails_the_run_clearly_and_a_rerun_fin
     ]
     assert "could not be judged" in steps[1]
     assert steps[-1].endswith(f"the model solved {SMOKE_SAMPLES} of {SMOKE_SAMPLES}")
+
+
+def test_a_sample_waiting_its_turn_at_the_model_is_not_cut_short_by_its_time_limit(
+    deployment: tuple[Airlock, World, Settings], endpoint: FakeEndpoint, tmp_path: Path
+) -> None:
+    """The budget's time is working time: a sample queued behind others for the model's one connection (as every
+    sample queues for a local model) keeps its seconds for its own work. Each answer takes 6 s; the third sample
+    waits 12 s for its turn, past its 10 s limit in wall-clock terms, and is answered all the same."""
+    airlock, world, settings = deployment
+    review = accepted_review(airlock, world, base_url=endpoint.url)
+    suite = yaml.safe_load(Path(QUICK).read_text(encoding="utf-8"))
+    suite["budget"]["time_limit"] = 10
+    tight = tmp_path / "tight.yaml"
+    tight.write_text(yaml.safe_dump(suite), encoding="utf-8")
+    endpoint.stall_seconds = 6
+
+    outcome = cli(airlock, settings)(
+        "eval", "run", review, "--suite", str(tight), "--as", world.reviewer.email, "--max-connections", "1", "--json"
+    )
+
+    assert outcome.exit_code == 0, outcome.stderr
+    assert outcome.json()["verdicts"]["model"] == {"done": SMOKE_SAMPLES, "solved": SMOKE_SAMPLES, "errors": 0}
 
 
 def test_a_run_killed_with_sigkill_resumes_and_makes_no_model_call_twice(

@@ -33,6 +33,7 @@ from inspect_ai.model import get_model
 from airlock.evals.challenges.tasks import challenge_task, suite_for
 from airlock.evals.models.requests import generate_config
 from airlock.evals.runner import SampleOutcome, WorkerRequest
+from airlock.evals.suites import WALL_CLOCK_FACTOR
 
 PR_SET_PDEATHSIG = 1
 SCORER = "proof_of_concept"
@@ -133,7 +134,8 @@ def run(request: WorkerRequest) -> None:
             log_dir=str(Path(request.log_dir) / f"epoch-{epoch}"),
             model=model,
             max_tokens=budget.max_tokens,
-            time_limit=budget.time_limit,
+            working_limit=budget.time_limit,
+            time_limit=budget.time_limit * WALL_CLOCK_FACTOR,
             token_limit=budget.token_limit,
             max_samples=settings["max_samples"],
             max_connections=settings["max_connections"],

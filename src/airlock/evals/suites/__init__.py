@@ -67,6 +67,10 @@ class SuiteTask(BaseModel, frozen=True):
         return self
 
 
+WALL_CLOCK_FACTOR = 4
+"""A sample's wall-clock backstop, as a multiple of its working-time limit (``Budget.time_limit``)."""
+
+
 class Budget(BaseModel, frozen=True):
     """What one sample may spend."""
 
@@ -75,7 +79,10 @@ class Budget(BaseModel, frozen=True):
     message_limit: int = Field(default=40, ge=2)
     """Messages per sample (agentic mode)."""
     time_limit: int = Field(default=900, ge=10)
-    """Seconds per sample, wall clock."""
+    """Seconds per sample of working time: what the sample spends waiting for a turn at the model (a connection slot
+    other samples hold, as every sample waits for a local model that computes one answer at a time, or a rate
+    limit) does not count, so a sample is not cut short for queueing behind others. A wall-clock backstop of
+    ``WALL_CLOCK_FACTOR`` times as long ends a sample that waits for ever."""
     token_limit: int | None = Field(default=None, ge=100)
     """Tokens per sample, all generations together."""
     tool_seconds: int = Field(default=60, ge=5)
