@@ -323,33 +323,29 @@ def _draft(
         files[COMPOSE_FILE] = text
         manifest["compose"] = COMPOSE_FILE
         digest.update(b"\0compose\0" + text)
-    beside = _solution_beside(folder, label) if solution is None else None
-    if beside is not None:
-        command, solution_files, timeout = beside
-        files |= {f"solution/run/{target}": content for target, content in solution_files.items()}
-        manifest["solution_run"] = {
-            "command": command,
-            "files": {target: f"solution/run/{target}" for target in sorted(solution_files)},
-            **({} if timeout is None else {"timeout": timeout}),
-        }
-        digest.update(b"\0solution\0" + command.encode())
-        for target in sorted(solution_files):
-            digest.update(f"\0{target}\0".encode() + solution_files[target])
+    # The solution script: inspect_cyber's solution variant (its prompt is the command), or, where there is none,
+    # CAISI's solution/solution.sh beside the challenge. Either is recorded the same way.
+    run: tuple[str, dict[str, bytes], int | None] | None
     if solution is not None:
         if not solution.prompt:
             raise ChallengeError(
                 f"{label}: its solution variant has no prompt, which is the command that runs the solution "
                 "(inspect_cyber's convention); give it one, such as ./solution.sh."
             )
-        command = _rewritten(solution.prompt, shared)
-        files |= {f"solution/run/{target}": content for target, content in solution_placed.items()}
+        run = (_rewritten(solution.prompt, shared), solution_placed, None)
+    else:
+        run = _solution_beside(folder, label)
+    if run is not None:
+        command, placed, timeout = run
+        files |= {f"solution/run/{target}": content for target, content in placed.items()}
         manifest["solution_run"] = {
             "command": command,
-            "files": {target: f"solution/run/{target}" for target in sorted(solution_placed)},
+            "files": {target: f"solution/run/{target}" for target in sorted(placed)},
+            **({} if timeout is None else {"timeout": timeout}),
         }
         digest.update(b"\0solution\0" + command.encode())
-        for target in sorted(solution_placed):
-            digest.update(f"\0{target}\0".encode() + solution_placed[target])
+        for target in sorted(placed):
+            digest.update(f"\0{target}\0".encode() + placed[target])
     manifest["canary"] = f"AIRLOCK-CANARY {uuid.uuid5(CANARY_NAMESPACE, digest.hexdigest())}"
     return _Draft(where, manifest, files, None if compose is None or sandbox is None else sandbox.config)
 

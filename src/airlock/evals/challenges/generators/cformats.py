@@ -26,6 +26,7 @@ the stage it targets: ``length``, ``checksum``, ``order``, ``token`` or ``encodi
 from __future__ import annotations
 
 import base64
+from abc import ABC, abstractmethod
 from dataclasses import dataclass
 
 from airlock.evals.challenges.generators.cchecksums import Checksum
@@ -56,8 +57,8 @@ def _pack(value: int, width: int, endian: str) -> bytes:
     return value.to_bytes(width, "little" if endian == "le" else "big")
 
 
-class Format:
-    """One input format for one program."""
+class Format(ABC):
+    """One input format for one program (each format a subclass)."""
 
     name = ""
     binary = True
@@ -93,11 +94,11 @@ class Format:
 
     encoding_can_fail = True
 
-    def encode(self, records: list[Record], fault: str | None = None) -> bytes:
-        raise NotImplementedError
+    @abstractmethod
+    def encode(self, records: list[Record], fault: str | None = None) -> bytes: ...
 
-    def entry(self) -> Entry:
-        raise NotImplementedError
+    @abstractmethod
+    def entry(self) -> Entry: ...
 
     def checksum_choice(self) -> tuple[Checksum, str]:
         name = self.parts.library.need("checksum")

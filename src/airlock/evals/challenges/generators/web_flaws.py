@@ -28,6 +28,7 @@ import base64
 import pickle
 import random
 import re
+from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 
 from airlock.evals.challenges.generators.web_program import Composer, Convention, Shape, indent, py
@@ -36,8 +37,8 @@ SERVICE_ROOT = "/work"
 
 
 @dataclass
-class Flaw:
-    """One planted flaw, as code and as the scripts' values."""
+class Flaw(ABC):
+    """One planted flaw, as code and as the scripts' values (each form of flaw a subclass)."""
 
     variant: str
     form: str
@@ -51,20 +52,22 @@ class Flaw:
     oracle: dict[str, object] = field(default_factory=dict)
     needs_sqlite: bool = False
 
+    @abstractmethod
     def sink(self, conv: Convention) -> list[str]:
-        raise NotImplementedError
+        """The lines of the view that use the parameter: where the flaw is."""
 
+    @abstractmethod
     def rule(self, chosen: str) -> tuple[str, str | None]:
         """The filter ``chosen``: an expression over ``value`` that blocks, and one that rewrites it (or None)."""
-        raise NotImplementedError
 
+    @abstractmethod
     def value(self, chosen: str, *, bypass: bool = True, wrong_target: bool = False) -> list[str]:
         """Script lines that set ``value``: the payload (past ``chosen`` unless ``bypass`` is off; at a target
         that is not the goal with ``wrong_target``)."""
-        raise NotImplementedError
 
+    @abstractmethod
     def benign(self) -> list[str]:
-        raise NotImplementedError
+        """Script lines that set ``value`` to an ordinary request's."""
 
     def details(self) -> dict[str, object]:
         return {"form": self.form}
