@@ -339,6 +339,24 @@ def test_a_sample_waiting_its_turn_at_the_model_is_not_cut_short_by_its_time_lim
     assert outcome.json()["verdicts"]["model"] == {"done": SMOKE_SAMPLES, "solved": SMOKE_SAMPLES, "errors": 0}
 
 
+def test_a_sample_stopped_by_its_budget_is_recorded_with_the_limit_that_stopped_it(
+    deployment: tuple[Airlock, World, Settings], endpoint: FakeEndpoint, tmp_path: Path
+) -> None:
+    airlock, world, settings = deployment
+    review = accepted_review(airlock, world, base_url=endpoint.url)
+    suite = yaml.safe_load(Path(QUICK).read_text(encoding="utf-8"))
+    suite["budget"]["token_limit"] = 100  # less than any prompt of the suite: its first answer passes it
+    tight = tmp_path / "tight.yaml"
+    tight.write_text(yaml.safe_dump(suite), encoding="utf-8")
+
+    outcome = cli(airlock, settings)("eval", "run", review, "--suite", str(tight), "--as", world.reviewer.email)
+
+    assert outcome.exit_code == 0, outcome.stderr
+    reasons = [row.reason for row in model_rows(airlock)]
+    assert len(reasons) == SMOKE_SAMPLES
+    assert all(reason.startswith("stopped at its token limit (100); ") for reason in reasons), reasons
+
+
 def test_a_run_killed_with_sigkill_resumes_and_makes_no_model_call_twice(
     deployment: tuple[Airlock, World, Settings], endpoint: FakeEndpoint
 ) -> None:

@@ -76,6 +76,29 @@ def test_the_model_runs_an_inspect_eval_offline(tmp_path: Path) -> None:
     assert log.stats.model_usage["airlock/smollm2-135m"].output_tokens > 0
 
 
+def test_samples_waiting_their_turn_at_the_model_are_waiting_not_working(tmp_path: Path) -> None:
+    """The model answers one request at a time whatever the run's connection limit: a sample whose request waits
+    behind another's is waiting, which Inspect does not count against its working-time limit (the budget's time)."""
+    prompt = "Write a long story about a lighthouse keeper."
+    task = Task(
+        dataset=[Sample(input=prompt, target="x", id=n) for n in range(3)], solver=generate(), scorer=includes()
+    )
+    (log,) = inspect_eval(
+        task,
+        model=get_model(BUNDLED, memoize=False),
+        max_tokens=48,
+        max_connections=3,
+        log_dir=str(tmp_path),
+        display="none",
+    )
+    assert log.status == "success", log.error
+    assert log.samples is not None
+    calls = [event.working_time or 0.0 for sample in log.samples for event in sample.events if event.event == "model"]
+    waited = [(sample.total_time or 0.0) - (sample.working_time or 0.0) for sample in log.samples]
+    # The last sample to be answered waited for the two before it: at least as long as the quickest answer took.
+    assert max(waited) >= 0.8 * min(calls), (waited, calls)
+
+
 def test_a_local_gguf_file_loads_by_its_path() -> None:
     path = model_path("smollm2-135m")
     model = get_model(f"airlock/{path}", memoize=False)

@@ -67,6 +67,27 @@ async def test_a_fork_bomb_stops_at_the_process_limit_and_dies_with_its_timeout(
         assert (await box.exec(["echo", "still here"])).stdout == "still here\n"
 
 
+async def test_the_next_command_after_a_killed_process_storm_is_not_refused_for_its_zombies(
+    box: BwrapSandboxEnvironment,
+) -> None:
+    # A command that holds every process of the sandbox when its timeout kills it, and never reaps its children
+    # (as in a fork bomb, whose parents die with their children), leaves that many zombies to the sandbox's init,
+    # which reaps them only now and then; the command right after, and what it forks, must still start.
+    storm = (
+        "import os, time\n"
+        "try:\n"
+        "    while True:\n"
+        "        if os.fork() == 0:\n"
+        "            time.sleep(60)\n"
+        "except BlockingIOError:\n"
+        "    time.sleep(60)\n"
+    )
+    for _ in range(3):
+        with pytest.raises(TimeoutError):
+            await box.exec(["python3", "-c", storm], timeout=1)
+        assert (await box.exec(["sh", "-c", "echo next | cat | cat"])).stdout == "next\n"
+
+
 async def test_a_memory_bomb_is_killed_inside_its_sandbox(box: BwrapSandboxEnvironment) -> None:
     code, output = await sh(box, "python3 -c 'x = bytearray(1 << 30); print(len(x))'")
     if box.sandbox.process.group.limits_memory:

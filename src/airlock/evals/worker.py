@@ -30,6 +30,7 @@ from inspect_ai.hooks import Hooks, SampleEnd, TaskStart, hooks
 from inspect_ai.log import EvalSample
 from inspect_ai.model import get_model
 
+from airlock.evals.challenges.oracle import succeeded
 from airlock.evals.challenges.tasks import challenge_task, suite_for
 from airlock.evals.models.requests import generate_config
 from airlock.evals.runner import SampleOutcome, WorkerRequest
@@ -70,6 +71,10 @@ def outcome(task: str, epoch: int, sample: EvalSample) -> SampleOutcome:
         verdict, reason = "error", (sample.error.message if sample.error else "the sample was not scored")
     else:
         verdict, reason = str(judged.get("verdict", "not proven")), str(score.explanation or "")
+        if sample.limit is not None and not succeeded(verdict):
+            # Said first: a sample stopped by its budget is judged on what it had, and the reader should know why.
+            bound = "" if sample.limit.limit is None else f" ({sample.limit.limit:g})"
+            reason = f"stopped at its {sample.limit.type} limit{bound}; {reason}"
     usage = list((sample.model_usage or {}).values())
     return SampleOutcome(
         task=task,

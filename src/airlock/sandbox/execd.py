@@ -40,7 +40,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 try:  # on the host, as part of the package
     from airlock.sandbox import protocol
@@ -57,6 +57,8 @@ _output_lock = threading.Lock()
 _channel: socket.socket
 _libc = ctypes.CDLL(None, use_errno=True)
 CHUNK = 1 << 16
+T = TypeVar("T")
+
 PR_SET_DUMPABLE = 4
 PR_SET_CHILD_SUBREAPER = 36
 KILL_ROUNDS = 1000
@@ -65,6 +67,8 @@ EMPTY_PASSES_TO_STOP = 3
 """Passes in a row that find no process left in the tree before the kill stops (a fork may land between passes)."""
 REAP_INTERVAL = 0.25
 """How often orphans that ended are reaped (each zombie holds one of the sandbox's processes until then)."""
+ROOM_WAIT = 1.0
+"""How long a process or thread that cannot start for want of processes is retried, while ended orphans are reaped."""
 
 _spawning = threading.Lock()
 _own_children: dict[int, int] = {}
@@ -80,9 +84,30 @@ def reply(header: dict[str, Any], *payloads: bytes) -> None:
             _channel.sendall(payload, socket.MSG_NOSIGNAL)
 
 
+def _out_of_processes(error: BaseException) -> bool:
+    """Whether ``error`` is a fork or a thread refused at the sandbox's process limit."""
+    return isinstance(error, BlockingIOError) or (isinstance(error, RuntimeError) and "new thread" in str(error))
+
+
+def _start_with_room(start: Callable[[], T]) -> T:
+    """``start()`` (a process or a thread), retried for a moment if it fails for want of processes. The zombies of
+    a command just killed (a fork storm at its timeout) hold the sandbox's processes until they are reaped, which the
+    reaper does only every :data:`REAP_INTERVAL`: the next command must not be refused for them. A sandbox that is
+    really full (a storm still running) is refused after :data:`ROOM_WAIT`."""
+    deadline = time.monotonic() + ROOM_WAIT
+    while True:
+        try:
+            return start()
+        except (BlockingIOError, RuntimeError) as error:
+            if not _out_of_processes(error) or time.monotonic() >= deadline:
+                raise
+        _reap_ended_orphans()
+        time.sleep(0.01)
+
+
 def error_reply(request_id: int, error: BaseException) -> None:
     name = type(error).__name__
-    if isinstance(error, BlockingIOError) or (isinstance(error, RuntimeError) and "new thread" in str(error)):
+    if _out_of_processes(error):
         name = protocol.PROCESS_LIMIT
     failed: protocol.ErrorReply = {
         "id": request_id,
@@ -120,10 +145,14 @@ def _command_setup(rlimits: dict[str, int], subreaper: bool) -> Callable[[], Non
 
 def _spawn(command: list[str], **options: Any) -> subprocess.Popen[bytes]:
     """Popen, noted as a child of our own, so that the orphan reaper leaves it to its Popen."""
-    with _spawning:
-        process = subprocess.Popen(command, **options)
-        _own_children[process.pid] = _own_children.get(process.pid, 0) + 1
-    return process
+
+    def start() -> subprocess.Popen[bytes]:
+        with _spawning:
+            process = subprocess.Popen(command, **options)
+            _own_children[process.pid] = _own_children.get(process.pid, 0) + 1
+        return process
+
+    return _start_with_room(start)
 
 
 def _forget(process: subprocess.Popen[bytes]) -> None:
@@ -135,14 +164,18 @@ def _forget(process: subprocess.Popen[bytes]) -> None:
 
 
 def _reap_orphans() -> None:
-    """As pid 1, the server inherits every orphan in the sandbox; reap those that ended."""
+    """As pid 1, the server inherits every orphan in the sandbox; reap those that ended, for ever."""
     while True:
         time.sleep(REAP_INTERVAL)
-        with _spawning:
-            for pid in _children(os.getpid()):
-                if pid not in _own_children and _is_zombie(pid):
-                    with contextlib.suppress(ChildProcessError):
-                        os.waitpid(pid, os.WNOHANG)
+        _reap_ended_orphans()
+
+
+def _reap_ended_orphans() -> None:
+    with _spawning:
+        for pid in _children(os.getpid()):
+            if pid not in _own_children and _is_zombie(pid):
+                with contextlib.suppress(ChildProcessError):
+                    os.waitpid(pid, os.WNOHANG)
 
 
 def _children(pid: int) -> list[int]:
@@ -318,7 +351,7 @@ def op_exec(request: protocol.ExecRequest, payload: bytes) -> None:
     try:
         for reader in readers:
             reader.daemon = True
-            reader.start()
+            _start_with_room(reader.start)
     except RuntimeError:
         # No thread to read its output (the sandbox's process limit reached, by this command's own fork storm
         # most likely): the command is running, and the error goes back as a failed exec, so nothing may be left
@@ -329,6 +362,7 @@ def op_exec(request: protocol.ExecRequest, payload: bytes) -> None:
             os.killpg(process.pid, signal.SIGKILL)
         process.wait()
         _forget(process)
+        _reap_ended_orphans()
         raise
     timed_out = False
     try:
@@ -338,6 +372,10 @@ def op_exec(request: protocol.ExecRequest, payload: bytes) -> None:
         _kill_tree(process.pid)
     process.wait()
     _forget(process)
+    if timed_out:
+        # What it left are zombies now ours (its tree was killed before it): reap them before answering, or the
+        # next command finds the sandbox's processes taken by them and cannot fork.
+        _reap_ended_orphans()
     # A background child may keep the output open; do not wait for it for more than a moment.
     deadline = time.monotonic() + 0.5
     for reader in readers:
@@ -529,7 +567,7 @@ def main() -> None:
         worker = threading.Thread(target=serve, args=(request, payload))
         worker.daemon = True
         try:
-            worker.start()
+            _start_with_room(worker.start)
         except RuntimeError as error:  # no thread left: the sandbox's process limit is reached
             error_reply(request["id"], error)
 

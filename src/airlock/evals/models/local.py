@@ -37,6 +37,7 @@ from inspect_ai.model import (
     modelapi,
 )
 from inspect_ai.tool import ToolCall, ToolChoice, ToolInfo
+from inspect_ai.util import concurrency
 
 from airlock.evals.models.gguf import LOCAL_PROVIDER, LocalModelError, model_path
 
@@ -102,7 +103,11 @@ class LocalModel(ModelAPI):
                 return cast(dict[str, Any], llama.create_chat_completion(**arguments))
 
         try:
-            response = await asyncio.to_thread(complete)
+            # The model's one turn is taken in Inspect's concurrency context, not only at the lock: a sample waiting
+            # there is waiting, not working, so its working-time limit is not spent while other samples generate
+            # (with four connections, a loaded machine's third sample was cut at its limit before its first answer).
+            async with concurrency(f"{LOCAL_PROVIDER}/{self.path.stem}", 1, key=str(self.path), visible=False):
+                response = await asyncio.to_thread(complete)
         except ValueError as error:
             # llama.cpp refuses a prompt longer than its context: that is the model's length, not a fault.
             if "context window" not in str(error) and "exceed" not in str(error):
