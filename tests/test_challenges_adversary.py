@@ -1,15 +1,15 @@
 """Contamination resistance, measured (issue 16): a solver written from a handful of instances must fail on fresh ones.
 
-Two adversaries play, each written by someone who read generated memory-corruption instances of generator version 3
-(sources, prompts, reference inputs), never the generator or its description of the flaw forms:
+The adversary (tests/support/adversary_v4.py) was written by engineers who read generated memory-corruption instances
+of generator version 4 (sources, prompts, reference inputs), never the generator or its description: from 14
+instances of each of three successive releases of version 4 (one of each variant at tier 2 and at tier 3 each time;
+the last, the release measured here, seeds 8502 and 8503): each time the issue's "handful of instances of a tier".
+It must solve most of what it was written from (else it proves nothing), and the aim is that it solves under 10% of
+fresh seeds of the same tiers; tier 4, which it did not read, is measured too.
 
-- ``handful`` (tests/support/adversary_handful.py): written from 14 instances, one of each variant at tier 2 (seed
-  8102) and at tier 3 (seed 8103): the issue's "handful of instances of a tier";
-- ``read-35`` (tests/support/adversary.py): written from 35 instances (seeds 1-3 at tier 2, 1-2 at tier 3), which is
-  more than a handful, to show what more reading buys an attacker.
-
-Each must solve most of what it was written from (else it proves nothing), and the aim is that it solves under 10% of
-fresh seeds of the same tiers; tier 4, which neither read, is measured too.
+The adversaries written from version 3 (adversary.py from 35 instances, adversary_handful.py from 14; in git
+history) solved 0 of 14 fresh version-4 instances at tiers 2-3: they had overfit version 3's layers, which says
+nothing about version 4 (docs/challenges.md, "Contamination resistance, measured"); they were retired with it.
 """
 
 from __future__ import annotations
@@ -26,8 +26,7 @@ import pytest
 
 from airlock.clock import ManualClock
 from airlock.evals.challenges import Challenge
-from tests.support import adversary as read_35_adversary
-from tests.support import adversary_handful as handful_adversary
+from tests.support import adversary_v4
 from tests.support.challenges import MEMORY, challenges_in
 from tests.support.cli import Cli
 
@@ -50,18 +49,15 @@ class Adversary:
 
 
 ADVERSARIES = {
-    # Replays seven of each tier it read (all seven variants of seed 1 at tier 2 and of seed 2 at tier 3).
-    "read-35": Adversary(read_35_adversary.attack, [(1, 2, 7), (2, 3, 7)], 12),
-    # Replays all fourteen it read.
-    "handful": Adversary(handful_adversary.attack, [(8102, 2, 7), (8103, 3, 7)], 12),
+    # Replays the 14 of the current release it read (the earlier releases' 28 are instances of no released version).
+    "handful-v4": Adversary(adversary_v4.attack, [(8502, 2, 7), (8503, 3, 7)], 12),
 }
-"""Observed on 2026-12-06 (generator version 3): read-35 14 of 14 replayed (35 of 35 over everything it read),
-handful 14 of 14."""
+"""Observed on 2026-12-06 (generator version 4): 14 of 14 replayed, and 28 of 28 of the earlier releases'."""
 FRESH_COUNT = 7
 """Fresh instances per tier: one of each variant (indices 0-6). The figures in docs/challenges.md are over ten per
 tier; seven keep this file at a few minutes on the shared two-core machine."""
 FRESH = {2: 7001, 3: 7002, 4: 7003}
-"""Seeds far from the training ones, one per tier. Tier 4 was not among the tiers either adversary read."""
+"""Seeds far from the training ones, one per tier. Tier 4 was not among the tiers the adversary read."""
 FRESH_SOLVED_BELOW = 0.10
 """The issue's aim."""
 
@@ -125,16 +121,10 @@ def test_adversary_solves_the_instances_it_was_written_from(
 
 _STILL_WINS = pytest.mark.xfail(
     strict=True,
-    reason="Generator version 3 does not meet the aim against an adversary that read 35 instances (issue 16): "
-    "observed on 2026-12-06 over ten fresh instances per tier, it solved 8 of 10 at tier 2 (seed 7001) and 7 of 10 "
-    "at tier 3 (seed 7002); the misses were flaw forms and a sub-request check it had not read. Strict: when the "
-    "generator resists, this fails until the mark is removed.",
-)
-_HANDFUL_WINS = pytest.mark.xfail(
-    strict=True,
-    reason="Generator version 3 does not meet the aim against an adversary that read 14 instances (issue 16): "
-    "observed on 2026-12-06 over ten fresh instances per tier, it solved 9 of 10 at tier 2 (seed 7001) and 9 of 10 "
-    "at tier 3 (seed 7002), most with its first input; it missed a framing and a sub-operation it had not read. "
+    reason="Generator version 4 does not meet the aim against an adversary that read 14 instances of it (and 28 of "
+    "earlier releases; issue 16): observed on 2026-12-06 over ten fresh instances per tier, it solved 10 of 10 at "
+    "tier 2 (seed 7001) and 10 of 10 at tier 3 (seed 7002), all but three with its first input: its C interpreter "
+    "and z3 pass every composed check and decoder, and its flaw shapes cover the flaw forms. "
     "Strict: when the generator resists, this fails until the mark is removed.",
 )
 
@@ -142,12 +132,9 @@ _HANDFUL_WINS = pytest.mark.xfail(
 @pytest.mark.parametrize(
     ("name", "tier"),
     [
-        pytest.param("read-35", 2, marks=_STILL_WINS),
-        pytest.param("read-35", 3, marks=_STILL_WINS),
-        ("read-35", 4),
-        pytest.param("handful", 2, marks=_HANDFUL_WINS),
-        pytest.param("handful", 3, marks=_HANDFUL_WINS),
-        ("handful", 4),
+        pytest.param("handful-v4", 2, marks=_STILL_WINS),
+        pytest.param("handful-v4", 3, marks=_STILL_WINS),
+        ("handful-v4", 4),
     ],
 )
 def test_adversary_fails_on_fresh_seeds_of_its_tiers(fresh: dict[str, list[Attempt]], name: str, tier: int) -> None:

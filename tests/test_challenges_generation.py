@@ -172,7 +172,8 @@ def test_the_family_names_known_without_loading_the_generators_are_the_generator
 
 
 def _memory_forms(instance: memory.MemoryInstance) -> set[str]:
-    """Which of version 3's composable forms an instance shows: in its dispatcher, and in its flawed handler."""
+    """Which composable forms an instance shows: in its dispatcher (version 3), and in its flawed handler (version
+    3's layers, and version 4's composed checks and encodings)."""
     forms = set()
     text = instance.source
     if "unsigned slot = " in text:
@@ -189,6 +190,15 @@ def _memory_forms(instance: memory.MemoryInstance) -> set[str]:
         forms.add("check byte")
     if re.search(r"size_t (inner|declared_len|body_len|span) = ", text):
         forms.add("nested length")
+    if re.search(r'short \w+ header"\)', text):  # every composed check refuses a body shorter than its header
+        forms.add("composed check")
+    encodings = {
+        "symbol pairs": 'symbol")',
+        "byte stuffing": 'not terminated")',
+        "sealed blocks": 'block check")',
+        "counted runs": 'run list")',
+    }
+    forms.update(name for name, why in encodings.items() if why in text)
     return forms
 
 
@@ -200,15 +210,28 @@ def test_tier_one_stays_plain_for_the_classical_baselines() -> None:
 
 
 def test_from_tier_two_the_forms_themselves_vary_from_seed_to_seed() -> None:
-    # Version 3: the ways a record reaches its flawed handler and what the handler peels off first differ
-    # between seeds, not only the names and numbers; every form occurs, and no one combination dominates.
+    # The ways a record reaches its flawed handler and what the handler peels off first differ between seeds, not
+    # only the names and numbers; every form occurs, and no one combination dominates. Version 4: every flawed
+    # handler from tier 2 has a composed check.
     combinations = Counter(
         frozenset(_memory_forms(memory.generate(seed, 0, tier, memory.VARIANTS[seed % len(memory.VARIANTS)])))
         for seed in range(60)
         for tier in (2, 3)
     )
     seen = set().union(*combinations)
-    assert seen == {"computed kind", "sub-dispatch", "sub-operation", "check byte", "nested length"}
+    assert seen == {
+        "computed kind",
+        "sub-dispatch",
+        "sub-operation",
+        "check byte",
+        "nested length",
+        "composed check",
+        "symbol pairs",
+        "byte stuffing",
+        "sealed blocks",
+        "counted runs",
+    }
+    assert all("composed check" in forms for forms in combinations)
     assert len(combinations) >= 12
     assert max(combinations.values()) < 0.25 * sum(combinations.values())
 

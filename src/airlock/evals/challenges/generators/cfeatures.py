@@ -20,7 +20,7 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from airlock.evals.challenges.generators.cprogram import Library, Names, Style, c, c_bytes, c_string, indent, plant
+from airlock.evals.challenges.generators.cprogram import Library, Names, Style, c, c_string, indent, plant
 
 BUG_CLASSES = {
     "stack_overflow": "stack-buffer-overflow",
@@ -52,6 +52,15 @@ class Parts:
     names: Names
     style: Style
     library: Library
+    habits: dict[str, int] = field(default_factory=dict)
+    """How this program writes an idiom every handler repeats (drawn on first use, then kept): a code base is
+    consistent with itself, and differs from the next one."""
+
+    def habit(self, idiom: str, forms: int) -> int:
+        """The program's form (of ``forms``) of ``idiom``."""
+        if idiom not in self.habits:
+            self.habits[idiom] = self.rng.randrange(forms)
+        return self.habits[idiom]
 
 
 @dataclass
@@ -82,7 +91,7 @@ Builder = Callable[[Parts, str, str], Feature]
 """(parts, role, flaw form or "") -> the feature."""
 
 
-def _printable(rng: random.Random, count: int, avoid: bytes = b"") -> bytes:
+def printable(rng: random.Random, count: int, avoid: bytes = b"") -> bytes:
     alphabet = [b for b in range(0x21, 0x7F) if b not in avoid and b not in b"\\\"'"]
     return bytes(rng.choice(alphabet) for _ in range(count))
 
@@ -97,10 +106,6 @@ def _both(render: Callable[[bool], list[str]]) -> tuple[list[str], list[str]]:
 
 def _u16(value: int, endian: str) -> bytes:
     return value.to_bytes(2, "little" if endian == "le" else "big")
-
-
-def _u32(value: int, endian: str) -> bytes:
-    return value.to_bytes(4, "little" if endian == "le" else "big")
 
 
 # Overflows of a copied field -------------------------------------------------------------------------------
@@ -154,9 +159,9 @@ def copy_field(parts: Parts, role: str, flaw: str) -> Feature:
                 "}",
             ]
 
-        triggers = [[_printable(rng, length)] for length in _spread(rng, size + 1, limit, 4)]
-        normal = [[_printable(rng, length)] for length in (0, 1, size // 2, size - 1)]
-        boundary = [_printable(rng, size)]
+        triggers = [[printable(rng, length)] for length in _spread(rng, size + 1, limit, 4)]
+        normal = [[printable(rng, length)] for length in (0, 1, size // 2, size - 1)]
+        boundary = [printable(rng, size)]
     elif form == "terminator":
 
         def render(broken: bool) -> list[str]:
@@ -174,9 +179,9 @@ def copy_field(parts: Parts, role: str, flaw: str) -> Feature:
                 "}",
             ]
 
-        triggers = [[_printable(rng, size)] for _ in range(4)]
-        normal = [[_printable(rng, length)] for length in (0, 1, size // 2, size - 2)]
-        boundary = [_printable(rng, size - 1)]
+        triggers = [[printable(rng, size)] for _ in range(4)]
+        normal = [[printable(rng, length)] for length in (0, 1, size // 2, size - 2)]
+        boundary = [printable(rng, size - 1)]
     elif form == "inclusive_loop":
         key = rng.randrange(1, 256)
 
@@ -257,11 +262,11 @@ def copy_field(parts: Parts, role: str, flaw: str) -> Feature:
             ]
 
         def long_form(length: int) -> bytes:
-            return bytes([flag | rng.randrange(flag)]) + _u16(length, endian) + _printable(rng, length)
+            return bytes([flag | rng.randrange(flag)]) + _u16(length, endian) + printable(rng, length)
 
         triggers = [[long_form(length)] for length in _spread(rng, size + 1, size + 48, 4)]
         short = min(size, flag - 1)
-        normal = [[bytes([length]) + _printable(rng, length)] for length in (0, short // 2, short)]
+        normal = [[bytes([length]) + printable(rng, length)] for length in (0, short // 2, short)]
         normal.append([long_form(size // 2)])
         boundary = [long_form(size)]
     elif form == "sum_of_parts":
@@ -285,7 +290,7 @@ def copy_field(parts: Parts, role: str, flaw: str) -> Feature:
             ]
 
         def parts_of(first: int, second: int) -> bytes:
-            return bytes([first, second]) + _printable(rng, first + second)
+            return bytes([first, second]) + printable(rng, first + second)
 
         triggers = []
         for total in _spread(rng, size + 1, 2 * size, 4):
@@ -327,7 +332,7 @@ def copy_field(parts: Parts, role: str, flaw: str) -> Feature:
 
         def flagged(length: int, with_length: bool) -> bytes:
             flags = rng.randrange(256) | has_length if with_length else rng.randrange(256) & ~has_length
-            return bytes([flags, length]) + _printable(rng, length)
+            return bytes([flags, length]) + printable(rng, length)
 
         triggers = [[flagged(rng.randrange(0, size), False)] for _ in range(4)]
         normal = [[flagged(length, True)] for length in (0, size // 2, size - 1)]
@@ -444,9 +449,9 @@ def table_load(parts: Parts, role: str, flaw: str) -> Feature:
             ]
 
         first = 256 - len(suffix)
-        triggers = [[bytes([size]) + _printable(rng, size)] for size in _spread(rng, first, 255, 4)]
-        normal = [[bytes([size]) + _printable(rng, size)] for size in (0, 7, 100)]
-        boundary = [bytes([first - 1]) + _printable(rng, first - 1)]
+        triggers = [[bytes([size]) + printable(rng, size)] for size in _spread(rng, first, 255, 4)]
+        normal = [[bytes([size]) + printable(rng, size)] for size in (0, 7, 100)]
+        boundary = [bytes([first - 1]) + printable(rng, first - 1)]
     elif flaw == "wrapped_area":
         endian = rng.choice(("le", "be"))
         reader = parts.library.need(f"rd16{endian}")
@@ -476,7 +481,7 @@ def table_load(parts: Parts, role: str, flaw: str) -> Feature:
             ]
 
         def dims(width: int, height: int) -> bytes:
-            return _u16(width, endian) + _u16(height, endian) + _printable(rng, rng.randrange(0, 4))
+            return _u16(width, endian) + _u16(height, endian) + printable(rng, rng.randrange(0, 4))
 
         pairs = [(256, 256), (300, 300), (512, 200), (1024, 70), (260, 253)]
         rng.shuffle(pairs)
@@ -606,11 +611,11 @@ def expand(parts: Parts, role: str, flaw: str) -> Feature:
 
     if storage == "heap":
         triggers = [[controls(length)] for length in _spread(rng, 1, 40, 4)]
-        normal = [[_printable(rng, 20)], [_printable(rng, 9) + b"\x01" + _printable(rng, 9)], [b""]]
-        boundary = [_printable(rng, 6) + b"\x7f" + _printable(rng, 1)]
+        normal = [[printable(rng, 20)], [printable(rng, 9) + b"\x01" + printable(rng, 9)], [b""]]
+        boundary = [printable(rng, 6) + b"\x7f" + printable(rng, 1)]
     else:
         triggers = [[controls(length)] for length in _spread(rng, capacity // 4 + 1, capacity // 2, 4)]
-        normal = [[_printable(rng, capacity // 8)], [_printable(rng, 3) + b"\x02"], [b""]]
+        normal = [[printable(rng, capacity // 8)], [printable(rng, 3) + b"\x02"], [b""]]
         boundary = [controls(capacity // 4)]
     broken, fixed = _both(render)
     return _flawed(function, stage, role, broken, fixed, flaw, storage, triggers, normal, boundary, form)
@@ -663,7 +668,7 @@ def path_join(parts: Parts, role: str, flaw: str) -> Feature:
             seg = rng.randrange(max(1, min(seg, 2)), seg + 1) if seg >= 1 else 0
             if seg == 0:
                 break
-            pieces.append(_printable(rng, seg, avoid=separator))
+            pieces.append(printable(rng, seg, avoid=separator))
             left -= seg + 1
         return separator.join(pieces)
 
@@ -674,7 +679,7 @@ def path_join(parts: Parts, role: str, flaw: str) -> Feature:
     for target in _spread(rng, size + 1, size + segment, 4):
         body = joined(target)
         while length(body) <= size:
-            body += separator + _printable(rng, 2, avoid=separator)
+            body += separator + printable(rng, 2, avoid=separator)
         triggers.append([body])
     normal = [[joined(size // 2)], [joined(3)], [b""]]
     boundary_body = joined(size)
@@ -1076,11 +1081,11 @@ def entry_build(parts: Parts, role: str, flaw: str) -> Feature:
 
         triggers = []
         for _ in range(4):
-            text = bytearray(_printable(rng, rng.randrange(1, 20), avoid=bytes([forbidden])))
+            text = bytearray(printable(rng, rng.randrange(1, 20), avoid=bytes([forbidden])))
             text.insert(rng.randrange(len(text) + 1), forbidden)
             triggers.append([named(bytes(text))])
-        normal = [[named(_printable(rng, length, avoid=bytes([forbidden])))] for length in (0, 5, 30)]
-        boundary = [named(_printable(rng, 12, avoid=bytes([forbidden])))]
+        normal = [[named(printable(rng, length, avoid=bytes([forbidden])))] for length in (0, 5, 30)]
+        boundary = [named(printable(rng, 12, avoid=bytes([forbidden])))]
     elif flaw == "freed_but_remembered":
         recent, seen = names.take(f"recent_{noun}s"), names.take(f"{noun}_seen")
         remember = rng.randrange(3, 7)
@@ -1121,7 +1126,7 @@ def entry_build(parts: Parts, role: str, flaw: str) -> Feature:
             ]
 
         def entry(ident: int) -> bytes:
-            return ident.to_bytes(2, "little") + _printable(rng, rng.randrange(0, size + 4))
+            return ident.to_bytes(2, "little") + printable(rng, rng.randrange(0, size + 4))
 
         triggers = [[entry(0), entry(rng.randrange(1, 65536))] for _ in range(4)]
         normal = [[entry(7)], [entry(300), entry(2)], [entry(65535), entry(1), entry(9)]]
@@ -1199,7 +1204,7 @@ def clipboard(parts: Parts, role: str, flaw: str) -> Feature:
         ]
 
     def blob(slot: int, size: int) -> bytes:
-        return bytes([store, slot, size]) + _printable(rng, size)
+        return bytes([store, slot, size]) + printable(rng, size)
 
     triggers = []
     for _ in range(4):
@@ -1404,8 +1409,8 @@ def null_lookup(parts: Parts, role: str, flaw: str = "") -> Feature:
     mark = plant(function)
     shape = rng.choice(("table", "list", "handle"))
     missing = [key for key in range(256) if key not in keys]
-    triggers = [[bytes([rng.choice(missing)]) + _printable(rng, rng.randrange(0, 3))] for _ in range(3)]
-    normal = [[bytes([key]) + _printable(rng, rng.randrange(0, 4))] for key in keys[:3]]
+    triggers = [[bytes([rng.choice(missing)]) + printable(rng, rng.randrange(0, 3))] for _ in range(3)]
+    normal = [[bytes([key]) + printable(rng, rng.randrange(0, 4))] for key in keys[:3]]
     if shape == "table":
         struct, table = names.take(f"{noun}_rate"), names.constant(noun, "rates")
         find = names.take(f"find_{noun}_rate")
@@ -1476,7 +1481,7 @@ def null_lookup(parts: Parts, role: str, flaw: str = "") -> Feature:
         endian_le = reader.endswith("le")
 
         def handle(value: int) -> bytes:
-            return _u16(value, "le" if endian_le else "be") + _printable(rng, rng.randrange(0, 3))
+            return _u16(value, "le" if endian_le else "be") + printable(rng, rng.randrange(0, 3))
 
         triggers = [[handle(rng.randrange(16, 4096) * 4)] for _ in range(3)]
         normal = [[handle(index)] for index in range(min(3, len(keys)))]
@@ -1501,8 +1506,8 @@ def guarded(parts: Parts, role: str, flaw: str = "") -> Feature:
             f"    for (size_t i = 0; i < {n}; i++) total += {d}[i];",
             f'    {style.emit_value}("{noun} check", total);',
         ]
-        triggers = [[bytes([rng.randrange(reserved, 256)]) + _printable(rng, rng.randrange(0, 5))] for _ in range(3)]
-        normal = [[bytes([rng.randrange(reserved)]) + _printable(rng, k)] for k in (0, 4)]
+        triggers = [[bytes([rng.randrange(reserved, 256)]) + printable(rng, rng.randrange(0, 5))] for _ in range(3)]
+        normal = [[bytes([rng.randrange(reserved)]) + printable(rng, k)] for k in (0, 4)]
     elif shape == "parity":
         body = [
             f'    {st}("{stage}");',
@@ -1511,8 +1516,8 @@ def guarded(parts: Parts, role: str, flaw: str = "") -> Feature:
             f"    for (size_t i = 0; i + 1 < {n}; i += 2) pairs += {d}[i] == {d}[i + 1];",
             f'    {style.emit_value}("{noun} matching pairs", pairs);',
         ]
-        triggers = [[_printable(rng, 2 * rng.randrange(0, 5) + 1)] for _ in range(3)]
-        normal = [[_printable(rng, 2 * k)] for k in (0, 1, 5)]
+        triggers = [[printable(rng, 2 * rng.randrange(0, 5) + 1)] for _ in range(3)]
+        normal = [[printable(rng, 2 * k)] for k in (0, 1, 5)]
     else:
         budget = rng.randrange(200, 2000)
         body = [
@@ -1561,9 +1566,9 @@ def draining(parts: Parts, role: str, flaw: str = "") -> Feature:
         ]
 
         def entries(lengths: list[int]) -> bytes:
-            return b"".join(bytes([k]) + _printable(rng, k - 1) for k in lengths)
+            return b"".join(bytes([k]) + printable(rng, k - 1) for k in lengths)
 
-        triggers = [[entries([rng.randrange(1, 6)]) + b"\x00" + _printable(rng, 3)] for _ in range(3)]
+        triggers = [[entries([rng.randrange(1, 6)]) + b"\x00" + printable(rng, 3)] for _ in range(3)]
         normal = [[entries([3, 1, 5])], [entries([2])], [b""]]
     else:
         ack = rng.randrange(1, 256)
@@ -1671,7 +1676,7 @@ def word_count(parts: Parts) -> Feature:
 
     def body() -> bytes:
         return separator.encode().join(
-            _printable(parts.rng, parts.rng.randrange(1, 8), avoid=separator.encode())
+            printable(parts.rng, parts.rng.randrange(1, 8), avoid=separator.encode())
             for _ in range(parts.rng.randrange(1, 6))
         )
 
@@ -1822,7 +1827,7 @@ def bit_flags(parts: Parts) -> Feature:
         function,
         stage,
         lines,
-        lambda: bytes([parts.rng.randrange(256)]) + _printable(parts.rng, parts.rng.randrange(0, 3)),
+        lambda: bytes([parts.rng.randrange(256)]) + printable(parts.rng, parts.rng.randrange(0, 3)),
     )
 
 
@@ -1872,219 +1877,4 @@ BENIGN: list[Callable[[Parts], Feature]] = [
 ]
 
 
-def c_table_of_bytes(values: bytes) -> str:
-    return "{" + c_bytes(values) + "}"
-
-
-__all__ = ["BENIGN", "BUG_CLASSES", "DESCRIPTIONS", "FLAW_FORMS", "Feature", "Parts", "c"]
-
-
-# Preambles: what a handler checks before its own work (generator version 3) ---------------------------------
-
-
-@dataclass
-class Preamble:
-    """One layer a handler peels off its record before the feature's own code sees the body."""
-
-    lines: list[str]
-    """C lines placed at the top of the handler (after its head); they may move the data pointer and length."""
-    wrap: Callable[[bytes], bytes]
-    """The Python twin: a body as the feature sees it -> the body as the record must carry it."""
-    definitions: list[str] = field(default_factory=list)
-    """File-scope lines the preamble needs, placed before the handler."""
-
-
-def _advance(rng: random.Random, d: str, n: str, k: int) -> list[str]:
-    """C lines that step past ``k`` bytes of the body, written one of a few ways."""
-    forms = [[f"{d} += {k};", f"{n} -= {k};"], [f"{n} -= {k};", f"{d} = {d} + {k};"], [f"{d} += {k}, {n} -= {k};"]]
-    if k == 1:
-        forms += [[f"{d}++;", f"{n}--;"], [f"++{d};", f"--{n};"]]
-    return rng.choice(forms)
-
-
-def _at_least(rng: random.Random, n: str, k: int, reject: str, why: str) -> str:
-    """A C line that refuses a body shorter than ``k`` bytes, written one of a few ways."""
-    test = rng.choice(
-        (f"{n} < {k}", f"{n} <= {k - 1}", f"!({n} >= {k})") if k > 1 else (f"{n} < 1", f"{n} == 0", f"!{n}")
-    )
-    return f'if ({test}) {reject}("{why}");'
-
-
-def _selector(parts: Parts, noun: str) -> Preamble:
-    """A sub-operation byte: one value leads to the feature, another to a status reply, the rest are refused;
-    the accepted value is a literal, a mask, a member of a small table, or the result of a computation."""
-    rng, style = parts.rng, parts.style
-    d, n, r = style.data, style.length, style.reject
-    form = rng.choice(("literal", "mask", "table", "computed"))
-    status = rng.randrange(256)
-    definitions: list[str] = []
-    if form == "literal":
-        accepted = rng.choice([v for v in range(256) if v != status])
-        test = f"sub != 0x{accepted:02x}"
-        choices = [accepted]
-    elif form == "mask":
-        mask = rng.choice((0xF0, 0xE0, 0xF8, 0xC0))
-        want = rng.randrange(256) & mask
-        choices = [v for v in range(256) if v & mask == want and v != status]
-        test = f"(sub & 0x{mask:02x}) != 0x{want:02x}"
-    elif form == "table":
-        table = parts.names.constant(noun, rng.choice(("requests", "verbs", "modes")))
-        choices = rng.sample([v for v in range(256) if v != status], rng.randrange(2, 5))
-        test = f"memchr({table}, sub, sizeof {table}) == NULL"
-        listed = [*choices]
-        rng.shuffle(listed)
-        definitions = [f"static const uint8_t {table}[{len(listed)}] = {{{c_bytes(bytes(listed))}}};", ""]
-    else:
-        modulus, rest = rng.choice((5, 7, 11, 13)), 0
-        key = rng.randrange(256)
-        rest = rng.randrange(modulus)
-        choices = [v for v in range(256) if (v ^ key) % modulus == rest and v != status]
-        test = f"(sub ^ 0x{key:02x}) % {modulus} != {rest}"
-    lines = [
-        _at_least(rng, n, 1, r, f"empty {noun} request"),
-        f"uint8_t sub = {d}[0];",
-        *_advance(rng, d, n, 1),
-        f"if (sub == 0x{status:02x}) {{",
-        f'    {style.emit_value}("{noun} pending", (unsigned long){n});',
-        "    return;",
-        "}",
-        f'if ({test}) {r}("unknown {noun} request");',
-    ]
-    pick = rng.choice(choices)
-    return Preamble(lines, lambda body: bytes([pick]) + body, definitions)
-
-
-def _framed(parts: Parts, noun: str, longest: int) -> Preamble:
-    """A nested length: the body carries its own length (one or two bytes, either order, counting itself or
-    not, exact or with padding allowed after it)."""
-    rng, style = parts.rng, parts.style
-    d, n, r = style.data, style.length, style.reject
-    width = 2 if longest > 240 or rng.random() < 0.5 else 1
-    endian = rng.choice(("le", "be"))
-    counts_itself = rng.random() < 0.3
-    exact = rng.random() < 0.6
-    bias = width if counts_itself else 0
-    if width == 1:
-        field = f"{d}[0]"
-    else:
-        first, second = (f"{d}[1]", f"{d}[0]") if endian == "le" else (f"{d}[0]", f"{d}[1]")
-        field = f"((size_t){first} << 8 | {second})"
-    inner = rng.choice(("inner", "declared_len", "body_len", "span"))
-    lines = [_at_least(rng, n, width, r, f"truncated {noun}"), f"size_t {inner} = {field};"]
-    if counts_itself:
-        lines += [f'if ({inner} < {width}) {r}("bad {noun} length");', f"{inner} -= {width};"]
-    relation = "!=" if exact else ">"
-    lines += [
-        f'if ({inner} {relation} {n} - {width}) {r}("{noun} length does not match");',
-        f"{d} += {width};",
-        f"{n} = {inner};",
-    ]
-    padding = b"" if exact else bytes(rng.randrange(256) for _ in range(rng.randrange(0, 3)))
-
-    def wrap(body: bytes) -> bytes:
-        size = len(body) + bias
-        head = bytes([size]) if width == 1 else size.to_bytes(2, "little" if endian == "le" else "big")
-        return head + body + padding
-
-    return Preamble(lines, wrap)
-
-
-def _sealed(parts: Parts, noun: str) -> Preamble:
-    """A check byte after the body: an XOR, a sum or a rotating mix of the bytes before it, from a drawn start."""
-    rng, style = parts.rng, parts.style
-    d, n, r = style.data, style.length, style.reject
-    start = rng.randrange(256)
-    mix = rng.choice(("xor", "sum", "rotate"))
-    step = {
-        "xor": f"check ^= {d}[i];",
-        "sum": f"check = (uint8_t)(check + {d}[i]);",
-        "rotate": f"check = (uint8_t)((check << 1 | check >> 7) ^ {d}[i]);",
-    }[mix]
-    lines = [
-        _at_least(rng, n, 1, r, f"missing {noun} check byte"),
-        f"uint8_t check = 0x{start:02x};",
-        rng.choice(
-            (
-                f"for (size_t i = 0; i + 1 < {n}; i++) {step}",
-                f"for (size_t i = 0; i < {n} - 1; i++) {step}",
-                f"for (size_t i = {n} - 1; i-- > 0;) {step}"
-                if mix == "xor"
-                else f"for (size_t i = 0; i + 1 < {n}; i++) {step}",
-            )
-        ),
-        f'if (check != {d}[{n} - 1]) {r}("bad {noun} check byte");',
-        f"{n} -= 1;",
-    ]
-
-    def wrap(body: bytes) -> bytes:
-        check = start
-        for byte in body:
-            if mix == "xor":
-                check ^= byte
-            elif mix == "sum":
-                check = (check + byte) & 0xFF
-            else:
-                check = (((check << 1) | (check >> 7)) & 0xFF) ^ byte
-        return body + bytes([check])
-
-    return Preamble(lines, wrap)
-
-
-def _tagged(parts: Parts, noun: str) -> Preamble:
-    """A two-byte tag the body must open with, compared byte by byte or as one 16-bit value."""
-    rng, style = parts.rng, parts.style
-    d, n, r = style.data, style.length, style.reject
-    tag = bytes(rng.randrange(256) for _ in range(2))
-    if rng.random() < 0.5:
-        test = f"{d}[0] != 0x{tag[0]:02x} || {d}[1] != 0x{tag[1]:02x}"
-    else:
-        test = f"((unsigned){d}[0] << 8 | {d}[1]) != 0x{int.from_bytes(tag, 'big'):04x}u"
-    lines = [f'if ({n} < 2 || {test}) {r}("not a {noun} record");', *_advance(rng, d, n, 2)]
-    return Preamble(lines, lambda body: tag + body)
-
-
-def add_preambles(parts: Parts, feature: Feature, chance: float) -> None:
-    """Give ``feature`` zero to two preambles (each drawn with ``chance``), in its C and in its bodies."""
-    rng = parts.rng
-    layers: list[Preamble] = []
-    noun = parts.names.noun()
-    longest = max((len(body) for body in feature.bodies), default=0)
-    kinds = ["selector", "framed", "sealed", "tagged"]
-    rng.shuffle(kinds)
-    for make in kinds[:2]:
-        if rng.random() >= chance:
-            break
-        if make == "selector":
-            layers.append(_selector(parts, noun))
-        elif make == "framed":
-            layers.append(_framed(parts, noun, longest))
-        elif make == "sealed":
-            layers.append(_sealed(parts, noun))
-        else:
-            layers.append(_tagged(parts, noun))
-        longest += 3
-    if not layers:
-        return
-    head = len(parts.style.handler_head(feature.function))
-    signature = parts.style.handler_signature(feature.function) + " {"
-    inserted = [line for layer in layers for line in indent(layer.lines)]
-    definitions = [line for layer in layers for line in layer.definitions]
-
-    def placed(lines: list[str]) -> list[str]:
-        start = lines.index(signature)
-        at = start + head
-        return [*lines[:start], *definitions, *lines[start:at], *inserted, *lines[at:]]
-
-    feature.broken, feature.fixed = placed(feature.broken), placed(feature.fixed)
-
-    def wrapped(records: Records) -> Records:
-        out = []
-        for body in records:
-            for layer in reversed(layers):
-                body = layer.wrap(body)
-            out.append(body)
-        return out
-
-    feature.triggers = [wrapped(records) for records in feature.triggers]
-    feature.normal = [wrapped(records) for records in feature.normal]
-    feature.boundary = wrapped(feature.boundary) if feature.boundary is not None else None
+__all__ = ["BENIGN", "BUG_CLASSES", "DESCRIPTIONS", "FLAW_FORMS", "Feature", "Parts", "c", "printable"]

@@ -53,7 +53,7 @@ class Entry:
     lines: list[str]
 
 
-def _pack(value: int, width: int, endian: str) -> bytes:
+def pack_int(value: int, width: int, endian: str) -> bytes:
     return value.to_bytes(width, "little" if endian == "le" else "big")
 
 
@@ -63,6 +63,12 @@ class Format(ABC):
     name = ""
     binary = True
     """Records travel as bytes (a text format carries them in hex or base64)."""
+    from_tier = 1
+    """The lowest tier the format is drawn for."""
+    encoding: str
+    """How tier 4 encodes records (each format draws its own: ``xor``, ``packbits``, ``base64``...)."""
+    xor_step: int
+    """For an XOR stream: what the key grows by from byte to byte."""
 
     def __init__(self, parts: Parts, tier: int, handlers: list[str], longest: int, dispatch: str) -> None:
         self.parts = parts
@@ -116,6 +122,51 @@ class Format(ABC):
 
     def reader(self, width: int, endian: str) -> str:
         return self.parts.library.need(f"rd{8 * width}{endian}")
+
+    def decoded_session(
+        self, xor_start: str, counter: str, not_opening: str, closing: str, token: str, noun: str
+    ) -> list[str]:
+        """Tier 4, inside the loop over records of a format that decodes each record's data on its own: the data
+        decoded into ``unpacked`` (an XOR stream from ``xor_start`` stepping by the format's step, counting with
+        ``counter``; or PackBits), then the session: the first record (``not_opening`` is its C test failing) must
+        carry ``token``, the one that passes ``closing`` ends the session, and nothing may follow it."""
+        p, r, st = self.parts, self.parts.style.reject, self.parts.style.stage
+        if self.encoding == "xor":
+            key = f"(uint8_t)({xor_start} + {self.xor_step} * {counter})"
+            lines = [
+                f"        for (size_t {counter} = 0; {counter} < size; {counter}++)",
+                f"            unpacked[{counter}] = data[{counter}] ^ {key};",
+            ]
+        else:
+            unpack = p.library.need("packbits")
+            lines = [
+                f"        size = {unpack}(data, size, unpacked, sizeof unpacked);",
+                f'        if (size == (size_t)-1) {r}("invalid encoding");',
+            ]
+        return lines + c(
+            level=2,
+            template="""
+                data = unpacked;
+                $stage("decode");
+                if (state == 0) {
+                    if ($not_opening) $reject("$noun out of order");
+                    if (size != 4 || memcmp(data, $token, 4) != 0) $reject("bad token");
+                    $stage("session");
+                    state = 1;
+                    continue;
+                }
+                if (state == 2) $reject("$noun out of order");
+                if ($closing) {
+                    state = 2;
+                    continue;
+                }""",
+            not_opening=not_opening,
+            closing=closing,
+            token=token,
+            noun=noun,
+            reject=r,
+            stage=st,
+        )
 
     def read(self, width: int, endian: str, at: str) -> str:
         """A C expression for the ``width``-byte field of byte order ``endian`` at ``at``: a reader's call, or
@@ -175,7 +226,7 @@ class Tlv(Format):
         }[field]
 
     def record(self, code: int, body: bytes) -> bytes:
-        size = _pack(len(body), self.len_width, self.len_endian)
+        size = pack_int(len(body), self.len_width, self.len_endian)
         return (bytes([code]) + size if self.kind_first else size + bytes([code])) + body
 
     def encode(self, records: list[Record], fault: str | None = None) -> bytes:
@@ -200,13 +251,13 @@ class Tlv(Format):
         if self.tier >= 3:
             width = self.sum_width
             value = self.sum(region) ^ (1 if fault == "checksum" else 0)
-            stored = _pack(value & ((1 << (8 * width)) - 1), width, self.checksum_endian)
+            stored = pack_int(value & ((1 << (8 * width)) - 1), width, self.checksum_endian)
         header = b""
         for name in self.fields:
             if name == "checksum":
                 header += stored
             elif name == "total":
-                header += _pack(values["total"], self.total_width, self.total_endian)
+                header += pack_int(values["total"], self.total_width, self.total_endian)
             else:
                 header += bytes([values[name] & 0xFF])
         trailer = stored if self.tier >= 3 and self.checksum_place == "trailer" else b""
@@ -296,7 +347,8 @@ class Tlv(Format):
             else self.read(2, self.len_endian, f"region + at + {size_at}")
         )
         lines += c(
-            """
+            level=1,
+            template="""
                 size_t records = 0;
                 for (size_t at = 0; at < region_len;) {
                     if (region_len - at < $head) $reject("truncated record");
@@ -324,7 +376,8 @@ class Tlv(Format):
         ]
         if self.tier >= 4:
             lines += c(
-                """
+                level=2,
+                template="""
                         if (state == 0) {
                             if (kind != 0x$open) $reject("records out of order");
                             if (size != 4 || memcmp(value, SESSION_TOKEN, 4) != 0) $reject("bad token");
@@ -401,11 +454,11 @@ class Chunks(Format):
 
     def chunk(self, kind: str, data: bytes, *, bad_sum: bool = False) -> bytes:
         body = kind.encode() + data
-        out = _pack(len(data), self.len_width, self.len_endian) + body
+        out = pack_int(len(data), self.len_width, self.len_endian) + body
         if self.tier >= 3:
             width = self.sum_width
             value = self.sum(body) ^ (1 if bad_sum else 0)
-            out += _pack(value & ((1 << (8 * width)) - 1), width, self.checksum_endian)
+            out += pack_int(value & ((1 << (8 * width)) - 1), width, self.checksum_endian)
         return out
 
     def pack(self, kind: str, data: bytes) -> bytes:
@@ -429,7 +482,7 @@ class Chunks(Format):
             count = len(chunks) + (1 if fault == "length" else 0)
             count += 1 if self.count_includes_header else 0
             values = {"version": self.version, "count": count, "reserved": 0}
-            header = b"".join(_pack(values[name], width, self.len_endian) for name, width in self.header_fields)
+            header = b"".join(pack_int(values[name], width, self.len_endian) for name, width in self.header_fields)
             chunks = [(self.header_type, header), *chunks]
         out = self.signature
         for index, (kind, data) in enumerate(chunks):
@@ -526,37 +579,13 @@ class Chunks(Format):
         if self.tier >= 2:
             lines += ["        if (index == 0) continue;"]
         if self.tier >= 4:
-            if self.encoding == "xor":
-                lines += [
-                    "        for (size_t i = 0; i < size; i++)",
-                    f"            unpacked[i] = data[i] ^ (uint8_t)(type[0] + {self.xor_step} * i);",
-                ]
-            else:
-                unpack = p.library.need("packbits")
-                lines += [
-                    f"        size = {unpack}(data, size, unpacked, sizeof unpacked);",
-                    f'        if (size == (size_t)-1) {r}("invalid encoding");',
-                ]
-            lines += c(
-                """
-                        data = unpacked;
-                        $stage("decode");
-                        if (state == 0) {
-                            if (memcmp(type, "$key", 4) != 0) $reject("chunks out of order");
-                            if (size != 4 || memcmp(data, KEY_TOKEN, 4) != 0) $reject("bad token");
-                            $stage("session");
-                            state = 1;
-                            continue;
-                        }
-                        if (state == 2) $reject("chunks out of order");
-                        if (memcmp(type, "$end", 4) == 0) {
-                            state = 2;
-                            continue;
-                        }""",
-                key=self.key_type,
-                end=self.end_type,
-                reject=r,
-                stage=st,
+            lines += self.decoded_session(
+                "type[0]",
+                "i",
+                f'memcmp(type, "{self.key_type}", 4) != 0',
+                f'memcmp(type, "{self.end_type}", 4) == 0',
+                "KEY_TOKEN",
+                "chunks",
             )
         lines += [
             f"        int code = {code_of}(type);",
@@ -692,7 +721,8 @@ class Lines(Format):
         lines += [f"int {function}(const uint8_t *in, size_t n) {{", "    size_t at = 0;"]
         if self.tier >= 3:
             lines += c(
-                """
+                level=1,
+                template="""
                     /* The last line must be $check <hex>, over everything before it. */
                     size_t tail = n;
                     if (tail > 0 && in[tail - 1] == '\\n') tail--;
@@ -710,7 +740,8 @@ class Lines(Format):
             lines += [f'    if (strcmp(line + {len(banner)}, "{self.version}") != 0) {r}("unsupported version");']
         if self.tier >= 3:
             lines += c(
-                """
+                level=1,
+                template="""
                     if (tail - start != $line_len || memcmp(in + start, "$check ", $word) != 0)
                         $reject("missing checksum");
                     uint32_t stored = 0;
@@ -732,7 +763,8 @@ class Lines(Format):
             )
         if self.tier >= 2:
             lines += c(
-                """
+                level=1,
+                template="""
                     size_t body_at = at, commands = 0, size;
                     int ended = 0;
                     while ((len = $next_line(in, n, &at)) >= 0) {
@@ -763,7 +795,8 @@ class Lines(Format):
             lines += ["    size_t size;"]
         if self.tier >= 4:
             lines += c(
-                """
+                level=1,
+                template="""
                     $stage("decode");
                     len = $next_line(in, n, &at);
                     if (len < $word || memcmp(line, "$auth ", $word) != 0) $reject("commands out of order");
@@ -921,7 +954,8 @@ class Config(Format):
         ]
         if self.tier >= 3:
             lines += c(
-                """
+                level=1,
+                template="""
                     /* The last line must be the checksum of everything before it. */
                     size_t tail = n;
                     if (tail > 0 && text[tail - 1] == '\\n') tail--;
@@ -954,7 +988,8 @@ class Config(Format):
         if self.tier >= 3:
             lines += [f'    {st}("checksum");']
         lines += c(
-            """
+            level=1,
+            template="""
                 char *lines[$limit];
                 size_t count = 0;
                 for (char *cursor = first_end + 1; *cursor && count < $limit;) {
@@ -972,7 +1007,8 @@ class Config(Format):
         lines += ['    const char *section = "";', "    size_t i = 0;"]
         if self.tier >= 2:
             lines += c(
-                """
+                level=1,
+                template="""
                     unsigned long declared = 0, version = 0, entries = 0;
                     for (size_t k = 0; k < count; k++) {
                         char *key, *val;
@@ -1005,7 +1041,8 @@ class Config(Format):
         if self.tier >= 4:
             lines += [f'    {st}("decode");', "    int state = 0;"]
         lines += c(
-            """
+            level=1,
+            template="""
                 for (; i < count; i++) {
                     char *key, *val;
                     if (lines[i][0] == '[') {
@@ -1023,7 +1060,8 @@ class Config(Format):
             lines += ['        if (strcmp(section, "[meta]") == 0) continue;']
         if self.tier >= 4:
             lines += c(
-                """
+                level=2,
+                template="""
                         if (state == 2) $reject("entries after [end]");
                         if (strcmp(section, "[auth]") == 0) {
                             if (!$split(lines[i], &key, &val) || strcmp(key, "token") != 0) $reject("bad auth section");
@@ -1039,7 +1077,8 @@ class Config(Format):
                 stage=st,
             )
         lines += c(
-            """
+            level=2,
+            template="""
                     if (!$split(lines[i], &key, &val)) $reject("entry without a value");
                     char name[64];
                     size_t section_len = strlen(section);

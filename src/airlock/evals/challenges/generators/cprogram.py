@@ -34,10 +34,12 @@ COMPILE = ["gcc", "-std=c11", "-Wall", "-g", "-O0", "-fsanitize=address", "-fno-
 names, and the oracle wants one stable report per bug."""
 
 
-def c(template: str, **values: object) -> list[str]:
-    """C lines from an indented template whose ``$name`` placeholders are filled from ``values``."""
+def c(template: str, level: int = 0, **values: object) -> list[str]:
+    """C lines from an indented template whose ``$name`` placeholders are filled from ``values``, indented by
+    ``level`` steps (the template's own indentation is removed: a block meant for a function's body says so)."""
     text = textwrap.dedent(template).strip("\n")
-    return string.Template(text).substitute({key: str(value) for key, value in values.items()}).split("\n")
+    lines = string.Template(text).substitute({key: str(value) for key, value in values.items()}).split("\n")
+    return indent(lines, level) if level else lines
 
 
 def indent(lines: list[str], levels: int = 1) -> list[str]:
