@@ -58,6 +58,7 @@ _channel: socket.socket
 _libc = ctypes.CDLL(None, use_errno=True)
 CHUNK = 1 << 16
 T = TypeVar("T")
+"""What :func:`_start_with_room` starts (a process or a thread)."""
 
 PR_SET_DUMPABLE = 4
 PR_SET_CHILD_SUBREAPER = 36

@@ -96,6 +96,8 @@ class LocalModel(ModelAPI):
         }
         if config.seed is not None:
             arguments["seed"] = config.seed
+        # Inspect's concurrency context (below) orders the samples of one event loop; this lock also keeps two
+        # event loops of one process (two evals in threads) from entering llama.cpp's one context at once.
         lock = _lock(self.path)
 
         def complete() -> dict[str, Any]:
