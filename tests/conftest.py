@@ -209,6 +209,8 @@ SLOWEST_FILES = (
     "test_reports.py",
     "test_sample_evidence.py",
     "test_challenges_generation.py",
+    "test_challenges_adversary.py",
+    "test_challenges_oracle.py",
     "test_portal_walls.py",
 )
 """Test files that take minutes each, slowest first. `make test` hands whole files to its parallel processes in the
