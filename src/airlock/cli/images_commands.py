@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
-import subprocess
-import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -26,6 +23,7 @@ images_app = typer.Typer(
 TOOLBOX_PACKAGES = [
     "python3",
     "python3-pip",
+    "python-is-python3",
     "gdb",
     "binutils",
     "file",
@@ -38,7 +36,21 @@ TOOLBOX_PACKAGES = [
     "libc6-dev",
 ]
 """The agent's toolbox, from Debian: what cyber suites expect at hand (with :data:`TOOLBOX_PIP`)."""
-TOOLBOX_PIP = ["pwntools", "pycryptodome", "sympy", "z3-solver", "gmpy2", "capstone"]
+TOOLBOX_PIP = [
+    "pwntools",
+    "pycryptodome",
+    "cryptography",
+    "sympy",
+    "z3-solver",
+    "gmpy2",
+    "capstone",
+    "requests",
+    "pyjwt",
+    "jwcrypto",
+    "ortools",
+    "tqdm",
+    "pickora",
+]
 
 
 def _store(ctx: typer.Context) -> ImageStore:
@@ -133,55 +145,76 @@ def build_image(
     pip: Annotated[
         list[str] | None, typer.Option("--pip", help="A Python package to install with pip (repeat).")
     ] = None,
+    dockerfile: Annotated[
+        Path | None,
+        typer.Option(help="Build what this Dockerfile describes (its common subset, on Debian), not --package."),
+    ] = None,
+    context: Annotated[
+        Path | None, typer.Option(help="The Dockerfile's build context (by default its folder).")
+    ] = None,
     suite: Annotated[str, typer.Option(help="The Debian release.")] = "bookworm",
     out: Annotated[Path | None, typer.Option(help="Also keep the OCI archive here, to carry elsewhere.")] = None,
     json_output: JsonOption = False,
 ) -> None:
-    """Build an image from Debian packages (and PyPI) with mmdebstrap, and import it.
+    """Build an image from Debian packages (and PyPI), or from a Dockerfile, with mmdebstrap, and import it.
 
-    Building needs Debian's and PyPI's mirrors (or local copies of them); running never downloads anything. The
-    archive (--out) carries the image to an air-gapped machine: airlock images import it there.
+    A Dockerfile's base is substituted by Debian (python, debian, ubuntu, alpine, nginx, openjdk, php), its
+    packages installed from Debian, its files copied and its RUN steps run in order; what needs a container engine
+    (several stages, other bases) is refused, naming it (docs/sandbox.md). Building needs Debian's and PyPI's
+    mirrors (or local copies of them); running never downloads anything. The archive (--out) carries the image to
+    an air-gapped machine: airlock images import it there.
 
     \b
-    Example:
+    Examples:
       airlock images build target --package socat
       airlock images build toolbox --out toolbox.oci.tar
+      airlock images build avatar:1.0.1 --dockerfile avatar/victim/Dockerfile
     """
-    from airlock.sandbox.images import ImageError, write_oci_archive
+    from airlock.sandbox.building import build, recipe_from_dockerfile, recipe_from_packages
+    from airlock.sandbox.images import ImageError
 
     packages = list(package or [])
     wheels = list(pip or [])
-    if name == "toolbox" and not packages and not wheels:
+    if name == "toolbox" and not packages and not wheels and dockerfile is None:
         packages, wheels = list(TOOLBOX_PACKAGES), list(TOOLBOX_PIP)
     with reporting_errors(ctx, json_output):
-        if not packages:
-            raise InvalidInputError("Name at least one Debian package to build from (--package).")
-        mmdebstrap = shutil.which("mmdebstrap")
-        if mmdebstrap is None:
-            raise InvalidInputError(
-                "Building images needs mmdebstrap, which is not installed; install it (apt-get install mmdebstrap)."
-            )
-        with tempfile.TemporaryDirectory(prefix="airlock-image-") as scratch:
-            rootfs = Path(scratch) / "rootfs.tar"
-            if wheels and "python3-pip" not in packages:
-                packages.append("python3-pip")
-            command = [mmdebstrap, "--quiet", "--variant=apt", f"--include={','.join(packages)}"]
-            if wheels:
-                command.append(
-                    '--customize-hook=chroot "$1" python3 -m pip install --no-cache-dir --break-system-packages '
-                    + " ".join(wheels)
-                )
-            built = subprocess.run([*command, suite, str(rootfs)], capture_output=True, text=True, check=False)
-            if built.returncode != 0:
-                last = (built.stderr.strip().splitlines() or ["no message"])[-1]
-                raise InvalidInputError(f"mmdebstrap could not build the image: {last}")
-            archive = out or Path(scratch) / "image.oci.tar"
-            write_oci_archive(rootfs, archive, name=name)
-            try:
-                image = _store(ctx).import_archive(archive)
-            except ImageError as error:
-                raise InvalidInputError(str(error)) from error
+        try:
+            if dockerfile is not None:
+                if packages or wheels:
+                    raise InvalidInputError("Give either --dockerfile or --package/--pip, not both.")
+                recipe = recipe_from_dockerfile(dockerfile, name, context=context, suite=suite)
+            else:
+                recipe = recipe_from_packages(name, packages, wheels, suite=suite)
+            if not json_output:
+                for note in recipe.notes:
+                    typer.echo(note)
+            image = build(recipe, _store(ctx), out=out)
+        except ImageError as error:
+            raise InvalidInputError(str(error)) from error
     _print(image, json_output, verb="Built")
+
+
+@images_app.command("tag")
+def tag_image(
+    ctx: typer.Context,
+    reference: Annotated[str, typer.Argument(metavar="IMAGE", help="A name, or a digest (or its first 6+ digits).")],
+    name: Annotated[str, typer.Argument(help="Another name for it, as a suite's compose file names it.")],
+    json_output: JsonOption = False,
+) -> None:
+    """Give an image in the store another name (a suite's name for the agent's image, say).
+
+    \b
+    Example:
+      airlock images tag toolbox agent-environment:1.1.1
+    """
+    from airlock.sandbox.images import ImageError
+
+    with reporting_errors(ctx, json_output):
+        try:
+            image = _store(ctx).tag(reference, name)
+        except ImageError as error:
+            raise InvalidInputError(str(error)) from error
+    _print(image, json_output, verb="Tagged")
 
 
 def _print(image: Image, json_output: bool, *, verb: str) -> None:

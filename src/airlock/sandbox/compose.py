@@ -77,7 +77,8 @@ def config_from_compose(path: str | Path, *, image_store: str | None = None) -> 
             ServiceConfig(
                 name=_host_name(file, name),
                 image=service.image,
-                command=_command(service) or None,
+                entrypoint=_words(service.entrypoint) or None,
+                command=_words(service.command) or None,
                 env=_environment(file, service),
                 working_dir=service.working_dir,
                 networks=_networks(service),
@@ -237,14 +238,11 @@ def _host_name(file: Path, name: str) -> str:
     return name
 
 
-def _command(service: Any) -> list[str]:
-    def words(value: list[str] | str | None) -> list[str]:
-        if value is None:
-            return []
-        return shlex.split(value) if isinstance(value, str) else [str(part) for part in value]
-
-    entrypoint, command = words(service.entrypoint), words(service.command)
-    return [*entrypoint, *command] if entrypoint else command
+def _words(value: list[str] | str | None) -> list[str]:
+    """A compose command or entrypoint: a list as it is, a string split as a shell would."""
+    if value is None:
+        return []
+    return shlex.split(value) if isinstance(value, str) else [str(part) for part in value]
 
 
 def _environment(file: Path, service: Any) -> dict[str, str]:

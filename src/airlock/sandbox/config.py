@@ -47,7 +47,10 @@ class ServiceConfig(BaseModel):
     """The environment's name for Inspect (``sandbox("target")``) and its host name on the network."""
     command: list[str] | None = Field(default=None, min_length=1)
     """The long-running command that serves, started once the service's files are in place; on an image, its
-    entrypoint and command by default."""
+    entrypoint and command by default. As in a compose file, it replaces the image's command, after the image's
+    entrypoint (where ``entrypoint`` does not replace that too)."""
+    entrypoint: list[str] | None = Field(default=None, min_length=1)
+    """Replaces the image's entrypoint (and then its command, where ``command`` is not given)."""
     image: str | None = None
     """An image (a name or digest in the image store) whose root the service runs on, instead of the host's /usr."""
     env: dict[str, str] = Field(default_factory=dict)
@@ -105,7 +108,7 @@ class BwrapConfig(BaseModel):
         if self.services and self.network == "none":
             raise ValueError("services run on the sample's private network: set network: private (or hosts)")
         for service in self.services:
-            if service.command is None and service.image is None:
+            if service.command is None and service.entrypoint is None and service.image is None:
                 raise ValueError(f"the service {service.name!r} needs a command, or an image that names one")
         return self
 

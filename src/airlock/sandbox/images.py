@@ -141,6 +141,13 @@ class ImageStore:
         _remove_tree(doomed)
         return image
 
+    def tag(self, reference: str, name: str) -> Image:
+        """Add ``name`` (``:latest`` where it has no tag) to the image ``reference`` names."""
+        if not name or any(c.isspace() for c in name) or name.startswith("sha256:"):
+            raise ImageError(f"{name!r} cannot name an image: use letters, digits and . _ - / : (no spaces).")
+        image = self.resolve(reference)
+        return self._add_names(self.root / image.digest.removeprefix("sha256:"), [_with_tag(name)])
+
     def import_archive(self, archive: Path, *, name: str | None = None) -> Image:
         """Import an OCI or ``docker save`` archive; importing one already there only adds ``name`` to it."""
         try:
@@ -156,11 +163,12 @@ class ImageStore:
                         "(manifest.json)."
                     )
                 if name:
-                    names = [*names, name if ":" in name else f"{name}:latest"]
+                    names = [*names, _with_tag(name)]
                 target = self.root / manifest_digest.removeprefix("sha256:")
                 if (target / "image.json").is_file():
                     return self._add_names(target, names)
-                return self._unpack(bundle, target, manifest_digest, config, layers, names)
+                self._unpack(bundle, target, manifest_digest, config, layers, names)
+                return self._add_names(target, names)
         except (tarfile.TarError, OSError, EOFError, zlib.error, gzip.BadGzipFile) as error:
             raise ImageError(f"{archive} cannot be read as an image archive ({error}).") from error
         except (KeyError, ValueError, TypeError) as error:
@@ -205,12 +213,22 @@ class ImageStore:
         return self._load(target)
 
     def _add_names(self, directory: Path, names: list[str]) -> Image:
+        """Give the image in ``directory`` ``names``, taking them from any other image: a name names one image."""
+        for other in self.images():
+            other_directory = other.rootfs.parent
+            if other_directory != directory and set(other.names) & set(names):
+                self._write_names(other_directory, sorted(set(other.names) - set(names)))
         record = json.loads((directory / "image.json").read_text())
-        record["names"] = sorted({*record["names"], *names})
+        self._write_names(directory, sorted({*record["names"], *names}))
+        return self._load(directory)
+
+    @staticmethod
+    def _write_names(directory: Path, names: list[str]) -> None:
+        record = json.loads((directory / "image.json").read_text())
+        record["names"] = names
         temporary = directory / "image.json.new"
         temporary.write_text(json.dumps(record, indent=2))
         os.replace(temporary, directory / "image.json")
-        return self._load(directory)
 
     @staticmethod
     def _load(directory: Path) -> Image:
@@ -248,6 +266,10 @@ def prepare_root(rootfs: Path) -> None:
 
 
 # Reading the two archive formats ----------------------------------------------------------------------------
+
+
+def _with_tag(name: str) -> str:
+    return name if ":" in name.rpartition("/")[2] else f"{name}:latest"
 
 
 def _normalised(name: str) -> str:
@@ -500,6 +522,7 @@ def write_oci_archive(
     name: str,
     env: dict[str, str] | None = None,
     cmd: list[str] | None = None,
+    entrypoint: list[str] | None = None,
     working_dir: str = "",
     architecture: str = "amd64",
 ) -> str:
@@ -523,6 +546,7 @@ def write_oci_archive(
             "os": "linux",
             "config": {
                 "Env": [f"{key}={value}" for key, value in (env or {"PATH": DEFAULT_PATH}).items()],
+                **({"Entrypoint": entrypoint} if entrypoint else {}),
                 **({"Cmd": cmd} if cmd else {}),
                 **({"WorkingDir": working_dir} if working_dir else {}),
             },

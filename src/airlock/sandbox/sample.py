@@ -340,10 +340,19 @@ async def sample_sandboxes(
         await stop_sample(sandboxes.values())
 
 
+def service_command(service: ServiceConfig, image: Image | None) -> list[str]:
+    """What a service runs, by Docker's rules: a given entrypoint replaces the image's entrypoint and command; a
+    given command replaces only the image's command."""
+    if service.entrypoint is not None:
+        return [*service.entrypoint, *(service.command or [])]
+    entrypoint = image.config.entrypoint if image is not None else []
+    return [*entrypoint, *(service.command or (image.config.cmd if image is not None else []))]
+
+
 async def _spawn_service(service: ServiceConfig, sandbox: Sandbox) -> None:
     """Put the service's files in place and start its command (the image's, where it names none)."""
     image = sandbox.image
-    command = service.command or ([] if image is None else [*image.config.entrypoint, *image.config.cmd])
+    command = service_command(service, image)
     if not command:
         raise SandboxConfigError(f"The service {service.name!r} has no command, and its image names none.")
     for path, content in service.files.items():
