@@ -43,10 +43,14 @@ def wanted_images(suite: Path) -> dict[str, tuple[Path, str]]:
     return wanted
 
 
-def dockerfile_for(evaluation: Path, service: str) -> Path | None:
-    named = evaluation / service / "Dockerfile"
-    if named.is_file():
-        return named
+def dockerfile_for(evaluation: Path, service: str, image: str) -> Path | None:
+    """The service's Dockerfile: in a folder named after the service, or after the image's name without its tag and
+    the evaluation's prefix (``chunky-rcache:1.0.1`` in ``chunky/`` is ``rcache/``), else the only one there."""
+    stem = image.split(":", 1)[0].rpartition("/")[2]
+    names = [service, stem, stem.removeprefix(evaluation.name.replace("_", "-") + "-")]
+    for name in names:
+        if (evaluation / name / "Dockerfile").is_file():
+            return evaluation / name / "Dockerfile"
     found = list(evaluation.glob("*/Dockerfile"))
     return found[0] if len(found) == 1 else None
 
@@ -62,7 +66,7 @@ def main(suite: Path, store: ImageStore, only: list[str]) -> int:
             continue
         except ImageError:
             pass
-        dockerfile = dockerfile_for(evaluation, service)
+        dockerfile = dockerfile_for(evaluation, service, image)
         if dockerfile is None:
             print(f"{image}: not built: no Dockerfile for the service {service!r} in {evaluation}")
             failed += 1

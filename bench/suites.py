@@ -63,7 +63,9 @@ def outcome(report: CheckReport) -> tuple[bool, str]:
     if report.passed:
         return True, "its solution script printed the flag"
     reason = report.summary().removeprefix(f"{challenge.name}: FAILED: ")
-    return False, reason.removeprefix(f"{challenge.name} ").replace("\n", " ")
+    reason = reason.removeprefix(f"{challenge.name} ").replace("\n", " ")
+    said = " ".join(report.failures[0].verdict.evidence.split())[-200:] if report.failures else ""
+    return False, reason + (f"; its output ends: {said}" if said and "wrong flag" in reason else "")
 
 
 async def main(source: Path, store: Path, solution_timeout: int) -> int:

@@ -103,15 +103,44 @@ def test_an_alpine_target_gets_debian_names_for_its_packages_and_busybox_user_co
     assert recipe.cmd == ["/bin/sh", "-c", "socat tcp-l:1337,reuseaddr,fork EXEC:./delulu"], "the shell form"
 
 
+def test_a_multi_stage_build_copies_only_what_the_image_takes_from_an_earlier_stage(tmp_path: Path) -> None:
+    path = dockerfile(
+        tmp_path / "victim",
+        """
+        FROM debian:bullseye-slim AS build
+        WORKDIR /app
+        COPY top.v .
+        RUN apt-get -y update; apt-get -y install make g++ verilator; make verilator
+        FROM debian:bullseye-slim
+        WORKDIR /app
+        COPY --from=build /app/obj_dir/Vtop .
+        COPY --from=0 /app/*.v /src/
+        RUN apt-get -y install socat
+        CMD socat TCP-LISTEN:1337,fork EXEC:/app/Vtop
+        """,
+        {"top.v": "module top; endmodule\n"},
+    )
+    recipe = recipe_from_dockerfile(path, "skilift")
+    copies = [step for step in recipe.steps if step.kind == "copy"]
+    assert [step.inside for step in copies] == [["/app/obj_dir/Vtop"], ["/app/*.v"]]
+    assert copies[0].stage is copies[1].stage is not None
+    assert {"make", "g++", "verilator"} <= set(copies[0].stage.packages), "the build stage's packages"
+    assert not {"make", "g++", "verilator"} & set(recipe.packages), "not the image's"
+    assert "socat" in recipe.packages
+    assert recipe.name == "skilift"
+
+
 @pytest.mark.parametrize(
     ("text", "files", "says"),
     [
-        ("FROM rust:alpine AS build\nRUN cargo build\nFROM alpine\n", {}, "builds in 2 stages"),
+        ("FROM rust:alpine AS build\nRUN cargo build\nFROM alpine\n", {}, "the base image rust:alpine cannot be"),
+        ("FROM debian AS base\nFROM base\n", {}, "builds on an earlier stage"),
         ("FROM golang:1.20\nRUN go build\n", {}, "the base image golang:1.20 cannot be rebuilt from Debian"),
         ("FROM debian\nADD https://example.org/x.tgz /x\n", {}, "downloads at build time"),
         ("FROM debian\nCOPY ../outside /x\n", {}, "leads outside the build context"),
         ("FROM debian\nCOPY missing.txt /x\n", {}, "is not in the build context"),
-        ("FROM debian\nCOPY --from=build /app /app\n", {}, "copies from another stage"),
+        ("FROM debian\nCOPY --from=build /app /app\n", {}, "names no earlier stage"),
+        ("FROM debian\nCOPY --from=nginx:latest /etc/nginx /etc/nginx\n", {}, "names no earlier stage"),
         ("FROM debian\nVOLUME /data\n", {}, "the instruction VOLUME cannot be built"),
         ("RUN true\n", {}, "has no FROM instruction"),
     ],
@@ -199,14 +228,19 @@ import sys
 
 from Crypto.Hash import SHA256  # from PyPI, installed by the Dockerfile's RUN pip install
 
-print(os.environ["GREETING"], "from", os.getcwd(), flush=True)
+print(os.environ["GREETING"], "from", os.getcwd(), open("BANNER").read().strip(), flush=True)
 word = sys.stdin.readline().strip()
 if SHA256.new(word.encode()).hexdigest().startswith("{prefix}"):  # sha256("open sesame") does
     print(open("flag.txt").read().strip(), flush=True)
 else:
     print("no", flush=True)
 """.replace("{prefix}", hashlib.sha256(b"open sesame").hexdigest()[:8])
+BANNER = "made in the banner stage\n"
 TARGET_DOCKERFILE = """\
+FROM debian:bookworm-slim AS banner
+WORKDIR /build
+COPY banner.txt .
+RUN tr a-z A-Z < banner.txt > BANNER
 FROM python:3.11-slim
 RUN apt-get update && \\
     apt-get install -y --no-install-recommends socat && \\
@@ -215,6 +249,7 @@ RUN pip install --no-cache-dir pycryptodome
 RUN useradd -m ctf
 WORKDIR /srv/app
 COPY chall.py flag.txt ./
+COPY --from=banner /build/BANNER .
 ENV GREETING=hello
 USER ctf
 CMD socat -T 30 TCP-LISTEN:1337,reuseaddr,fork EXEC:"python chall.py"
@@ -224,9 +259,9 @@ CMD socat -T 30 TCP-LISTEN:1337,reuseaddr,fork EXEC:"python chall.py"
 @pytest.fixture(scope="session")
 def dockerfile_archive(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """An OCI archive of a CTF target built from a Dockerfile (Python base, apt, pip, COPY, WORKDIR, ENV, shell-form
-    CMD), the first time on a machine (for each version of the recipe), then kept in its cache, as the socat image
-    is."""
-    recipe = hashlib.sha256((TARGET_DOCKERFILE + CHALLENGE).encode()).hexdigest()[:12]
+    CMD, a file made in an earlier stage), the first time on a machine (for each version of the recipe), then kept
+    in its cache, as the socat image is."""
+    recipe = hashlib.sha256((TARGET_DOCKERFILE + CHALLENGE + BANNER).encode()).hexdigest()[:12]
     archive = IMAGE_CACHE / f"dockerfile-target-{recipe}.oci.tar"
     if archive.is_file():
         return archive
@@ -236,7 +271,9 @@ def dockerfile_archive(tmp_path_factory: pytest.TempPathFactory) -> Path:
         if not archive.is_file():
             context = tmp_path_factory.mktemp("context")
             path = dockerfile(
-                context, TARGET_DOCKERFILE, {"chall.py": CHALLENGE, "flag.txt": "FLAG{built-from-a-dockerfile}\n"}
+                context,
+                TARGET_DOCKERFILE,
+                {"chall.py": CHALLENGE, "flag.txt": "FLAG{built-from-a-dockerfile}\n", "banner.txt": BANNER},
             )
             partial = archive.with_suffix(".partial")
             home = tmp_path_factory.mktemp("build-home")
@@ -277,7 +314,9 @@ def test_a_target_built_from_a_dockerfile_serves_a_scripted_agent_through_a_comp
     config = config_from_compose(compose, image_store=str(store.root))
     config.services[0].port = 1337
     steps = [
-        call("bash", command="echo 'open sesame' | socat -t 10 - TCP:victim:1337"),
+        # Keeps its side open, as an interactive client does: socat on the target gives a command half a second
+        # after the client's end of input, and Python with a large import can take longer on a busy machine.
+        call("bash", command="echo 'open sesame' | socat -,ignoreeof TCP:victim:1337"),
         call_with("submit", lambda output: {"answer": output.strip()}),
     ]
     task = Task(
@@ -293,5 +332,5 @@ def test_a_target_built_from_a_dockerfile_serves_a_scripted_agent_through_a_comp
     assert log.samples is not None
     assert log.samples[0].scores is not None
     said = str(log.samples[0].output.completion)
-    assert "hello from /srv/app" in said, "the image's ENV, WORKDIR and command"
+    assert "hello from /srv/app MADE IN THE BANNER STAGE" in said, "the image's ENV, WORKDIR, command and stages"
     assert log.samples[0].scores["includes"].value == "C", said

@@ -111,6 +111,9 @@ class Step:
     sources: list[Path] = field(default_factory=list)
     extract: bool = False
     mode: int | None = None
+    stage: Recipe | None = None
+    """A ``copy`` from an earlier stage: ``sources`` are then paths (or patterns) inside that stage's root."""
+    inside: list[str] = field(default_factory=list)
     shell: str = ""
     """The ``run`` step's command line (``/bin/sh -c``, in the image being built)."""
     env: dict[str, str] = field(default_factory=dict)
@@ -152,39 +155,50 @@ def recipe_from_dockerfile(
     dockerfile: Path, name: str, *, context: Path | None = None, suite: str = "bookworm"
 ) -> Recipe:
     """The recipe for the image ``dockerfile`` describes, its ``COPY`` sources read from ``context`` (by default the
-    Dockerfile's folder). Raises :class:`ImageError`, naming the instruction, for what cannot be built here."""
+    Dockerfile's folder). Raises :class:`ImageError`, naming the instruction, for what cannot be built here.
+
+    Each stage of a multi-stage Dockerfile is a recipe of its own; the last is the image, and the stages it copies
+    from (``COPY --from=NAME``, or the stage's number) are built first, as root filesystems only."""
     context = (context or dockerfile.parent).resolve()
     try:
         text = dockerfile.read_text()
     except (OSError, UnicodeDecodeError) as error:
         raise ImageError(f"{dockerfile} cannot be read ({error}).") from error
     instructions = _instructions(text)
-    froms = [arguments for keyword, arguments in instructions if keyword == "FROM"]
-    if not froms:
+    if not any(keyword == "FROM" for keyword, _ in instructions):
         raise ImageError(f"{dockerfile} has no FROM instruction; it does not describe an image.")
-    if len(froms) > 1:
-        raise ImageError(
-            f"{dockerfile} builds in {len(froms)} stages (FROM ... AS); only one-stage Dockerfiles can be built "
-            "without a container engine: build the earlier stage's output elsewhere and copy it into the context."
-        )
-    recipe = Recipe(name=name, suite=suite, packages=list(BASE_PACKAGES))
+    stages: list[Recipe] = []
+    names: dict[str, int] = {}
     arguments: dict[str, str] = {}
+    recipe: Recipe | None = None
     workdir = "/"
     for keyword, rest in instructions:
-        rest = _substitute(rest, {**arguments, **recipe.env})
-        if keyword == "FROM":
-            _apply_base(recipe, rest.split()[0], dockerfile)
-        elif keyword == "ARG":
+        rest = _substitute(rest, {**arguments, **(recipe.env if recipe else {})})
+        if keyword == "ARG":
             key, _, default = rest.partition("=")
             arguments[key.strip()] = default.strip().strip("\"'")
-        elif keyword == "ENV":
+            continue
+        if keyword == "FROM":
+            words = rest.split()
+            if len(words) >= 3 and words[1].upper() == "AS":
+                names[words[2]] = len(stages)
+            if words[0] in names:
+                raise ImageError(f"{dockerfile}: FROM {words[0]} builds on an earlier stage, which is not supported.")
+            recipe = Recipe(name=f"{name} (stage {len(stages)})", suite=suite, packages=list(BASE_PACKAGES))
+            stages.append(recipe)
+            workdir = "/"
+            _apply_base(recipe, words[0], dockerfile)
+            continue
+        if recipe is None:
+            raise ImageError(f"{dockerfile}: {keyword} comes before FROM.")
+        if keyword == "ENV":
             recipe.env.update(_pairs(rest))
         elif keyword == "WORKDIR":
             workdir = str(PurePosixPath(workdir) / rest.strip())
             recipe.working_dir = workdir
-            recipe.steps.append(Step("run", shell=f"mkdir -p {shlex.quote(workdir)}"))  # noqa: S604 (a build step, not a call)
+            recipe.steps.append(Step("run", shell=f"mkdir -p {shlex.quote(workdir)}"))  # noqa: S604 (a build step)
         elif keyword in ("COPY", "ADD"):
-            recipe.steps.append(_copy_step(keyword, rest, workdir, context, dockerfile))
+            recipe.steps.append(_copy_step(keyword, rest, workdir, context, dockerfile, names, stages[:-1]))
         elif keyword == "RUN":
             shell = _json_or_shell(rest)
             recipe.packages += [p for p in _installed_packages(shell, recipe.alpine_shims) if p not in recipe.packages]
@@ -200,12 +214,17 @@ def recipe_from_dockerfile(
             continue
         else:
             raise ImageError(f"{dockerfile}: the instruction {keyword} cannot be built without a container engine.")
-    if "curl" in recipe.packages:
-        # The suites' bases carry curl before 7.66, which took an answer without HTTP headers (HTTP/0.9) as a
-        # success, and their healthchecks rely on it against plain TCP services; Debian's curl refuses such answers.
-        recipe.steps.append(Step("run", shell=CURL_AS_BEFORE))
-        recipe.notes.append("curl accepts HTTP/0.9 answers, as the curl of older bases did (healthchecks use it).")
-    return recipe
+    final = stages[-1]
+    final.name = name
+    for stage in stages:
+        if "curl" in stage.packages:
+            # The suites' bases carry curl before 7.66, which took an answer without HTTP headers (HTTP/0.9) as a
+            # success, and their healthchecks rely on it against plain TCP services; Debian's curl refuses them.
+            stage.steps.append(Step("run", shell=CURL_AS_BEFORE))
+    if "curl" in final.packages:
+        final.notes.append("curl accepts HTTP/0.9 answers, as the curl of older bases did (healthchecks use it).")
+    final.notes = [note for stage in stages[:-1] for note in stage.notes] + final.notes
+    return final
 
 
 CURL_AS_BEFORE = (
@@ -298,14 +317,29 @@ def _command(text: str) -> list[str]:
     return ["/bin/sh", "-c", text]
 
 
-def _copy_step(keyword: str, text: str, workdir: str, context: Path, dockerfile: Path) -> Step:
+def _copy_step(
+    keyword: str,
+    text: str,
+    workdir: str,
+    context: Path,
+    dockerfile: Path,
+    names: dict[str, int],
+    earlier: list[Recipe],
+) -> Step:
     words = shlex.split(text) if not text.startswith("[") else [str(word) for word in json.loads(text)]
     mode = None
+    stage: Recipe | None = None
     paths = []
     for word in words:
-        if word.startswith("--from"):
-            raise ImageError(f"{dockerfile}: {keyword} {word} copies from another stage, which is not built here.")
-        if word.startswith("--chmod="):
+        if word.startswith("--from="):
+            reference = word.split("=", 1)[1]
+            index = names.get(reference, int(reference) if reference.isdigit() else len(earlier))
+            if index >= len(earlier):
+                raise ImageError(
+                    f"{dockerfile}: {keyword} {word} names no earlier stage (another image is not fetched)."
+                )
+            stage = earlier[index]
+        elif word.startswith("--chmod="):
             mode = int(word.split("=", 1)[1], 8)
         elif not word.startswith("--"):
             paths.append(word)
@@ -314,6 +348,9 @@ def _copy_step(keyword: str, text: str, workdir: str, context: Path, dockerfile:
     *sources, target = paths
     if not target.startswith("/"):
         target = str(PurePosixPath(workdir) / target) + ("/" if target.endswith("/") or target == "." else "")
+    if stage is not None:
+        inside = [source if source.startswith("/") else f"{stage.working_dir or '/'}/{source}" for source in sources]
+        return Step("copy", target=target, stage=stage, inside=inside, mode=mode)
     found: list[Path] = []
     for source in sources:
         if re.match(r"^[a-z]+://", source):
@@ -361,28 +398,19 @@ def _installed_packages(shell: str, alpine: bool) -> list[str]:
 
 
 def build(recipe: Recipe, store: ImageStore, *, out: Path | None = None) -> Image:
-    """Build ``recipe`` with mmdebstrap, write it as an OCI archive (kept at ``out`` if given) and import it."""
-    mmdebstrap = shutil.which("mmdebstrap")
-    if mmdebstrap is None:
+    """Build ``recipe`` with mmdebstrap (after the stages it copies from), write it as an OCI archive (kept at
+    ``out`` if given) and import it."""
+    if shutil.which("mmdebstrap") is None:
         raise ImageError(
             "Building images needs mmdebstrap, which is not installed; install it (apt-get install mmdebstrap)."
         )
     with tempfile.TemporaryDirectory(prefix="airlock-image-") as scratch:
+        roots: dict[int, Path] = {}
+        for number, stage in enumerate(_stages_of(recipe)):
+            roots[id(stage)] = Path(scratch) / f"stage-{number}.tar"
+            _root_filesystem(stage, roots[id(stage)], roots)
         rootfs = Path(scratch) / "rootfs.tar"
-        command = [
-            mmdebstrap,
-            "--quiet",
-            "--variant=apt",
-            f"--include={','.join(recipe.packages)}",
-            f"--customize-hook={_shim_hook(recipe)}",
-            *(f"--customize-hook={_hook(step)}" for step in recipe.steps),
-            f'--customize-hook=rm -rf "$1{BUILD_DIR}"',
-            recipe.suite,
-            str(rootfs),
-        ]
-        built = subprocess.run(command, capture_output=True, text=True, check=False)
-        if built.returncode != 0:
-            raise ImageError(f"mmdebstrap could not build {recipe.name}: {_failure(built.stderr)}")
+        _root_filesystem(recipe, rootfs, roots)
         archive = out or Path(scratch) / "image.oci.tar"
         write_oci_archive(
             rootfs,
@@ -394,6 +422,33 @@ def build(recipe: Recipe, store: ImageStore, *, out: Path | None = None) -> Imag
             working_dir=recipe.working_dir,
         )
         return store.import_archive(archive)
+
+
+def _stages_of(recipe: Recipe) -> list[Recipe]:
+    """The earlier stages ``recipe`` copies from, each after those it copies from in turn."""
+    ordered: list[Recipe] = []
+    for step in recipe.steps:
+        if step.stage is not None and all(step.stage is not seen for seen in ordered):
+            ordered += [stage for stage in _stages_of(step.stage) if all(stage is not seen for seen in ordered)]
+            ordered.append(step.stage)
+    return ordered
+
+
+def _root_filesystem(recipe: Recipe, tarball: Path, roots: dict[int, Path]) -> None:
+    command = [
+        "mmdebstrap",
+        "--quiet",
+        "--variant=apt",
+        f"--include={','.join(recipe.packages)}",
+        f"--customize-hook={_shim_hook(recipe)}",
+        *(f"--customize-hook={_hook(step, roots)}" for step in recipe.steps),
+        f'--customize-hook=rm -rf "$1{BUILD_DIR}"',
+        recipe.suite,
+        str(tarball),
+    ]
+    built = subprocess.run(command, capture_output=True, text=True, check=False)
+    if built.returncode != 0:
+        raise ImageError(f"mmdebstrap could not build {recipe.name}: {_failure(built.stderr)}")
 
 
 def _failure(stderr: str) -> str:
@@ -438,14 +493,39 @@ exec useradd $opts "$user"
 """
 
 
+def _copy_from_stage(step: Step, root: Path) -> str:
+    """Take ``step.inside`` (paths or patterns) out of an earlier stage's root filesystem into the image."""
+    for path in step.inside:
+        if not re.fullmatch(r"[\w./*?\[\]+@=-]+", path) or ".." in PurePosixPath(path).parts:
+            raise ImageError(f"COPY --from names {path!r}; give a plain path inside the stage.")
+    members = " ".join(shlex.quote("." + str(PurePosixPath(path))) for path in step.inside)
+    patterns = " ".join('"$taken"' + str(PurePosixPath(path)) for path in step.inside)
+    target = shlex.quote(step.target)
+    into = step.target.endswith("/") or len(step.inside) > 1 or any(c in "".join(step.inside) for c in "*?[")
+    made = target if into else shlex.quote(str(PurePosixPath(step.target).parent))
+    return " && ".join(
+        [
+            "taken=$(mktemp -d)",
+            f'tar -xf {shlex.quote(str(root))} -C "$taken" --wildcards {members}',
+            f'mkdir -p "$1"{made}',
+            f'for found in {patterns}; do if [ -d "$found" ]; then cp -a "$found"/. "$1"{target}; '
+            f'else cp -a "$found" "$1"{target}; fi; done',
+            *([f'chmod -R {step.mode:o} "$1"{target}'] if step.mode is not None else []),
+            'rm -rf "$taken"',
+        ]
+    )
+
+
 def _host_authorities() -> Path | None:
     """The certificate bundle this host's own TLS clients trust (Python's default), if there is one."""
     named = os.environ.get("SSL_CERT_FILE") or ssl.get_default_verify_paths().cafile
     return Path(named) if named and Path(named).is_file() else None
 
 
-def _hook(step: Step) -> str:
+def _hook(step: Step, roots: dict[int, Path]) -> str:
     """One mmdebstrap customize hook (run on the host, the image's root as ``$1``)."""
+    if step.kind == "copy" and step.stage is not None:
+        return _copy_from_stage(step, roots[id(step.stage)])
     if step.kind == "copy":
         target = step.target
         into = target.endswith("/") or len(step.sources) > 1 or any(source.is_dir() for source in step.sources)
