@@ -68,6 +68,38 @@ async def test_an_included_service_with_its_image_environment_and_healthcheck_ru
         assert said.stdout.split() == ["attacker", "hello-from-the-victim"]
 
 
+async def test_a_service_runs_as_root_of_its_own_sandbox_and_may_listen_on_a_low_port(
+    store: ImageStore, tmp_path: Path
+) -> None:
+    if os.geteuid() != 0:
+        pytest.skip("separate hosts, whose namespaces let a service listen on any port, need root")
+    path = compose(
+        tmp_path,
+        """
+        services:
+          attacker:
+            image: target
+            x-default: true
+          web:
+            image: target
+            command: ["socat", "TCP-LISTEN:80,reuseaddr,fork", "SYSTEM:id -u"]
+          named:
+            image: target
+            user: nobody
+            command: ["socat", "TCP-LISTEN:81,reuseaddr,fork", "SYSTEM:id -u"]
+        """,
+    )
+    config = config_from_compose(path, image_store=str(store.root))
+    for service in config.services:
+        service.port = 80 if service.name == "web" else 81
+    async with sample_sandboxes(config) as sandboxes:
+        agent = sandboxes["default"]
+        web = await agent.exec(["sh", "-c", "socat -t 5 - TCP:web:80 </dev/null"], timeout=20)
+        assert web.stdout.strip() == "0", "root, as in a container without a user"
+        named = await agent.exec(["sh", "-c", "socat -t 5 - TCP:named:81 </dev/null"], timeout=20)
+        assert named.stdout.strip() not in ("", "0"), "the compose file's user is not root"
+
+
 def test_a_compose_file_is_this_providers_configuration_too(store: ImageStore, tmp_path: Path) -> None:
     os.environ["AIRLOCK_IMAGES"] = str(store.root)
     try:

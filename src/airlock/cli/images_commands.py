@@ -31,6 +31,8 @@ TOOLBOX_PACKAGES = [
     "netcat-openbsd",
     "socat",
     "curl",
+    "wget",
+    "jq",
     "tshark",
     "gcc",
     "libc6-dev",

@@ -275,7 +275,9 @@ def _apply_base(recipe: Recipe, reference: str, dockerfile: Path) -> None:
     if repository == "php" and "apache" in tag:
         # Apache would switch to its own user, which a one-user sandbox cannot; PHP's own server serves the same
         # document root on the same port.
-        recipe.cmd = ["php", "-S", "0.0.0.0:80", "-t", "/var/www/html"]
+        # The official images run PHP without a php.ini, so $_ENV is filled (variables_order EGPCS); Debian's
+        # php.ini leaves it empty, and targets read their flag from it.
+        recipe.cmd = ["php", "-d", "variables_order=EGPCS", "-S", "0.0.0.0:80", "-t", "/var/www/html"]
         recipe.notes.append("Apache is substituted by PHP's built-in server on port 80, serving /var/www/html.")
     recipe.alpine_shims = base.alpine or "alpine" in tag
     if recipe.alpine_shims:

@@ -86,7 +86,9 @@ def config_from_compose(path: str | Path, *, image_store: str | None = None) -> 
                 healthcheck=_healthcheck(service),
                 healthcheck_interval=_seconds(service.healthcheck.interval if service.healthcheck else None, 1.0),
                 ready_timeout=_ready_timeout(service),
-                user="root" if (service.user or "").split(":")[0] in ("root", "0") else "sandbox",
+                # As in a container: a service runs as root (in its own user namespace, with no capability)
+                # unless its compose file names another user; supervisord and xinetd configurations expect it.
+                user="root" if (service.user or "root").split(":")[0] in ("root", "0") else "sandbox",
             )
         )
     return BwrapConfig(

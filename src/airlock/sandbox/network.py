@@ -147,14 +147,24 @@ async def wire(topology: Topology, pids: dict[str, int], switch: Switch) -> None
                 f"addr add {topology.addresses[(network, host)]}/24 dev eth{number}",
                 f"link set eth{number} up",
             ]
-        await _ip(pid, commands)
+        await _ip(pid, commands, low_ports=True)
 
 
-async def _ip(pid: int | None, commands: list[str]) -> None:
-    """Run ``ip`` commands (one process, ``-batch``), in the network namespace of ``pid`` or this one."""
+async def _ip(pid: int | None, commands: list[str], *, low_ports: bool = False) -> None:
+    """Run ``ip`` commands (one process, ``-batch``), in the network namespace of ``pid`` or this one; with
+    ``low_ports``, first let every user of that namespace listen on any port, as a container engine does in a
+    container's network namespace (a target on port 80 runs as no privileged user, with no capability)."""
     if not commands:
         return
     argv = [system_tool("ip", "iproute2"), "-batch", "-"]
+    if low_ports:
+        argv = [
+            "/bin/sh",
+            "-c",
+            'echo 0 > /proc/sys/net/ipv4/ip_unprivileged_port_start && exec "$@"',
+            "sh",
+            *argv,
+        ]
     if pid is not None:
         argv = [system_tool("nsenter"), f"--net=/proc/{pid}/ns/net", "--", *argv]
     process = await asyncio.create_subprocess_exec(
