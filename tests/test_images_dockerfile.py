@@ -123,8 +123,10 @@ def test_a_multi_stage_build_copies_only_what_the_image_takes_from_an_earlier_st
     recipe = recipe_from_dockerfile(path, "skilift")
     copies = [step for step in recipe.steps if step.kind == "copy"]
     assert [step.inside for step in copies] == [["/app/obj_dir/Vtop"], ["/app/*.v"]]
-    assert copies[0].stage is copies[1].stage is not None
-    assert {"make", "g++", "verilator"} <= set(copies[0].stage.packages), "the build stage's packages"
+    stage = copies[0].stage
+    assert stage is not None
+    assert copies[1].stage is stage, "a stage's name and its number are the same stage"
+    assert {"make", "g++", "verilator"} <= set(stage.packages), "the build stage's packages"
     assert not {"make", "g++", "verilator"} & set(recipe.packages), "not the image's"
     assert "socat" in recipe.packages
     assert recipe.name == "skilift"
