@@ -86,9 +86,10 @@ def config_from_compose(path: str | Path, *, image_store: str | None = None) -> 
                 healthcheck=_healthcheck(service),
                 healthcheck_interval=_seconds(service.healthcheck.interval if service.healthcheck else None, 1.0),
                 ready_timeout=_ready_timeout(service),
-                # As in a container: a service runs as root (in its own user namespace, with no capability)
-                # unless its compose file names another user; supervisord and xinetd configurations expect it.
-                user="root" if (service.user or "root").split(":")[0] in ("root", "0") else "sandbox",
+                # Not root unless the compose file says so, although a container's default is root: a sandbox maps
+                # one user and has no capability, so a root that switches users (xinetd's ``user =``, socat's
+                # ``su=``) fails, while the sandbox's user passes where the image's first account has its id.
+                user="root" if (service.user or "").split(":")[0] in ("root", "0") else "sandbox",
             )
         )
     return BwrapConfig(
