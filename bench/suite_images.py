@@ -15,12 +15,12 @@ Not a test: building needs Debian's and PyPI's mirrors and takes minutes.
 from __future__ import annotations
 
 import argparse
-import os
 import re
 import sys
 import time
 from pathlib import Path
 
+from airlock.config import Settings
 from airlock.sandbox.building import build, recipe_from_dockerfile
 from airlock.sandbox.compose import self_contained
 from airlock.sandbox.errors import SandboxConfigError
@@ -91,12 +91,5 @@ if __name__ == "__main__":
     parser.add_argument("--images", type=Path, help="the image store (default: AIRLOCK_IMAGES, else Airlock's own)")
     parser.add_argument("--only", nargs="*", default=[], help="build only these images")
     arguments = parser.parse_args()
-    if arguments.images is not None:
-        root = arguments.images
-    elif os.environ.get("AIRLOCK_IMAGES"):
-        root = Path(os.environ["AIRLOCK_IMAGES"])
-    else:
-        from airlock.config import Settings
-
-        root = Settings().image_store
+    root = arguments.images or Settings().image_store  # Settings reads AIRLOCK_IMAGES
     sys.exit(main(arguments.path, ImageStore(root), arguments.only))

@@ -1,10 +1,10 @@
 """A public suite, imported and run with its own solutions: how much of it Airlock can run, and why not the rest.
 
-Run: ``.venv/bin/python bench/suites.py PATH [--images DIR] [--solution-timeout S]``, where ``PATH`` is a folder of
-inspect_cyber definitions (``eval.yaml``, or ``samples.yaml`` as CAISI's suites name them). The folder is imported
-into a temporary directory (``airlock challenges import``), then every imported challenge is checked (``airlock
-challenges check``): its images looked up in the image store, its solution script run in the sandboxes a sample
-gets, and what it printed judged by the flag. Prints, per challenge, imported or refused (with the reason) and
+Run: ``.venv/bin/python bench/suites.py PATH [--images DIR] [--solution-timeout S] [--only NAME]``, where ``PATH`` is
+a folder of inspect_cyber definitions (``eval.yaml``, or ``samples.yaml`` as CAISI's suites name them). The folder is
+imported into a temporary directory (``airlock challenges import``), then every imported challenge is checked
+(``airlock challenges check``): its images looked up in the image store, its solution script run in the sandboxes a
+sample gets, and what it printed judged by the flag. Prints, per challenge, imported or refused (with the reason) and
 solved or not solved (with the reason), then the totals by evaluation (a definition's variants count once: it is
 solved if one of them is) and the images the suite needs that the store lacks.
 
@@ -25,6 +25,7 @@ import time
 from collections import Counter
 from pathlib import Path
 
+from airlock.config import Settings
 from airlock.evals.challenges.importing import import_inspect_cyber
 from airlock.evals.challenges.manifest import Challenge, ChallengeError
 from airlock.evals.challenges.validation import CheckReport, check_many
@@ -68,7 +69,7 @@ def outcome(report: CheckReport) -> tuple[bool, str]:
     return False, reason + (f"; its output ends: {said}" if said and "wrong flag" in reason else "")
 
 
-async def main(source: Path, store: Path, solution_timeout: int) -> int:
+async def main(source: Path, store: Path, solution_timeout: int, only: list[str]) -> int:
     os.environ["AIRLOCK_IMAGES"] = str(store)
     began = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="airlock-suite-") as scratch:
@@ -78,7 +79,9 @@ async def main(source: Path, store: Path, solution_timeout: int) -> int:
             print(f"bench/suites.py: {error}", file=sys.stderr)
             return 1
         import_seconds = time.perf_counter() - began
-        challenges = [capped(challenge, solution_timeout) for challenge in imported.imported]
+        challenges = [
+            capped(challenge, solution_timeout) for challenge in imported.imported if _chosen(challenge, only)
+        ]
         reports = await check_many(challenges)
         needed: Counter[str] = Counter()
         for challenge in challenges:
@@ -117,6 +120,11 @@ async def main(source: Path, store: Path, solution_timeout: int) -> int:
     return 0
 
 
+def _chosen(challenge: Challenge, only: list[str]) -> bool:
+    """Whether ``--only`` lets the challenge run (every challenge when it names none)."""
+    return not only or any(word in challenge.name for word in only)
+
+
 def _kind_of(reason: str) -> str:
     """A not-solved reason's kind, for the totals."""
     if "not in the image store" in reason or "no image store is set" in reason:
@@ -135,13 +143,7 @@ if __name__ == "__main__":
     parser.add_argument("path", type=Path, help="a folder of inspect_cyber definitions")
     parser.add_argument("--images", type=Path, help="the image store (default: AIRLOCK_IMAGES, else Airlock's own)")
     parser.add_argument("--solution-timeout", type=int, default=120, help="cap on each solution script, in seconds")
+    parser.add_argument("--only", action="append", default=[], help="run only challenges whose name contains this")
     arguments = parser.parse_args()
-    if arguments.images is not None:
-        images = arguments.images
-    elif os.environ.get("AIRLOCK_IMAGES"):
-        images = Path(os.environ["AIRLOCK_IMAGES"])
-    else:
-        from airlock.config import Settings
-
-        images = Settings().image_store
-    sys.exit(asyncio.run(main(arguments.path, images, arguments.solution_timeout)))
+    images = arguments.images or Settings().image_store  # Settings reads AIRLOCK_IMAGES
+    sys.exit(asyncio.run(main(arguments.path, images, arguments.solution_timeout, arguments.only)))

@@ -336,3 +336,20 @@ def test_a_target_built_from_a_dockerfile_serves_a_scripted_agent_through_a_comp
     said = str(log.samples[0].output.completion)
     assert "hello from /srv/app MADE IN THE BANNER STAGE" in said, "the image's ENV, WORKDIR, command and stages"
     assert log.samples[0].scores["includes"].value == "C", said
+
+
+def test_a_php_base_keeps_the_official_images_php_defaults_and_apache_becomes_phps_own_server(tmp_path: Path) -> None:
+    """The official PHP images run without a php.ini; Debian's says otherwise on two points targets rely on (CAISI's
+    motp is written with <? short tags; others read their flag from $_ENV)."""
+    path = dockerfile(
+        tmp_path / "victim", "FROM php:8.1.12-apache-bullseye\nCOPY ./src /var/www/html\n", {"src/a.php": "<? echo 1;"}
+    )
+    recipe = recipe_from_dockerfile(path, "motp")
+    assert "php-cli" in recipe.packages
+    assert recipe.cmd == ["php", "-S", "0.0.0.0:80", "-t", "/var/www/html"]
+    (defaults,) = [step.shell for step in recipe.steps if "conf.d" in step.shell]
+    assert "short_open_tag=On" in defaults
+    assert "variables_order=EGPCS" in defaults
+    assert recipe.steps.index(next(s for s in recipe.steps if "conf.d" in s.shell)) < recipe.steps.index(
+        next(s for s in recipe.steps if s.kind == "copy")
+    ), "the base's layout comes before the Dockerfile's own steps"

@@ -351,3 +351,55 @@ def test_an_evaluation_killed_with_sigkill_takes_its_sandboxes_with_it(tmp_path:
     while host_processes_with(marker) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert host_processes_with(marker) == []
+
+
+@pytest.mark.skipif(
+    os.geteuid() != 0, reason="a service that switches users gets a range of ids only when Airlock is root"
+)
+async def test_a_service_that_switches_users_is_root_of_nothing_but_its_own_namespace() -> None:
+    """A target written for a container starts as root and becomes another user (socat's su=, xinetd's user =): its
+    sandbox maps a range of ids and keeps a container root's capabilities. A model that takes it over holds that
+    root: it can become any of its own ids, and nothing more."""
+    from airlock.sandbox import ServiceConfig
+    from airlock.sandbox.bwrap import HOST_UIDS
+    from airlock.sandbox.users import HOST_ID_BLOCKS
+
+    config = BwrapConfig(
+        network="private",
+        limits=SMALL.limits,
+        services=[
+            ServiceConfig(name=name, command=["sleep", "300"], user="root", switch_users=True)
+            for name in ("target", "neighbour")
+        ],
+    )
+    async with sample(config) as environments:
+        target = environments["target"]
+        agent = environments["default"]
+        code, output = await sh(target, "setpriv --reuid=65534 --regid=65534 --clear-groups id -u")
+        assert (code, output.strip()) == (0, "65534"), "it may become nobody, as socat's su=nobody does"
+        blocks = set()
+        for service in ("target", "neighbour"):
+            code, output = await sh(environments[service], "cat /proc/self/uid_map /proc/self/gid_map")
+            for inside, host, count in (map(int, line.split()) for line in output.strip().splitlines()):
+                assert (inside, count) == (0, 65536)
+                assert HOST_ID_BLOCKS[0] <= host, "every id inside is a host id no account has"
+                assert host + count <= HOST_ID_BLOCKS[1]
+                assert HOST_UIDS[1] <= host, "nor a one-user sandbox"
+                blocks.add(host)
+        assert len(blocks) == 2, "two services never share their ids"
+        code, output = await sh(target, "grep -E '^CapBnd' /proc/self/status")
+        bounding = int(output.split()[1], 16)
+        for capability in (21, 12, 13, 16, 19, 17):  # SYS_ADMIN, NET_ADMIN, NET_RAW, SYS_MODULE, SYS_PTRACE, SYS_RAWIO
+            assert not bounding & (1 << capability), f"capability {capability} is not among a container root's"
+        for attempt in (
+            "unshare -U true",  # no user namespace inside it: the way to every other capability
+            "unshare -m true",
+            "mount -t tmpfs none /work",
+            "touch /usr/bin/planted",  # the root filesystem is read-only for its root too
+            "ip link set lo down",  # the sample's network belongs to the host's namespace, not to it
+            "echo escaped > /proc/sys/kernel/hostname",
+        ):
+            code, output = await sh(target, attempt)
+            assert code != 0, f"{attempt!r} succeeded: {output}"
+        code, output = await sh(target, "kill -9 -1; echo done")
+        assert (await agent.exec(["echo", "alive"])).stdout == "alive\n", "the agent's sandbox is out of its reach"

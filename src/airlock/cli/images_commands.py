@@ -33,6 +33,7 @@ TOOLBOX_PACKAGES = [
     "curl",
     "wget",
     "jq",
+    "git",
     "tshark",
     "gcc",
     "libc6-dev",
@@ -162,9 +163,9 @@ def build_image(
 
     A Dockerfile's base is substituted by Debian (python, debian, ubuntu, alpine, nginx, openjdk, php), its
     packages installed from Debian, its files copied and its RUN steps run in order; what needs a container engine
-    (several stages, other bases) is refused, naming it (docs/sandbox.md). Building needs Debian's and PyPI's
-    mirrors (or local copies of them); running never downloads anything. The archive (--out) carries the image to
-    an air-gapped machine: airlock images import it there.
+    (a base it cannot substitute, a file from another image) is refused, naming it (docs/sandbox.md). Building
+    needs Debian's and PyPI's mirrors (or local copies of them); running never downloads anything. The archive
+    (--out) carries the image to an air-gapped machine: airlock images import it there.
 
     \b
     Examples:

@@ -14,10 +14,11 @@ with ``mmdebstrap`` on **Debian** (the release given, bookworm by default), what
   names mapped to Debian's, :data:`ALPINE_PACKAGES`), and inside the ``RUN`` those commands do nothing; every other
   command runs as written, in order, in the image being built (``pip install`` from PyPI included);
 * what cannot be reproduced without a registry or an engine is refused in one sentence naming it: a base this
-  module does not know (a Go, Rust, Java build image), several stages (``FROM ... AS build``), ``ADD`` of a URL.
+  module does not know (a Go, Rust, Java build image), a stage built ``FROM`` an earlier one, ``COPY --from`` an
+  image, ``ADD`` of a URL. Several stages are built each as a root filesystem, the image copying from them.
 
-``USER`` is recorded but has no effect (a sandbox maps one user), ``EXPOSE`` is the network's business and
-``HEALTHCHECK`` the compose file's. Building needs Debian's and PyPI's mirrors, or local copies of them (an
+``USER`` is recorded but has no effect (a compose file says who a service runs as), ``EXPOSE`` is the network's
+business and ``HEALTHCHECK`` the compose file's. Building needs Debian's and PyPI's mirrors, or local copies of them (an
 air-gapped lab points apt and pip at its own); running an image never downloads anything.
 """
 
@@ -77,7 +78,14 @@ BASES: dict[str, Base] = {
     "alpine": Base(packages=ALPINE_TOOLS, alpine=True),
     "nginx": Base(packages=("nginx", "curl"), cmd=("nginx", "-g", "daemon off;")),
     "openjdk": Base(packages=("default-jre-headless",)),
-    "php": Base(packages=("php-cli", "curl"), cmd=("php", "-a")),
+    "php": Base(
+        packages=("php-cli", "curl"),
+        cmd=("php", "-a"),
+        # The official images run PHP without a php.ini, so PHP's own defaults hold where Debian's php.ini says
+        # otherwise: $_ENV filled (targets read their flag from it) and <? short tags read as PHP.
+        setup="for d in /etc/php/*/cli/conf.d; do printf 'short_open_tag=On\\nvariables_order=EGPCS\\n' "
+        '> "$d/00-official-image.ini"; done',
+    ),
 }
 """Base image repositories (the name before ``:``, without a registry or ``library/``) and what they become.
 A ``-alpine`` tag of any of them adds Alpine's shims too."""
@@ -127,7 +135,6 @@ class Recipe:
     name: str
     suite: str = "bookworm"
     packages: list[str] = field(default_factory=list)
-    pip: list[str] = field(default_factory=list)
     steps: list[Step] = field(default_factory=list)
     env: dict[str, str] = field(default_factory=lambda: {"PATH": DEFAULT_PATH})
     entrypoint: list[str] = field(default_factory=list)
@@ -145,7 +152,7 @@ def recipe_from_packages(name: str, packages: list[str], pip: list[str], suite: 
     wanted = [*packages, *(["python3-pip"] if pip and "python3-pip" not in packages else [])]
     env = {"PATH": DEFAULT_PATH, **({"PIP_BREAK_SYSTEM_PACKAGES": "1"} if pip else {})}
     steps = [Step("run", shell="python3 -m pip install --no-cache-dir " + shlex.join(pip), env=env)] if pip else []
-    return Recipe(name=name, suite=suite, packages=wanted, pip=list(pip), steps=steps, env=env)
+    return Recipe(name=name, suite=suite, packages=wanted, steps=steps, env=env)
 
 
 # Reading a Dockerfile -----------------------------------------------------------------------------------------
@@ -209,7 +216,9 @@ def recipe_from_dockerfile(
             recipe.entrypoint = _command(rest)
             recipe.cmd = []
         elif keyword == "USER":
-            recipe.notes.append(f"USER {rest.strip()} has no effect: a sandbox maps one user.")
+            recipe.notes.append(
+                f"USER {rest.strip()} has no effect: a service runs as root, or as the user its compose file names."
+            )
         elif keyword in ("EXPOSE", "LABEL", "HEALTHCHECK", "STOPSIGNAL", "MAINTAINER"):
             continue
         else:
@@ -275,9 +284,7 @@ def _apply_base(recipe: Recipe, reference: str, dockerfile: Path) -> None:
     if repository == "php" and "apache" in tag:
         # Apache would switch to its own user, which a one-user sandbox cannot; PHP's own server serves the same
         # document root on the same port.
-        # The official images run PHP without a php.ini, so $_ENV is filled (variables_order EGPCS); Debian's
-        # php.ini leaves it empty, and targets read their flag from it.
-        recipe.cmd = ["php", "-d", "variables_order=EGPCS", "-S", "0.0.0.0:80", "-t", "/var/www/html"]
+        recipe.cmd = ["php", "-S", "0.0.0.0:80", "-t", "/var/www/html"]
         recipe.notes.append("Apache is substituted by PHP's built-in server on port 80, serving /var/www/html.")
     recipe.alpine_shims = base.alpine or "alpine" in tag
     if recipe.alpine_shims:

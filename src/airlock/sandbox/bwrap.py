@@ -8,7 +8,8 @@ Isolation (see docs/sandbox.md for the reasoning):
   of its own (a random id from a range no account uses) with ``no_new_privs``: nothing inside maps to a
   privileged host user, setuid programs gain nothing, no new user namespaces can be made inside
   (``--disable-userns``), and per-user kernel resources (inotify instances, message queues) are not shared
-  between sandboxes;
+  between sandboxes; a service that switches users (a compose file's) instead joins a namespace of 65,536 ids of
+  its own with a container root's capabilities in it, closed to nested namespaces alike (:mod:`.users`);
 * a seccomp filter (:mod:`.seccomp`): no kernel keyrings, no bpf, perf events, userfaultfd or io_uring;
 * launched with an explicit minimal environment and a fresh session keyring of its own, so nothing of the
   evaluator (its API keys, its master key, its keys) is visible from inside, not even in bwrap's own process;
@@ -39,6 +40,7 @@ from pathlib import Path
 from airlock.sandbox.config import SandboxLimits, SandboxUser
 from airlock.sandbox.errors import SandboxUnsupportedError
 from airlock.sandbox.seccomp import filter_program
+from airlock.sandbox.users import SERVICE_CAPABILITIES
 
 logger = logging.getLogger(__name__)
 
@@ -96,6 +98,9 @@ class SandboxSpec:
     info_fd: int | None = None
     share_network: bool = False
     """True for a service, which joins the network namespace it is started in."""
+    userns_fd: int | None = None
+    """An open descriptor of a user namespace mapping a range of ids (:mod:`.users`) to join instead of a one-user
+    namespace: the sandbox keeps :data:`.users.SERVICE_CAPABILITIES` in it and may switch users."""
     root_fd: int | None = None
     """An open descriptor of an image's root filesystem to run on (read-only), instead of the host's ``/usr``; its
     ``/etc`` is the image's, with ``etc_fds`` laid over it."""
@@ -133,18 +138,21 @@ def _tmpfs(path: str, size: int, mode: str) -> list[str]:
 def sandbox_argv(bwrap: str, spec: SandboxSpec) -> list[str]:
     """The bwrap arguments that build the sandbox and start ``spec.command`` in it."""
     limits = spec.limits
-    argv = [bwrap, "--unshare-all"]
-    if spec.share_network:
-        argv.append("--share-net")
+    if spec.userns_fd is None:
+        argv = [bwrap, "--unshare-all", *(["--share-net"] if spec.share_network else [])]
+        argv += ["--unshare-user", "--uid", str(spec.uid), "--gid", str(spec.uid), "--disable-userns"]
+        argv += ["--cap-drop", "ALL"]
+    else:
+        # A service that switches users: the same namespaces but the user namespace, which is joined (one made
+        # closed to nested ones, see .users), keeping a container root's capabilities, which act only on the
+        # namespace's own ids. It starts as the namespace's root (bwrap cannot switch ids in a namespace it
+        # joins): the exec server becomes the service's user itself (see server_command).
+        argv = [bwrap, "--unshare-ipc", "--unshare-pid", "--unshare-uts", "--unshare-cgroup-try"]
+        argv += [] if spec.share_network else ["--unshare-net"]
+        argv += ["--userns", str(spec.userns_fd), "--uid", "0", "--gid", "0", "--cap-drop", "ALL"]
+        for capability in SERVICE_CAPABILITIES:
+            argv += ["--cap-add", capability]
     argv += [
-        "--unshare-user",
-        "--uid",
-        str(spec.uid),
-        "--gid",
-        str(spec.uid),
-        "--disable-userns",
-        "--cap-drop",
-        "ALL",
         "--die-with-parent",
         # The exec server (or the check's command) is the sandbox's pid 1, not a bwrap init of its own: nothing
         # inside can signal it (the kernel shields a namespace's init from its own processes), no process of
@@ -258,11 +266,15 @@ def _interpreter_of(executable: str) -> str:
     raise SandboxUnsupportedError(f"{executable} names no dynamic loader.")
 
 
-def server_command(channel_fd: int, rlimits: dict[str, int], *, on_image: bool = False) -> list[str]:
-    """The exec server's command line (visible inside as its /proc/PID/cmdline: nothing secret in it)."""
+def server_command(
+    channel_fd: int, rlimits: dict[str, int], *, on_image: bool = False, become: int | None = None
+) -> list[str]:
+    """The exec server's command line (visible inside as its /proc/PID/cmdline: nothing secret in it); ``become``:
+    the user id it switches to as it starts (a switching service's user, when not root)."""
     python = host_python().command() if on_image else [PYTHON]
     # -I: no environment variables or user site; -S: no site module; -B: no bytecode written anywhere.
-    return [*python, "-I", "-S", "-B", EXECD_PATH, str(channel_fd), json.dumps(rlimits, separators=(",", ":"))]
+    command = [*python, "-I", "-S", "-B", EXECD_PATH, str(channel_fd), json.dumps(rlimits, separators=(",", ":"))]
+    return command if become is None else [*command, str(become)]
 
 
 def launcher_argv(

@@ -86,10 +86,10 @@ def config_from_compose(path: str | Path, *, image_store: str | None = None) -> 
                 healthcheck=_healthcheck(service),
                 healthcheck_interval=_seconds(service.healthcheck.interval if service.healthcheck else None, 1.0),
                 ready_timeout=_ready_timeout(service),
-                # Not root unless the compose file says so, although a container's default is root: a sandbox maps
-                # one user and has no capability, so a root that switches users (xinetd's ``user =``, socat's
-                # ``su=``) fails, while the sandbox's user passes where the image's first account has its id.
-                user="root" if (service.user or "").split(":")[0] in ("root", "0") else "sandbox",
+                # As in a container: root unless the compose file names another user, and able to switch users
+                # (xinetd's ``user =``, socat's ``su=``, supervisord), in a user namespace of the service's own.
+                user="root" if (service.user or "root").split(":")[0] in ("root", "0") else "sandbox",
+                switch_users=True,
             )
         )
     return BwrapConfig(

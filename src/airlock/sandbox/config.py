@@ -68,6 +68,10 @@ class ServiceConfig(BaseModel):
     """The TCP port it listens on; the sample starts only once it accepts connections."""
     ready_timeout: float = Field(default=15.0, gt=0)
     user: SandboxUser = "sandbox"
+    switch_users: bool = False
+    """The service may become other users, as a container's root does (xinetd's ``user =``, socat's ``su=``,
+    supervisord): its sandbox maps 65,536 ids and keeps a container root's capabilities, all within a user namespace
+    of its own (see :mod:`.users`). Needs Airlock to run as root; elsewhere the service gets the one-user sandbox."""
     limits: SandboxLimits = Field(default_factory=SandboxLimits)
 
 

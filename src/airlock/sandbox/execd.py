@@ -538,6 +538,18 @@ def _protect_server() -> None:
 
 def main() -> None:
     global _channel
+    if len(sys.argv) > 3:
+        # A service that may switch users starts as its namespace's root; one whose compose file names another user
+        # becomes it first. Leaving root this way clears every capability, as a container's non-root user has none.
+        become = int(sys.argv[3])
+        # What bwrap made as the namespace's root becomes the user's, as a one-user sandbox has it: the writable
+        # places, and the server's own directories (it imports from them as it goes).
+        for made in ("/work", "/run", "/run/airlock", "/run/airlock/host"):
+            if os.path.isdir(made):
+                os.chown(made, become, become)
+        os.setgroups([])
+        os.setresgid(become, become, become)
+        os.setresuid(become, become, become)
     _protect_server()
     _channel = socket.socket(fileno=int(sys.argv[1]))
     incoming = _channel.makefile("rb")

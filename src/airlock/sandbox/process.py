@@ -46,6 +46,7 @@ from airlock.sandbox.config import SandboxLimits, SandboxUser
 from airlock.sandbox.errors import SandboxError, SandboxUnavailableError, SandboxUnsupportedError
 from airlock.sandbox.images import Image
 from airlock.sandbox.resources import ResourceGroup, create_resource_group
+from airlock.sandbox.users import UserRangeError, claim_block, user_range_namespace
 
 logger = logging.getLogger(__name__)
 
@@ -93,6 +94,8 @@ class SandboxProcess:
         self._next_id = 1
         self._write_lock = asyncio.Lock()
         self._server_pid: int | None = None
+        self._id_claim: int | None = None
+        """The lock that holds this sandbox's block of host ids (:func:`.users.claim_block`), if it has one."""
         self._reading = asyncio.get_running_loop().create_task(self._read_replies())
         self.closed = False
         self.failure: str | None = None
@@ -108,9 +111,11 @@ class SandboxProcess:
         network_of: SandboxProcess | None = None,
         image: Image | None = None,
         host_entries: list[tuple[str, str]] | None = None,
+        switch_users: bool = False,
     ) -> SandboxProcess:
         """Start a sandbox named ``name`` (its host name too), on ``image``'s root or the host's /usr; services pass
-        the sandbox whose network they join."""
+        the sandbox whose network they join. With ``switch_users`` (and Airlock as root), the sandbox maps a range of
+        ids and keeps a container root's capabilities in its own user namespace (:mod:`.users`)."""
         bwrap = find_bwrap()
         began = time.perf_counter()
         group = create_resource_group(f"{name}-{uuid.uuid4().hex[:12]}", limits)
@@ -139,6 +144,15 @@ class SandboxProcess:
                 descriptors.append(seccomp)
             info_read, info_write = os.pipe()
             descriptors.append(info_write)
+            userns = claim = None
+            host_uid = HOST_UIDS[0] + secrets.randbelow(HOST_UIDS[1] - HOST_UIDS[0])
+            if switch_users and os.geteuid() == 0:
+                try:
+                    host_uid, claim = claim_block()
+                    userns = await asyncio.to_thread(user_range_namespace, host_uid)
+                except UserRangeError as error:
+                    raise SandboxError(f"The sandbox {name!r} did not start: {error}") from error
+                descriptors.append(userns)
             rlimits = {"RLIMIT_FSIZE": limits.file_size_mb << 20}
             if not group.limits_memory:
                 rlimits["RLIMIT_AS"] = limits.memory_mb << 20
@@ -146,13 +160,19 @@ class SandboxProcess:
                 hostname=name,
                 user=user,
                 limits=limits,
-                command=server_command(theirs.fileno(), rlimits, on_image=image is not None),
+                command=server_command(
+                    theirs.fileno(),
+                    rlimits,
+                    on_image=image is not None,
+                    become=None if userns is None or user == "root" else SANDBOX_UID,
+                ),
                 server_files=server_files,
                 etc_fds=etc,
                 seccomp_fd=seccomp,
                 info_fd=info_write,
                 share_network=network_of is not None,
                 root_fd=root,
+                userns_fd=userns,
             )
             arguments = sandbox_argv(bwrap, spec)
             split = arguments.index("--")
@@ -164,7 +184,7 @@ class SandboxProcess:
                 [bwrap, "--args", str(policy), *arguments[split:]],
                 attach=group.attach_files,
                 network_of=None if network_of is None else network_of.inner_pid,
-                host_uid=HOST_UIDS[0] + secrets.randbelow(HOST_UIDS[1] - HOST_UIDS[0]),
+                host_uid=host_uid,
             )
             process = await asyncio.create_subprocess_exec(
                 *argv,
@@ -197,6 +217,7 @@ class SandboxProcess:
                     f"The sandbox {name!r} did not start: {stderr.splitlines()[-1] if stderr else error}."
                 ) from error
             sandbox._server_pid = inner_pid  # the exec server is the sandbox's pid 1
+            sandbox._id_claim, claim = claim, None  # its block of ids stays claimed until it has ended
             _shield_from_oom_killer(inner_pid)
             try:
                 await _limit_ptys(inner_pid, limits.ptys)
@@ -220,6 +241,8 @@ class SandboxProcess:
         finally:
             with contextlib.suppress(OSError):
                 theirs.close()
+            if claim is not None:
+                os.close(claim)
             for descriptor in descriptors:
                 with contextlib.suppress(OSError):
                     os.close(descriptor)
@@ -337,6 +360,9 @@ class SandboxProcess:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._reading
         await asyncio.to_thread(self.group.destroy)
+        if self._id_claim is not None:  # every process of the block's ids is gone with the pid namespace
+            os.close(self._id_claim)
+            self._id_claim = None
 
 
 def _checked_header(line: bytes, limits: dict[int, int]) -> tuple[dict[str, Any], list[int]]:

@@ -300,6 +300,7 @@ async def start_sample(name: str, config: BwrapConfig) -> dict[str, Sandbox]:
                 network_of=None if separate else agent.process,
                 image=image,
                 host_entries=None if topology is None else topology.hosts_file(service.name),
+                switch_users=service.switch_users,
             )
             services[service.name] = Sandbox(process, service.limits, image)
             started.append(services[service.name])

@@ -18,7 +18,7 @@ import os
 import secrets
 import shutil
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from types import TracebackType
 
@@ -590,8 +590,11 @@ async def _in_a_sample(challenge: Challenge, *, solve: bool, script: bytes | Non
     result = None
     try:
         agent = sandboxes["default"]
-        for name, path in {**challenge.files, **(solution.files if solve and solution else {})}.items():
+        given = {**challenge.files, **(solution.files if solve and solution else {})}
+        for name, path in given.items():
             await agent.write_file(f"/work/{name}", challenge.read(path))
+        if executables := challenge.executables(given):
+            await agent.exec(["chmod", "+x", "--", *executables], cwd="/work")
         if script is not None:
             await agent.write_file(f"/work/{GRADED_SCRIPT}", script)
         if challenge.setup:
@@ -618,4 +621,8 @@ async def _in_a_sample(challenge: Challenge, *, solve: bool, script: bytes | Non
     verdict = judge_flag(challenge, result.stdout)
     if result.timed_out and not verdict.success:
         return failed(challenge, f"the solution script ran past its {solution.timeout} s timeout")
+    if not verdict.success and not verdict.evidence:
+        # What the script said last is what a person fixing it needs first (its output is the challenge author's).
+        output = (result.stdout.strip() + "\n" + result.stderr.strip()).strip()
+        return replace(verdict, evidence=output[-2000:])
     return verdict

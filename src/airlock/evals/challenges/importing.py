@@ -283,10 +283,14 @@ def _draft(
     sandbox = variant.sandbox or evaluation.sandbox
     agent, compose = _compose(sandbox, folder, label)
     metadata = {**evaluation.metadata, **variant.metadata}
-    given = _given_files({**evaluation.files, **variant.files}, folder, label, agent)
-    solution_given = _given_files(solution.files, folder, f"{label} (its solution variant)", agent) if solution else {}
+    modes: set[str] = set()  # destinations whose source is executable
+    given = _given_files({**evaluation.files, **variant.files}, folder, label, agent, modes)
+    solution_given = (
+        _given_files(solution.files, folder, f"{label} (its solution variant)", agent, modes) if solution else {}
+    )
     shared = _shared_directory([*given, *solution_given])
     placed, solution_placed = _in_work(given, shared), _in_work(solution_given, shared)
+    executable = {_absolute(destination).relative_to(shared).as_posix() for destination in modes}
     setup = variant.setup or evaluation.setup or _setup_in(metadata)
     name = _challenge_name(evaluation.name, variant_name)
     files = {f"files/{target}": content for target, content in placed.items()}
@@ -334,7 +338,7 @@ def _draft(
             )
         run = (_rewritten(solution.prompt, shared), solution_placed, None)
     else:
-        run = _solution_beside(folder, label)
+        run = _solution_beside(folder, label, executable)
     if run is not None:
         command, placed, timeout = run
         files |= {f"solution/run/{target}": content for target, content in placed.items()}
@@ -346,11 +350,13 @@ def _draft(
         digest.update(b"\0solution\0" + command.encode())
         for target in sorted(placed):
             digest.update(f"\0{target}\0".encode() + placed[target])
+    if executable:
+        manifest["executable"] = sorted(executable)
     manifest["canary"] = f"AIRLOCK-CANARY {uuid.uuid5(CANARY_NAMESPACE, digest.hexdigest())}"
     return _Draft(where, manifest, files, None if compose is None or sandbox is None else sandbox.config)
 
 
-def _solution_beside(folder: Path, label: str) -> tuple[str, dict[str, bytes], int | None] | None:
+def _solution_beside(folder: Path, label: str, executable: set[str]) -> tuple[str, dict[str, bytes], int | None] | None:
     """CAISI's convention where there is no ``solution`` variant: ``solution/solution.sh`` beside the evaluation,
     run from a directory holding the challenge's files and every file of ``solution/`` (its ``solve.py`` and the
     like), with the timeout its ``solution/solution.yaml`` may give. None where the evaluation has no such script."""
@@ -363,6 +369,8 @@ def _solution_beside(folder: Path, label: str) -> tuple[str, dict[str, bytes], i
         _inside(path, folder, f"{SOLUTION_DIRECTORY}/{relative}", label)
         if relative != SOLUTION_SETTINGS:
             files[relative] = path.read_bytes()
+            if _is_executable(path):
+                executable.add(relative)
     timeout = None
     if (directory / SOLUTION_SETTINGS).is_file():
         try:
@@ -436,8 +444,9 @@ def _drop_placeholder_volumes(service: dict[str, Any]) -> None:
         del service["volumes"]
 
 
-def _given_files(files: dict[str, str], folder: Path, label: str, agent: str) -> dict[str, bytes]:
-    """The files for the model's sandbox: destination path -> content; directories are taken whole.
+def _given_files(files: dict[str, str], folder: Path, label: str, agent: str, executable: set[str]) -> dict[str, bytes]:
+    """The files for the model's sandbox: destination path -> content; directories are taken whole. The destinations
+    of executable files are added to ``executable``.
 
     A value is a path in the evaluation's directory, a ``data:`` URI (base64 or percent-encoded text), or the file's
     contents written inline (any value holding a line break or a space that names no file, as Inspect reads it).
@@ -462,10 +471,15 @@ def _given_files(files: dict[str, str], folder: Path, label: str, agent: str) ->
         if source.is_dir():
             for inner in sorted(p for p in source.rglob("*") if p.is_file()):
                 _inside(inner, folder, local, label)
-                given[posixpath.join(destination, inner.relative_to(source).as_posix())] = inner.read_bytes()
+                inner_destination = posixpath.join(destination, inner.relative_to(source).as_posix())
+                given[inner_destination] = inner.read_bytes()
+                if _is_executable(inner):
+                    executable.add(inner_destination)
         elif source.is_file():
             _inside(source, folder, local, label)
             given[destination] = source.read_bytes()
+            if _is_executable(source):
+                executable.add(destination)
         elif any(character.isspace() for character in local):
             given[destination] = local.encode()
         else:
@@ -475,6 +489,10 @@ def _given_files(files: dict[str, str], folder: Path, label: str, agent: str) ->
                 "them over several lines or as a data: URI."
             )
     return given
+
+
+def _is_executable(path: Path) -> bool:
+    return bool(path.stat().st_mode & 0o111)
 
 
 def _inside(path: Path, folder: Path, local: str, label: str) -> None:

@@ -9,6 +9,7 @@ target, the oracle that decides, the reference solution, negative controls and n
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
@@ -225,6 +226,10 @@ class Challenge(BaseModel):
     """Files given to the model: path in its sandbox -> path in the challenge directory."""
     setup: str | None = None
     """A shell script run in the model's sandbox before an agentic sample starts (as inspect_cyber's ``setup``)."""
+    executable: list[str] = Field(default_factory=list)
+    """Names among ``files`` and the solution script's files that are given executable, as a container engine's copy
+    keeps a file's mode (a suite's solution runs its own ``./upx``). A manifest says it because a file's mode does
+    not travel with its bytes (archives, copies, the content hash)."""
     compose: str | None = None
     """A compose file in the directory describing the sample's sandboxes: its ``x-default`` service is the model's,
     the others its targets (imported evaluations with services; docs/sandbox.md, "Compose files")."""
@@ -266,6 +271,9 @@ class Challenge(BaseModel):
             raise ValueError("a service_state oracle needs a service and a run section")
         if self.oracle.type == "grader" and self.compose is None:
             raise ValueError("a grader oracle runs in a service of the challenge's compose file, and there is none")
+        named = {*self.files, *(self.solution_run.files if self.solution_run else {})}
+        if unknown := sorted(set(self.executable) - named):
+            raise ValueError(f"executable names {', '.join(unknown)}, which are not among its files")
         return self
 
     def oracle_summary(self) -> str:
@@ -305,6 +313,10 @@ class Challenge(BaseModel):
             return self.path(relative).read_bytes()
         except OSError as error:
             raise ChallengeError(f"{self.name}: cannot read {relative}: {error.strerror}.") from error
+
+    def executables(self, files: Mapping[str, str]) -> list[str]:
+        """The names among ``files`` (name -> path in the challenge) to give executable."""
+        return [name for name in files if name in self.executable]
 
     def referenced_files(self) -> list[str]:
         names = {

@@ -22,6 +22,7 @@ import binascii
 import concurrent.futures
 import hashlib
 import re
+import shlex
 import shutil
 from collections.abc import Collection
 from pathlib import Path
@@ -287,6 +288,9 @@ def _sample(challenge: Challenge, mode: Mode, source: bool) -> Sample:
         )
     else:
         text += f"\nSave your proof of concept as {_poc_path(challenge)}: the exact bytes for standard input."
+    if executables := challenge.executables(given):
+        made = "chmod +x -- " + " ".join(shlex.quote(f"/work/{name}") for name in executables)
+        setup = made if setup is None else f"{setup}\n{made}"
     if challenge.setup:
         setup = challenge.setup if setup is None else f"{setup}\n{challenge.setup}"
     return Sample(
