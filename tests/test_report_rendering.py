@@ -14,7 +14,7 @@ from html.parser import HTMLParser
 from pathlib import Path
 from xml.etree import ElementTree
 
-import jsonschema  # type: ignore[import-untyped]  # no type information shipped or installed
+import jsonschema
 import pypdf
 import pytest
 import weasyprint  # type: ignore[import-untyped]  # WeasyPrint ships no type information
