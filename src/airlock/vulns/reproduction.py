@@ -1,0 +1,134 @@
+"""Validation by reproduction: a report's proof of concept, run in the sandbox against the build it names.
+
+A report is believed only once its PoC reproduces. The program's sources are compiled with AddressSanitizer and
+UndefinedBehaviorSanitizer in a fresh sandbox (no network, bounded memory, processes and time, like every
+evaluation's), the PoC is given to it (on standard input, or as a file named on its command line), and what
+happened is recorded: the sanitizer's bug class and the crash's signature (:mod:`.signatures`), with the head of
+the report as evidence; or, when it does not reproduce, what happened instead (a clean exit with its status, a
+timeout, a build that failed), so that a report marked "not reproduced" carries why. Nothing the PoC or the
+program does reaches the host: both run inside the sandbox, and their output is read as text, capped.
+"""
+
+from __future__ import annotations
+
+import shlex
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+from airlock.sandbox import BwrapConfig, SandboxError, SandboxLimits, sample_sandboxes
+from airlock.vulns.signatures import CrashSignature, SignatureError, crash_signature
+
+SANITIZER_FLAGS = (
+    "-fsanitize=address,undefined",
+    "-fno-sanitize-recover=undefined",
+    "-g",
+    "-O1",
+    "-fno-omit-frame-pointer",
+)
+"""How a C program is built to reproduce a memory error: the flags OSS-Fuzz builds its ASan+UBSan targets with."""
+REPRODUCTION_LIMITS = SandboxLimits(memory_mb=1024, pids=64, work_mb=256, tmp_mb=64, file_size_mb=64)
+"""A sanitizer build wants room: ASan reserves much address space, so the memory cap is the cgroup's, not RLIMIT_AS's
+on machines that have cgroups."""
+EVIDENCE_LINES = 20
+POC_NAME = "poc.bin"
+SANITIZER_EXIT = 86
+"""The status the sanitizers end a run with (their ``exitcode``): a crash counts only with it, so a program that
+echoes its input cannot be made to "reproduce" by a PoC holding the text of a sanitizer report."""
+SANITIZER_ENVIRONMENT = {
+    "ASAN_OPTIONS": f"detect_leaks=0:abort_on_error=0:symbolize=1:exitcode={SANITIZER_EXIT}",
+    "UBSAN_OPTIONS": f"print_stacktrace=1:halt_on_error=1:exitcode={SANITIZER_EXIT}",
+}
+
+
+@dataclass(frozen=True)
+class Target:
+    """The build a report names: C sources (path -> bytes), and how its program takes the PoC."""
+
+    sources: Mapping[str, bytes]
+    input: Literal["stdin", "file"] = "stdin"
+    """``stdin``: the PoC's bytes are the program's standard input; ``file``: its path is the program's argument."""
+    build_timeout: int = 120
+    run_timeout: int = 20
+
+
+@dataclass(frozen=True)
+class Reproduction:
+    """What running the PoC did."""
+
+    reproduced: bool
+    outcome: str
+    """``crash`` (a sanitizer report), ``no crash``, ``timeout``, ``build failed``, ``sandbox failed``."""
+    signature: CrashSignature | None
+    evidence: str
+    """The head of the sanitizer report, or what happened instead (the program's last output, the compiler's)."""
+
+    def summary(self) -> str:
+        if self.reproduced and self.signature is not None:
+            return f"reproduced: {self.signature}"
+        return f"not reproduced ({self.outcome})"
+
+
+async def reproduce(target: Target, poc: bytes) -> Reproduction:
+    """Build ``target`` with sanitizers in a fresh sandbox and run ``poc`` against it."""
+    sources = [name for name in target.sources if name.endswith(".c")]
+    if not sources:
+        return Reproduction(False, "build failed", None, "The build names no C source (a file ending in .c).")
+    try:
+        config = BwrapConfig(limits=REPRODUCTION_LIMITS)
+        async with sample_sandboxes(config, name="airlock-reproduction") as sandboxes:
+            box = sandboxes["default"]
+            for name, content in target.sources.items():
+                await box.write_file(name, content)
+            await box.write_file(POC_NAME, poc)
+            built = await box.exec(
+                ["gcc", *SANITIZER_FLAGS, "-o", "target", *sources],
+                timeout=target.build_timeout,
+                raise_on_timeout=False,
+            )
+            if not built.success:
+                said = (built.stderr.strip() or built.stdout.strip()).splitlines()
+                return Reproduction(False, "build failed", None, "\n".join(said[-EVIDENCE_LINES:]))
+            command = ["./target"] if target.input == "stdin" else ["./target", POC_NAME]
+            ran = await box.exec(
+                command,
+                input=poc if target.input == "stdin" else None,
+                env=SANITIZER_ENVIRONMENT,
+                timeout=target.run_timeout,
+                raise_on_timeout=False,
+            )
+    except SandboxError as error:
+        return Reproduction(False, "sandbox failed", None, str(error))
+    if ran.timed_out:
+        return Reproduction(False, "timeout", None, f"Still running after {target.run_timeout} s: {_tail(ran.stdout)}")
+    try:
+        if ran.returncode != SANITIZER_EXIT:
+            raise SignatureError("the run did not end with the sanitizers' status")
+        signature = crash_signature(ran.stderr)
+    except SignatureError:
+        return Reproduction(
+            False,
+            "no crash",
+            None,
+            f"{shlex.join(command)} exited with status {ran.returncode} and no sanitizer report; "
+            f"its output ends: {_tail(ran.stderr or ran.stdout)}",
+        )
+    return Reproduction(True, "crash", signature, _report_head(ran.stderr))
+
+
+def _report_head(stderr: str) -> str:
+    lines = stderr.splitlines()
+    start = next((i for i, line in enumerate(lines) if "ERROR: " in line or "runtime error:" in line), 0)
+    return "\n".join(lines[start : start + EVIDENCE_LINES])
+
+
+def _tail(text: str, lines: int = 3) -> str:
+    return " ".join(" ".join(text.strip().splitlines()[-lines:]).split())[-300:] or "(nothing)"
+
+
+def summarise(reproductions: Sequence[Reproduction]) -> dict[str, int]:
+    """How many reproduced, and how the others ended (for a bulk validation's progress line)."""
+    counts: dict[str, int] = {}
+    for reproduction in reproductions:
+        counts[reproduction.outcome] = counts.get(reproduction.outcome, 0) + 1
+    return counts
