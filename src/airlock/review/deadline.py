@@ -26,7 +26,16 @@ MAX_CLOCK_DAYS = 90
 """A review's period plus its extensions never exceeds this many days of clock time."""
 
 
-class ClockRecord(Protocol):
+class PauseRecord(Protocol):
+    """The recorded pauses of a clock: a review's, or a vulnerability case's disclosure clock."""
+
+    @property
+    def paused_since(self) -> datetime | None: ...
+    @property
+    def paused_seconds(self) -> int: ...
+
+
+class ClockRecord(PauseRecord, Protocol):
     """The recorded facts about one review's clock (the review row provides them)."""
 
     @property
@@ -35,10 +44,6 @@ class ClockRecord(Protocol):
     def clock_started_at(self) -> datetime | None: ...
     @property
     def clock_stopped_at(self) -> datetime | None: ...
-    @property
-    def paused_since(self) -> datetime | None: ...
-    @property
-    def paused_seconds(self) -> int: ...
     @property
     def extension_days(self) -> int: ...
 
@@ -77,7 +82,7 @@ def base_deadline(started_at: datetime, period_days: int, planned_release_date: 
     return min(started_at + timedelta(days=period_days), release_moment(planned_release_date))
 
 
-def paused_duration(record: ClockRecord, at: datetime) -> timedelta:
+def paused_duration(record: PauseRecord, at: datetime) -> timedelta:
     """All the time the clock has spent paused up to ``at``, the current pause included."""
     paused = timedelta(seconds=record.paused_seconds)
     if record.paused_since is not None:
