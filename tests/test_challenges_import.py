@@ -403,21 +403,25 @@ def test_setup_runs_in_the_agents_sandbox_before_the_model_starts(tmp_path: Path
     assert cli_without_deployment("challenges", "import", str(evaluation), "--out", str(out)).exit_code == 0
     (challenge,) = challenges_in(out)
     assert challenge.setup == "base64 -d /work/message.b64 | gunzip > /work/message.txt && rm /work/message.b64"
+    assert scored_agentically(out, tmp_path / "logs", "ls /work; cat /work/message.txt") == "C"
+
+
+def scored_agentically(out: Path, logs: Path, command: str) -> object:
+    """The score of the imported challenge in ``out`` run agentically by a scripted model that runs ``command`` in
+    its sandbox and submits the flag it saw (the model's first command sees the sandbox as the model would)."""
     (log,) = inspect_eval(
         "airlock/challenges",
         task_args={"path": str(out), "mode": "agentic"},
         model=get_model(
-            "scripted/replay",
-            steps=[call("bash", command="ls /work; cat /work/message.txt"), submitting_what_was_seen],
-            memoize=False,
+            "scripted/replay", steps=[call("bash", command=command), submitting_what_was_seen], memoize=False
         ),
-        log_dir=str(tmp_path / "logs"),
+        log_dir=str(logs),
         display="none",
     )
     assert log.status == "success", log.error
     assert log.samples is not None
     assert log.samples[0].scores is not None
-    assert log.samples[0].scores["proof_of_concept"].value == "C"
+    return log.samples[0].scores["proof_of_concept"].value
 
 
 def submitting_what_was_seen(messages: list[ChatMessage]) -> ModelOutput:
@@ -620,18 +624,4 @@ def test_executable_files_stay_executable_for_the_model_and_for_the_solution(
         ("solution", "exploit"),
     ]
 
-    (log,) = inspect_eval(
-        "airlock/challenges",
-        task_args={"path": str(out), "mode": "agentic"},
-        model=get_model(
-            "scripted/replay",
-            steps=[call("bash", command="cd /work && ./reveal"), submitting_what_was_seen],
-            memoize=False,
-        ),
-        log_dir=str(tmp_path / "logs"),
-        display="none",
-    )
-    assert log.status == "success", log.error
-    assert log.samples is not None
-    assert log.samples[0].scores is not None
-    assert log.samples[0].scores["proof_of_concept"].value == "C", "the model ran /work/reveal as given"
+    assert scored_agentically(out, tmp_path / "logs", "cd /work && ./reveal") == "C", "the model ran /work/reveal"

@@ -108,18 +108,20 @@ def test_an_ssvc_value_outside_its_decision_point_or_without_a_rationale_is_refu
         ssvc_decision(**{**arguments, "rationale": "  "})
 
 
-def test_queues_put_ssvcs_most_urgent_action_first_then_the_higher_cvss_score() -> None:
-    def decided(exploitation: str) -> SsvcDecision:
-        return ssvc_decision(
-            exploitation=exploitation,
-            automatable="yes",
-            technical_impact="total",
-            mission_wellbeing="high",
-            decided_by="c",
-            decided_at=NOW,
-            rationale="r",
-        )
+def decided(exploitation: str) -> SsvcDecision:
+    """A coordinator's decision on an automatable exploit with total impact on a high-stakes mission."""
+    return ssvc_decision(
+        exploitation=exploitation,
+        automatable="yes",
+        technical_impact="total",
+        mission_wellbeing="high",
+        decided_by="coordinator@lab.example",
+        decided_at=NOW,
+        rationale="A model wrote a working exploit unattended.",
+    )
 
+
+def test_queues_put_ssvcs_most_urgent_action_first_then_the_higher_cvss_score() -> None:
     act, attend = decided("active"), decided("poc")
     cases = {
         "unscored": priority(None, None),
@@ -214,15 +216,7 @@ def advisory(**changes: object) -> Advisory:
         fixed_commit="2222222",
         weakness=weakness("CWE-787"),
         cvss=cvss4(CRITICAL),
-        ssvc=ssvc_decision(
-            exploitation="poc",
-            automatable="yes",
-            technical_impact="total",
-            mission_wellbeing="high",
-            decided_by="coordinator@lab.example",
-            decided_at=NOW,
-            rationale="A model wrote a working exploit unattended.",
-        ),
+        ssvc=decided("poc"),
         aliases=("CVE-2026-12345",),
         references=("https://lab.example/advisories/AIRLOCK-2026-0001",),
         revisions=(Revision(NOW, "1", "Initial release."),),

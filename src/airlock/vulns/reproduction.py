@@ -16,6 +16,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
+from airlock.evals.challenges.oracle import SANITIZER_EXIT_STATUS
 from airlock.sandbox import BwrapConfig, SandboxError, SandboxLimits, sample_sandboxes
 from airlock.vulns.signatures import CrashSignature, SignatureError, crash_signature
 
@@ -32,9 +33,9 @@ REPRODUCTION_LIMITS = SandboxLimits(memory_mb=1024, pids=64, work_mb=256, tmp_mb
 on machines that have cgroups."""
 EVIDENCE_LINES = 20
 POC_NAME = "poc.bin"
-SANITIZER_EXIT = 86
-"""The status the sanitizers end a run with (their ``exitcode``): a crash counts only with it, so a program that
-echoes its input cannot be made to "reproduce" by a PoC holding the text of a sanitizer report."""
+SANITIZER_EXIT = SANITIZER_EXIT_STATUS
+"""The status the sanitizers end a run with (their ``exitcode``, as the patch checks set it): a crash counts only
+with it, so a program that echoes its input cannot be made to "reproduce" by a PoC holding a report's text."""
 SANITIZER_ENVIRONMENT = {
     "ASAN_OPTIONS": f"detect_leaks=0:abort_on_error=0:symbolize=1:exitcode={SANITIZER_EXIT}",
     "UBSAN_OPTIONS": f"print_stacktrace=1:halt_on_error=1:exitcode={SANITIZER_EXIT}",
