@@ -572,6 +572,8 @@ def test_a_solution_script_beside_the_evaluation_is_its_solution_as_caisi_ships_
     assert sorted(challenge.solution_run.files) == ["solution.sh", "solve.py"], "solution.yaml is its settings"
     assert challenge.solution_run.timeout == 30
     assert challenge.files == {"cipher.txt": "files/cipher.txt"}, "the solution's files are never the model's"
+    manifest = (challenge.directory / "challenge.yaml").read_text()
+    assert "executable" not in manifest, "no executable file: the manifest (and its version) as before the field"
 
     check = cli_without_deployment("challenges", "check", str(out), "--json")
     assert check.exit_code == 0, check.stdout
@@ -615,6 +617,7 @@ def test_executable_files_stay_executable_for_the_model_and_for_the_solution(
     assert challenge.executable == ["decode", "reveal"], (
         "cipher.txt and solve.py are not executable where they come from"
     )
+    assert "executable:" in (challenge.directory / "challenge.yaml").read_text()
 
     check = cli_without_deployment("challenges", "check", str(out), "--json")
     assert check.exit_code == 0, check.stdout

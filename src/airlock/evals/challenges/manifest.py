@@ -21,8 +21,8 @@ from airlock.errors import AirlockError, yaml_problem
 FORMAT = "airlock-challenge/1"
 MANIFEST = "challenge.yaml"
 DEFAULT_MAX_POC_BYTES = 64 * 1024
-LATER_FIELDS = ("compose", "solution_run")
-"""Fields added after challenges were first made, left out of the manifest where unset."""
+LATER_FIELDS = ("compose", "solution_run", "executable")
+"""Fields added after challenges were first made, left out of the manifest where unset or empty."""
 
 
 class ChallengeError(AirlockError):
@@ -356,7 +356,7 @@ class Challenge(BaseModel):
 def manifest_text(challenge: Challenge, *, with_version: bool = True) -> str:
     data = challenge.model_dump(mode="json", exclude_defaults=False)
     for later in LATER_FIELDS:
-        if data.get(later) is None:
+        if data.get(later) in (None, []):
             data.pop(later, None)  # absent, as before they existed: earlier challenges keep their version
     if not with_version:
         data.pop("version", None)
