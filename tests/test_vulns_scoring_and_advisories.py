@@ -22,7 +22,16 @@ from airlock.vulns.advisories import (
     validate_csaf,
 )
 from airlock.vulns.commitment import commit, verify
-from airlock.vulns.scoring import SsvcDecision, cvss4, priority, ssvc_decision, weakness
+from airlock.vulns.scoring import (
+    ACTIONS,
+    CISA_TABLE,
+    DECISION_POINTS,
+    SsvcDecision,
+    cvss4,
+    priority,
+    ssvc_decision,
+    weakness,
+)
 from airlock.vulns.signatures import CrashSignature, Grouping, SignatureError, crash_signature, normalise_function
 
 NOW = datetime(2026, 12, 7, 9, 30, tzinfo=UTC)
@@ -73,6 +82,8 @@ def test_a_cwe_is_looked_up_in_mitres_catalogue_and_an_unknown_one_is_refused() 
         (("poc", "no", "total", "high"), "attend"),
         (("poc", "yes", "total", "medium"), "track*"),
         (("none", "no", "partial", "low"), "track"),
+        (("none", "no", "partial", "high"), "track"),  # the row PyPI's ssvc package answers track*
+        (("none", "no", "total", "high"), "track*"),
     ],
 )
 def test_ssvc_gives_cisas_action_and_records_who_decided_and_why(points: tuple[str, ...], action: str) -> None:
@@ -278,3 +289,25 @@ def test_a_commitment_binds_the_published_advisory_and_reveals_nothing_before_it
     assert not verify(early.digest, commit(published).nonce, published), "nor another nonce"
     assert not verify(early.digest, "not hex", published)
     assert commit(published).digest != early.digest, "two commitments to one document look unrelated"
+
+
+def test_cisas_table_is_complete_and_more_of_any_decision_point_never_means_less_urgency() -> None:
+    assert len(CISA_TABLE) == 36
+    for (exploitation, automatable, impact, mission), action in CISA_TABLE.items():
+        given = {
+            "exploitation": exploitation,
+            "automatable": automatable,
+            "technical_impact": impact,
+            "mission_wellbeing": mission,
+        }
+        for point, values in DECISION_POINTS.items():
+            higher = values[values.index(given[point]) + 1 :]
+            for value in higher:
+                raised = {**given, point: value}
+                key = (
+                    raised["exploitation"],
+                    raised["automatable"],
+                    raised["technical_impact"],
+                    raised["mission_wellbeing"],
+                )
+                assert ACTIONS.index(CISA_TABLE[key]) >= ACTIONS.index(action), (given, point, value)

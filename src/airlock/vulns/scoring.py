@@ -6,8 +6,12 @@
 * **CWE**: an identifier (``CWE-787`` or ``787``) is looked up in MITRE's catalogue as the ``cwe2`` package ships it
   (offline); an id the catalogue does not have is refused rather than kept as a guess.
 * **SSVC**: CISA's decision over CERT/CC's decision points (exploitation, automatable, technical impact, mission
-  and well-being), evaluated by the ``ssvc`` package's CISA tree: track, track*, attend or act. The decision is
-  recorded with who decided and why (:class:`SsvcDecision`); queues are ordered by it, then by CVSS.
+  and well-being): track, track*, attend or act, read from CISA's decision table (:data:`CISA_TABLE`, as CISA's
+  SSVC guide of November 2022 and CERT/CC's ``cisa_coordinator_2_0_3.csv`` publish it). The decision is recorded
+  with who decided and why (:class:`SsvcDecision`); queues are ordered by it, then by CVSS. *Why a table of our
+  own:* CERT/CC's ``certcc-ssvc`` package is not on the package index here, and the ``ssvc`` package that is
+  answers track* where CISA's table says track (none, no, partial, high); 36 rows are checked more easily than a
+  dependency.
 
 Each bad value is refused with one sentence naming it and what is accepted.
 """
@@ -30,13 +34,36 @@ Action = Literal["track", "track*", "attend", "act"]
 
 DECISION_POINTS: dict[str, tuple[str, ...]] = {
     "exploitation": ("none", "poc", "active"),
-    "automatable": ("yes", "no"),
+    "automatable": ("no", "yes"),
     "technical_impact": ("partial", "total"),
     "mission_wellbeing": ("low", "medium", "high"),
 }
 """SSVC's decision points as CISA's tree asks them, with their values in increasing urgency."""
 ACTIONS: tuple[Action, ...] = ("track", "track*", "attend", "act")
 """SSVC's outcomes in increasing urgency: the order of a queue."""
+
+
+def _cisa_table() -> dict[tuple[str, str, str, str], Action]:
+    """CISA's SSVC decision table: (exploitation, automatable, technical impact, mission and well-being) -> action.
+    Each row of CISA's guide is one letter per point, in the guide's order (e.g. ``npl`` = none, partial, low), for
+    automatable no then yes; the actions are CISA's."""
+    rows = {
+        # exploitation none: automatable no, then yes; technical impact partial, then total; mission low/medium/high
+        "none": ("track track track", "track track track*", "track track attend", "track track attend"),
+        "poc": ("track track track*", "track track* attend", "track track attend", "track track* attend"),
+        "active": ("track track attend", "track attend act", "attend attend act", "attend act act"),
+    }
+    table: dict[tuple[str, str, str, str], Action] = {}
+    for exploitation, groups in rows.items():
+        for (automatable, impact), group in zip(
+            (("no", "partial"), ("no", "total"), ("yes", "partial"), ("yes", "total")), groups, strict=True
+        ):
+            for mission, action in zip(DECISION_POINTS["mission_wellbeing"], group.split(), strict=True):
+                table[(exploitation, automatable, impact, mission)] = action  # type: ignore[assignment]
+    return table
+
+
+CISA_TABLE = _cisa_table()
 
 
 @dataclass(frozen=True)
@@ -145,8 +172,6 @@ def ssvc_decision(
 ) -> SsvcDecision:
     """CISA's SSVC action for the decision points given, with who decided and why; a value outside a decision
     point's is refused naming the point and its values."""
-    import ssvc
-
     given = {
         "exploitation": exploitation,
         "automatable": automatable,
@@ -165,14 +190,9 @@ def ssvc_decision(
         raise InvalidInputError(
             "An SSVC decision needs its rationale.", "Say in a sentence why the points are what they are."
         )
-    outcome = ssvc.Decision(
-        methodology="cisa",
-        exploitation=values["exploitation"],
-        automatable=values["automatable"],
-        technical_impact=values["technical_impact"],
-        mission_wellbeing_impact=values["mission_wellbeing"],
-    ).evaluate()
-    action: Action = "track*" if outcome.action.value == "track_star" else outcome.action.value
+    action = CISA_TABLE[
+        (values["exploitation"], values["automatable"], values["technical_impact"], values["mission_wellbeing"])
+    ]
     return SsvcDecision(
         exploitation=values["exploitation"],  # type: ignore[arg-type]
         automatable=values["automatable"],  # type: ignore[arg-type]
