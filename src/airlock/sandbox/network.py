@@ -137,7 +137,7 @@ async def wire(topology: Topology, pids: dict[str, int], switch: Switch) -> None
     switch_commands = [f"link add {bridge} type bridge" for bridge in bridges.values()]
     switch_commands += [f"link set {bridge} up" for bridge in bridges.values()]
     switch_commands += [f"link set {inside} master {bridges[network]} up" for network, _, _, inside in pairs]
-    await _ip(switch.pid, switch_commands)
+    hosts: list[tuple[int, list[str]]] = []
     for host, pid in pids.items():
         mine = [(network, outside) for network, member, outside, _ in pairs if member == host]
         commands = ["link set lo up"]
@@ -147,7 +147,11 @@ async def wire(topology: Topology, pids: dict[str, int], switch: Switch) -> None
                 f"addr add {topology.addresses[(network, host)]}/24 dev eth{number}",
                 f"link set eth{number} up",
             ]
-        await _ip(pid, commands, low_ports=True)
+        hosts.append((pid, commands))
+    # Once the pairs exist, each namespace is configured on its own: the switch and every host at once.
+    await asyncio.gather(
+        _ip(switch.pid, switch_commands), *(_ip(pid, commands, low_ports=True) for pid, commands in hosts)
+    )
 
 
 async def _ip(pid: int | None, commands: list[str], *, low_ports: bool = False) -> None:
