@@ -32,10 +32,12 @@ from airlock.store import Database, open_database
 from airlock.vault import BlobStore, FileKeyProvider, MasterKeyProvider, Vault, environment_provider
 from airlock.vault.keys import new_key, write_key_file
 from airlock.vault.models import VaultState
+from airlock.vulns import models as _clearinghouse_tables  # noqa: F401 (the vault's blobs refer to its reports)
 
 if TYPE_CHECKING:
     from airlock.review.evaluations import Evaluations
     from airlock.review.reporting import Reports
+    from airlock.vulns.clearinghouse import Clearinghouse
 
 LOCAL_KEY_NOTICE = (
     "The master key was written to {path} (readable by you only). That suits a laptop or a test "
@@ -106,6 +108,12 @@ class Airlock:
         from airlock.review.reporting import Reports
 
         return Reports(self.context, self.findings)
+
+    @functools.cached_property
+    def clearinghouse(self) -> Clearinghouse:
+        from airlock.vulns.clearinghouse import Clearinghouse
+
+        return Clearinghouse(self.context)
 
     @classmethod
     def open(

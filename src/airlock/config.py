@@ -79,6 +79,12 @@ class Settings(BaseSettings):
     """The shred ledger (:mod:`airlock.audit.ledger`); by default in the home, which suits only a test deployment."""
     postgres_bin: Path | None = None
     """Where ``pg_dump`` and ``pg_restore`` are, for backing up and restoring a PostgreSQL deployment."""
+    portal_url: str = "http://127.0.0.1:8000"
+    """Where the portal is reached by its users: the clearinghouse's notifications link to a case's page there."""
+    outbox: Path | None = None
+    """Where the clearinghouse's notifications are written as ``.eml`` files; by default ``outbox`` in the home."""
+    mail_from: str = "clearinghouse@airlock.invalid"
+    """The sender of the clearinghouse's notifications."""
 
     @field_validator("trusted_proxies")
     @classmethod
@@ -87,6 +93,10 @@ class Settings(BaseSettings):
             if item:
                 ipaddress.ip_network(item, strict=False)  # a ValueError is a validation error
         return value
+
+    @property
+    def resolved_outbox(self) -> Path:
+        return self.outbox or self.home.resolve() / "outbox"
 
     @property
     def trusted_proxy_list(self) -> list[str]:

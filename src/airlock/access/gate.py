@@ -55,3 +55,34 @@ class ContentGate:
                 "break_glass": break_glass,
             },
         )
+
+    def admit_case_content(
+        self,
+        session: Session,
+        principal: Principal,
+        scope: Scope,
+        *,
+        report: str,
+        case: str,
+        kind: str,
+        purpose: str,
+        justification: str | None = None,
+    ) -> None:
+        """Allow ``principal`` to read ``kind`` (a PoC, details...) of a clearinghouse report, and record it."""
+        authorize(
+            principal,
+            Action.READ_CASE_CONTENT,
+            scope,
+            justification=justification,
+            what=f"read the {kind} of report {report}",
+        )
+        break_glass = principal.role is Role.OPERATOR
+        self._audit.append(
+            session,
+            actor=principal.email,
+            action="content.read",
+            target=f"report:{report}",
+            outcome=Outcome.ALLOWED,
+            purpose=(justification if break_glass else purpose) or "",
+            details={"kind": kind, "role": principal.role.value, "case": case, "break_glass": break_glass},
+        )

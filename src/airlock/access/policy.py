@@ -23,6 +23,14 @@ The rules, in words:
   and then only its state and clock (not its team, timeline or endpoint), and read exactly the content
   kinds granted (:func:`granted_to`).
 * **Auditors** see review metadata and the audit trail, never content.
+* **The clearinghouse** (vulnerability cases, :mod:`airlock.vulns`): reviewers and lead reviewers are its analysts
+  and act on every case (a case is about someone else's software, not a developer's submission, so the review's
+  need-to-know does not apply; every read of a proof of concept or a report's details is audited all the same).
+  Developers and partners may submit reports. A **vendor's contact** sees only the cases their organisation was
+  notified of (not while it is still ``unaware``), reads their proofs of concept (audited) and answers them
+  (acknowledged, fixed, not affected). A **partner** sees only the cases shared with their organisation, and reads
+  their content only when it was shared with it. Auditors see cases, never their content; operators read it only
+  with a break-glass justification.
 * **Operators** administer; they read content only with a break-glass justification, which is recorded
   and reported as unusual access, and they see and revoke every user's API tokens. They add the agency's
   and partners' users, but only the first user of a developer organisation (its administrator): after
@@ -99,6 +107,12 @@ class Scope:
     target_user_is_onboarded: bool = False
     """For setting another user's password: whether the user already has credentials (a password that is
     not a first one still unused, or an API token), which a new password would replace: a reset."""
+    case_vendor_organisation_ids: frozenset[int] = frozenset()
+    """For a clearinghouse case: the vendor organisations that were notified of it (a vendor still unaware is not
+    among them)."""
+    case_shares: frozenset[tuple[int, bool]] = frozenset()
+    """For a clearinghouse case: (partner organisation id, with its content) for each organisation it was shared
+    with."""
     target_organisation_onboards_itself: bool = False
     """For setting another user's password: the user belongs to a developer organisation that has an
     administrator with credentials of their own, who hands out its users' first passwords."""
@@ -132,6 +146,14 @@ class Action(StrEnum):
     JOIN_REVIEW_TEAM = "be assigned to a review's team"
     MANAGE_ALL_TOKENS = "see and revoke every user's API tokens"
     SET_PASSWORD = "set another user's password"  # noqa: S105 (an action's name, not a password)
+    SUBMIT_VULNERABILITY = "report a vulnerability to the clearinghouse"
+    IMPORT_VULNERABILITIES = "import a bulk file of vulnerability reports"
+    VIEW_CASE = "see a vulnerability case"
+    READ_CASE_CONTENT = "read a vulnerability case's proofs of concept and details"
+    MANAGE_CASE = "reproduce, score, coordinate and disclose a vulnerability case"
+    ANSWER_CASE = "record a vendor's answer to a vulnerability case"
+    PUBLISH_ADVISORY = "publish a vulnerability case's advisory"
+    MANAGE_PROGRAMS = "register the builds the clearinghouse reproduces reports against"
 
 
 _REVIEWERS = frozenset({Role.REVIEWER, Role.LEAD_REVIEWER})
@@ -168,7 +190,18 @@ ROLES_FOR_ACTION: dict[Action, frozenset[Role]] = {
     # Everyone sets their own password; an operator sets someone else's, a developer's administrator the first
     # password of their own organisation's users.
     Action.SET_PASSWORD: frozenset({Role.OPERATOR, Role.DEVELOPER_ADMIN}),
+    Action.SUBMIT_VULNERABILITY: _REVIEWERS | DEVELOPER_ROLES | {Role.PARTNER},
+    Action.IMPORT_VULNERABILITIES: _REVIEWERS,
+    Action.VIEW_CASE: _AGENCY_STAFF | {Role.PARTNER, Role.VENDOR_CONTACT},
+    Action.READ_CASE_CONTENT: _REVIEWERS | {Role.PARTNER, Role.VENDOR_CONTACT, Role.OPERATOR},
+    Action.MANAGE_CASE: _REVIEWERS,
+    Action.ANSWER_CASE: _REVIEWERS | {Role.VENDOR_CONTACT},
+    Action.PUBLISH_ADVISORY: frozenset({Role.LEAD_REVIEWER}),
+    Action.MANAGE_PROGRAMS: _REVIEWERS,
 }
+
+_CASE_ACTIONS = frozenset({Action.VIEW_CASE, Action.READ_CASE_CONTENT, Action.ANSWER_CASE})
+"""What a vendor's contact or a partner may do on a case, within what the case gives their organisation."""
 
 # Actions on a review for which a reviewer (but not a lead reviewer) must be assigned to it.
 _NEED_TO_KNOW_FOR_REVIEWERS = frozenset(
@@ -248,6 +281,8 @@ def refusal(
         return f"It needs one of the roles: {names}; act as a user who has one."
     if role in DEVELOPER_ROLES:
         return _developer_refusal(principal, action, scope)
+    if action in _CASE_ACTIONS and role in (Role.VENDOR_CONTACT, Role.PARTNER):
+        return _case_refusal(principal, action, scope)
     if scope.is_draft:
         return "A draft is visible to its developer only, until it is submitted."
     if (
@@ -267,7 +302,8 @@ def refusal(
             return "Partners see only reviews on which the developer granted them access."
         if action is Action.READ_CONTENT and scope.content_kind not in granted:
             return f"The developer has not granted {scope.content_kind} to your organisation."
-    if role is Role.OPERATOR and action is Action.READ_CONTENT and not (justification or "").strip():
+    reads_content = action in (Action.READ_CONTENT, Action.READ_CASE_CONTENT)
+    if role is Role.OPERATOR and reads_content and not (justification or "").strip():
         return "Operators read content only in an emergency, with a recorded justification (--break-glass REASON)."
     if action is Action.SET_PASSWORD and not (justification or "").strip():
         # Whoever knows a user's password acts as them: replacing one is break-glass, like reading content.
@@ -303,6 +339,46 @@ def _developer_refusal(principal: Principal, action: Action, scope: Scope) -> st
             "report, when the lead reviewer moves the review to developer_response."
         )
     return None
+
+
+def _case_refusal(principal: Principal, action: Action, scope: Scope) -> str | None:
+    organisation = principal.organisation_id
+    if principal.role is Role.VENDOR_CONTACT:
+        if organisation not in scope.case_vendor_organisation_ids:
+            return "A vendor's contacts see only the cases their organisation was notified of."
+        return None
+    shares = dict(scope.case_shares)
+    if organisation not in shares:
+        return "Partners see only the cases the clearinghouse shared with their organisation."
+    if action is Action.ANSWER_CASE:
+        return "Only the case's vendors answer it."
+    if action is Action.READ_CASE_CONTENT and not shares[organisation]:
+        return "The case was shared with your organisation without its proofs of concept and details."
+    return None
+
+
+@dataclass(frozen=True)
+class CaseVisibility:
+    """The cases :data:`Action.VIEW_CASE` lets a principal see, as conditions a query filters on (as
+    :class:`ReviewVisibility` for reviews)."""
+
+    none: bool = False
+    vendor_organisation_id: int | None = None
+    """Only cases this vendor organisation was notified of."""
+    shared_with_organisation_id: int | None = None
+    """Only cases shared with this partner organisation."""
+
+
+def case_visibility(principal: Principal) -> CaseVisibility:
+    """:data:`Action.VIEW_CASE` for every case at once (a test checks it against :func:`refusal`)."""
+    role = principal.role
+    if role not in ROLES_FOR_ACTION[Action.VIEW_CASE]:
+        return CaseVisibility(none=True)
+    if role is Role.VENDOR_CONTACT:
+        return CaseVisibility(vendor_organisation_id=principal.organisation_id)
+    if role is Role.PARTNER:
+        return CaseVisibility(shared_with_organisation_id=principal.organisation_id)
+    return CaseVisibility()
 
 
 def granted_to(principal: Principal, scope: Scope) -> frozenset[str]:

@@ -90,6 +90,11 @@ COMMANDS: dict[str, LazyCommand] = {
         "finding_app",
         "Findings: record what a review found; the developer answers them.",
     ),
+    "vulns": LazyCommand(
+        "airlock.cli.vulns_commands",
+        "vulns_app",
+        "The clearinghouse: vulnerability reports, cases, vendors and advisories.",
+    ),
     "token": LazyCommand(
         "airlock.cli.serve_commands", "token_app", "API tokens for the REST API: issue, list, revoke."
     ),

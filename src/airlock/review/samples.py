@@ -140,6 +140,21 @@ class SampleView(SampleSummary):
 
 
 @dataclass(frozen=True)
+class SampleTranscript:
+    """A sample's verdict and its transcript as stored, for a service that takes evidence from it."""
+
+    review: str
+    run: str
+    sample: str
+    epoch: int
+    family: str
+    model: str
+    verdict: str
+    reason: str
+    text: str | None
+
+
+@dataclass(frozen=True)
 class ExportedLog:
     name: str
     """The log's path within the run's log directory (``epoch-1/....eval``): keep it, ``inspect view`` reads it."""
@@ -254,6 +269,37 @@ class Samples:
                     purpose=f"read the transcript of sample {sample_ref(row, run.public_id).text}",
                 ).decode("utf-8", "replace")
             return _view(row, run, review, transcript, may_invalidate=_may_invalidate(actor, review))
+
+    def transcript(
+        self, actor: Principal, run_id: str, sample_id: str, *, epoch: int, review_id: str | None = None, purpose: str
+    ) -> SampleTranscript:
+        """One sample of the model with its transcript as stored (Inspect's sample record, JSON), for a service that
+        takes evidence from it (an audited content read, for ``purpose``)."""
+        with self._context.operation(actor, "sample.read", _target(run_id)) as session:
+            run, review = self._visible_run(session, actor, run_id, review_id)
+            row = model_sample(session, review, run, sample_id, epoch, None)
+            text = None
+            if row.transcript_address is not None:
+                text = read_content_at(
+                    self._context,
+                    session,
+                    actor,
+                    review,
+                    ContentKind.EVAL_TRANSCRIPT,
+                    row.transcript_address,
+                    purpose=purpose,
+                ).decode("utf-8", "replace")
+            return SampleTranscript(
+                review=review.public_id,
+                run=run.public_id,
+                sample=row.sample_id,
+                epoch=row.epoch,
+                family=row.family,
+                model=run.model,
+                verdict=row.verdict,
+                reason=row.reason,
+                text=text,
+            )
 
     def invalidate(
         self,

@@ -24,7 +24,7 @@ from airlock.errors import ConflictError, StoreError
 if TYPE_CHECKING:
     from alembic.config import Config
 
-HEAD_REVISION = "0009_credentials_version"
+HEAD_REVISION = "0010_clearinghouse"
 """The newest migration (tests/test_store.py checks it against Alembic's own answer). Opening a database already
 there costs one query; Alembic, and its reading of every migration script, is loaded only to upgrade one."""
 

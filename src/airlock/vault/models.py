@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, ForeignKey, Integer, LargeBinary, String, UniqueConstraint
+from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Integer, LargeBinary, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from airlock.store import Base, UTCDateTime
@@ -48,15 +48,31 @@ class DataKey(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
+class ReportKey(Base):
+    """A clearinghouse report's data key, sealed under the clearinghouse key (a vault secret under the master key).
+
+    A report, not its case, owns its content: cases merge as duplicates are found, and a report's PoC stays under
+    the key it was stored with."""
+
+    __tablename__ = "vault_report_keys"
+
+    report_id: Mapped[int] = mapped_column(ForeignKey("vulns_reports.id"), primary_key=True)
+    wrapped_key: Mapped[bytes] = mapped_column(LargeBinary())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
 class Blob(Base):
-    """An encrypted blob on disk, named by the SHA-256 of its encrypted bytes."""
+    """An encrypted blob on disk, named by the SHA-256 of its encrypted bytes, owned by a submission or by a
+    clearinghouse report (exactly one)."""
 
     __tablename__ = "vault_blobs"
+    __table_args__ = (CheckConstraint("(submission_id IS NULL) <> (report_id IS NULL)", name="one_owner"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     """Order of storage: the newest blob of a kind is the current one."""
     address: Mapped[str] = mapped_column(String(64), unique=True)
-    submission_id: Mapped[int] = mapped_column(ForeignKey("submissions.id"), index=True)
+    submission_id: Mapped[int | None] = mapped_column(ForeignKey("submissions.id"), index=True)
+    report_id: Mapped[int | None] = mapped_column(ForeignKey("vulns_reports.id"), index=True)
     kind: Mapped[str] = mapped_column(String(64))
     plaintext_bytes: Mapped[int] = mapped_column(Integer())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())

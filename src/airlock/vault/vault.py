@@ -6,10 +6,16 @@
       └─ organisation key, one per organisation and version          (AES-256, wrapped by the master key)
            └─ data key, one per submission                           (AES-256, wrapped by the organisation key)
                 └─ blobs: model card, endpoint credentials, logs...  (segmented AES-256-GCM, see stream.py)
+      └─ clearinghouse key (a vault secret)                          (AES-256, wrapped by the master key)
+           └─ data key, one per clearinghouse report                 (AES-256, sealed by the clearinghouse key)
+                └─ blobs: proof of concept, details, crash report, reproduction evidence
 
-Rotating the master key rewraps the organisation keys and the vault's secrets; rotating an organisation
-key rewraps its submissions' data keys. Neither touches a blob. Destroying a data key makes every blob of
-its submission unreadable for good.
+A clearinghouse report (:mod:`airlock.vulns`) belongs to no developer organisation: the lab holds it for the
+reporter and the vendors, so its key hangs from a key of the clearinghouse's own.
+
+Rotating the master key rewraps the organisation keys and the vault's secrets (the clearinghouse key among
+them); rotating an organisation key rewraps its submissions' data keys. Neither touches a blob. Destroying a
+data key makes every blob of its submission (or report) unreadable for good.
 
 The vault does no access control and writes no audit entries: the services above it decide who may
 read what and record it. It never writes plaintext to disk.
@@ -33,7 +39,7 @@ from airlock.store import Database
 from airlock.vault.blobs import BlobStore
 from airlock.vault.errors import ContentDestroyedError, CorruptBlobError, MasterKeyError
 from airlock.vault.keys import FileKeyProvider, MasterKeyProvider, new_key, open_sealed, seal, write_key_file
-from airlock.vault.models import Blob, DataKey, OrganisationKey, VaultSecret, VaultState
+from airlock.vault.models import Blob, DataKey, OrganisationKey, ReportKey, VaultSecret, VaultState
 from airlock.vault.stream import StreamAuthenticationError, decrypt_stream, encrypt_stream, read_segments, split
 
 ROTATION_SUFFIX = ".next"
@@ -53,6 +59,21 @@ class SubmissionRef:
     id: int
     public_id: str
     organisation_id: int
+
+
+@dataclass(frozen=True)
+class ReportRef:
+    """What the vault needs to know about a clearinghouse report: its row id and public id."""
+
+    id: int
+    public_id: str
+
+
+ContentOwner = SubmissionRef | ReportRef
+"""Whose data key encrypts a blob."""
+
+CLEARINGHOUSE_KEY = "clearinghouse-key"
+"""The vault secret under which every clearinghouse report's data key is sealed."""
 
 
 class Vault:
@@ -271,6 +292,44 @@ class Vault:
     def has_data_key(self, session: Session, submission_id: int) -> bool:
         return session.get(DataKey, submission_id) is not None
 
+    def create_report_key(self, session: Session, report: ReportRef) -> None:
+        """Give a clearinghouse report its data key, sealed under the clearinghouse key (made on first use)."""
+        session.add(
+            ReportKey(
+                report_id=report.id,
+                wrapped_key=seal(self._clearinghouse_key(session), new_key(), _report_key_context(report.id)),
+                created_at=self._clock.now(),
+            )
+        )
+        session.flush()
+
+    def _clearinghouse_key(self, session: Session) -> bytes:
+        key = self.get_secret(session, CLEARINGHOUSE_KEY)
+        if key is None:
+            key = new_key()
+            self.put_secret(session, CLEARINGHOUSE_KEY, key)
+        return key
+
+    def _report_key(self, session: Session, report: ReportRef) -> bytes:
+        row = session.get(ReportKey, report.id)
+        if row is None:
+            raise ContentDestroyedError(
+                f"The content of report {report.public_id} was destroyed and can never be read again.",
+                "Its data key was shredded.",
+            )
+        try:
+            return open_sealed(self._clearinghouse_key(session), row.wrapped_key, _report_key_context(report.id))
+        except InvalidTag as error:
+            raise CorruptBlobError(
+                f"The data key of report {report.public_id} failed authentication: it was damaged or tampered with.",
+                "Restore the database from a backup; no content was returned.",
+            ) from error
+
+    def _owner_key(self, session: Session, owner: ContentOwner) -> bytes:
+        if isinstance(owner, ReportRef):
+            return self._report_key(session, owner)
+        return self._data_key(session, owner)
+
     def _data_key(self, session: Session, submission: SubmissionRef) -> bytes:
         row = session.get(DataKey, submission.id)
         if row is None:
@@ -335,19 +394,20 @@ class Vault:
 
     # Content ---------------------------------------------------------------------------------------
 
-    def store(self, session: Session, submission: SubmissionRef, kind: str, content: bytes | BinaryIO) -> StoredBlob:
-        """Encrypt ``content`` under the submission's data key and record the blob."""
-        data_key = self._data_key(session, submission)
+    def store(self, session: Session, owner: ContentOwner, kind: str, content: bytes | BinaryIO) -> StoredBlob:
+        """Encrypt ``content`` under the data key of ``owner`` (a submission or a report) and record the blob."""
+        data_key = self._owner_key(session, owner)
         segments: Iterable[bytes] = split(content) if isinstance(content, bytes) else read_segments(content)
         counted = _Counted(segments)
-        address, _ = self.blobs.write(encrypt_stream(data_key, _blob_context(submission.public_id, kind), counted))
+        address, _ = self.blobs.write(encrypt_stream(data_key, _blob_context(owner.public_id, kind), counted))
         # Should the transaction fail, the blob it wrote goes with it.
         session.info.setdefault("on_rollback", []).append(lambda: self.blobs.delete(address))
         # The address hashes ciphertext under a fresh random salt, so it is new: no lookup needed.
         session.add(
             Blob(
                 address=address,
-                submission_id=submission.id,
+                submission_id=owner.id if isinstance(owner, SubmissionRef) else None,
+                report_id=owner.id if isinstance(owner, ReportRef) else None,
                 kind=kind,
                 plaintext_bytes=counted.total,
                 created_at=self._clock.now(),
@@ -366,6 +426,16 @@ class Vault:
         )
         return None if row is None else _stored(row)
 
+    def latest_of_report(self, session: Session, report_id: int, kind: str) -> StoredBlob | None:
+        """The newest blob of ``kind`` stored for a clearinghouse report."""
+        row = session.scalar(
+            select(Blob)
+            .where(Blob.report_id == report_id, Blob.kind == kind, Blob.shredded_at.is_(None))
+            .order_by(Blob.id.desc())
+            .limit(1)
+        )
+        return None if row is None else _stored(row)
+
     def contents(self, session: Session, submission_id: int) -> list[StoredBlob]:
         """The newest blob of each kind stored for the submission, by kind."""
         newest: dict[str, StoredBlob] = {}
@@ -375,30 +445,30 @@ class Vault:
             newest[row.kind] = _stored(row)
         return [newest[kind] for kind in sorted(newest)]
 
-    def load(self, session: Session, submission: SubmissionRef, address: str) -> bytes:
-        """Decrypt a blob of ``submission`` entirely in memory; all of it or an error, never a part."""
+    def load(self, session: Session, owner: ContentOwner, address: str) -> bytes:
+        """Decrypt a blob of ``owner`` entirely in memory; all of it or an error, never a part."""
         row = session.scalar(select(Blob).where(Blob.address == address, Blob.shredded_at.is_(None)))
-        if row is None or row.submission_id != submission.id:
-            if not self.has_data_key(session, submission.id):
-                self._data_key(session, submission)  # raises ContentDestroyedError
+        is_report = isinstance(owner, ReportRef)
+        what = f"{'report' if is_report else 'submission'} {owner.public_id}"
+        if row is None or (row.report_id if is_report else row.submission_id) != owner.id:
+            self._owner_key(session, owner)  # a destroyed key says so (ContentDestroyedError)
             raise CorruptBlobError(
-                f"Blob {address[:12]} is not recorded for submission {submission.public_id}.",
+                f"Blob {address[:12]} is not recorded for {what}.",
                 "The vault index and the blob store disagree; restore both from the same backup.",
             )
-        data_key = self._data_key(session, submission)
+        data_key = self._owner_key(session, owner)
         path = self.blobs.path(address)
         try:
             with path.open("rb") as source:
-                return b"".join(decrypt_stream(data_key, _blob_context(submission.public_id, row.kind), source))
+                return b"".join(decrypt_stream(data_key, _blob_context(owner.public_id, row.kind), source))
         except FileNotFoundError as error:
             raise CorruptBlobError(
-                f"The {row.kind} blob {address[:12]} of submission {submission.public_id} "
-                f"is missing from {path.parent}.",
+                f"The {row.kind} blob {address[:12]} of {what} is missing from {path.parent}.",
                 "Restore the blob store from a backup; no content was returned.",
             ) from error
         except StreamAuthenticationError as error:
             raise CorruptBlobError(
-                f"The {row.kind} blob {address[:12]} of submission {submission.public_id} is corrupted ({error}).",
+                f"The {row.kind} blob {address[:12]} of {what} is corrupted ({error}).",
                 "Restore it from a backup; no content was returned.",
             ) from error
 
@@ -446,12 +516,16 @@ def _data_key_context(submission_id: int, organisation_key_version: int) -> byte
     return f"airlock:data-key:{submission_id}:{organisation_key_version}".encode()
 
 
+def _report_key_context(report_id: int) -> bytes:
+    return f"airlock:report-key:{report_id}".encode()
+
+
 def _secret_context(name: str) -> bytes:
     return f"airlock:secret:{name}".encode()
 
 
-def _blob_context(submission_public_id: str, kind: str) -> bytes:
-    return f"airlock:blob:{submission_public_id}:{kind}".encode()
+def _blob_context(owner_public_id: str, kind: str) -> bytes:
+    return f"airlock:blob:{owner_public_id}:{kind}".encode()
 
 
 def key_file_path(home: Path) -> Path:

@@ -48,6 +48,7 @@ def main() -> None:
     # Run by hand (for ``alembic revision --autogenerate``): compare against every layer's tables. The
     # application never takes this branch, so the store layer still imports nothing above it.
     importlib.import_module("airlock.review.models")
+    importlib.import_module("airlock.vulns.models")
     engine = create_database_engine(load_settings().resolved_database_url)
     with engine.begin() as owned_connection:
         run_migrations(owned_connection)
