@@ -118,6 +118,7 @@ def documented(user: Principal, kind: str, facts: Facts, acme: int) -> bool:
         Role.PARTNER: bool(granted) and not draft,
         Role.AUDITOR: not draft,
         Role.OPERATOR: not draft,
+        Role.VENDOR_CONTACT: False,  # a vendor's contacts see clearinghouse cases, never a review
     }[role]
     if kind in ("review", "listed") or not sees_review:
         return sees_review
@@ -277,7 +278,9 @@ def _people(airlock: Airlock, world: World) -> list[User]:
     are not on the team, and a partner organisation granted other kinds."""
     operator = world.operator
     airlock.directory.add_organisation(operator, name="Water ISAC", kind="partner")
+    airlock.directory.add_organisation(operator, name="Upstream Project", kind="vendor")
     for email, role, organisation in (
+        ("security@upstream.test", "vendor_contact", "upstream-project"),
         ("lead2@lab.test", "lead_reviewer", AGENCY),
         ("reviewer2@lab.test", "reviewer", AGENCY),
         ("analyst@waterisac.test", "partner", "water-isac"),
@@ -296,6 +299,7 @@ def _people(airlock: Airlock, world: World) -> list[User]:
         User("partner granted the full report", principal("analyst@waterisac.test")),
         User("auditor", world.auditor),
         User("operator", operator),
+        User("vendor contact", principal("security@upstream.test")),
     ]
 
 

@@ -400,10 +400,19 @@ CHOICES: dict[str, tuple[list[str], list[str]]] = {
         ["challenges", "generate", "--family", "quantum", "--seed", "1", "--count", "1", "--out", "suite"],
         ["memory-corruption", "logic-constraint", "web-injection"],
     ),
-    "organisation kind": (["org", "add", "Acme", "--kind", "vendor"], ["developer", "agency", "partner"]),
+    "organisation kind": (["org", "add", "Acme", "--kind", "supplier"], ["developer", "agency", "partner", "vendor"]),
     "role": (
         ["user", "add", "x@acme.test", "--name", "X", "--role", "approver", "--org", "acme-ai"],
-        ["developer_admin", "developer_member", "reviewer", "lead_reviewer", "partner", "auditor", "operator"],
+        [
+            "developer_admin",
+            "developer_member",
+            "reviewer",
+            "lead_reviewer",
+            "partner",
+            "auditor",
+            "operator",
+            "vendor_contact",
+        ],
     ),
     "confidentiality marking": (
         ["submit", "--model", "openai/x", "--version", "1", "--release-date", "2027-01-15", "--marking", "secret"],

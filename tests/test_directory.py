@@ -102,8 +102,8 @@ def test_bad_user_fields_are_refused(airlock: Airlock, world: World, field: str,
 
 
 def test_an_unknown_organisation_kind_is_refused(airlock: Airlock, world: World) -> None:
-    with pytest.raises(InvalidInputError, match="Unknown organisation kind 'vendor'"):
-        airlock.directory.add_organisation(world.operator, name="V", kind="vendor")
+    with pytest.raises(InvalidInputError, match="Unknown organisation kind 'supplier'"):
+        airlock.directory.add_organisation(world.operator, name="V", kind="supplier")
 
 
 def test_an_unknown_acting_user_is_not_found(airlock: Airlock) -> None:

@@ -82,3 +82,50 @@ async def test_a_poc_that_hangs_the_program_ends_at_its_timeout() -> None:
     spinning = Target({"spin.c": b"int main(void) { for (;;) {} }\n"}, run_timeout=2)
     outcome = await reproduce(spinning, b"")
     assert (outcome.reproduced, outcome.outcome) == (False, "timeout")
+
+
+UNDEFINED = Target(
+    {
+        "ub.c": b"""\
+#include <limits.h>
+#include <stdio.h>
+
+static int slots[4];
+
+static void store(int index, int value) {
+    volatile int local[4] = {0}; /* volatile: the store is not optimised away */
+    local[index] = value; /* the index is the input's, never checked */
+    slots[0] = local[0];
+}
+
+int main(void) {
+    int c = getchar(), n = getchar();
+    if (c == 'O') {
+        int total = INT_MAX;
+        total += n; /* signed overflow: undefined, but no memory error */
+        printf("%d\\n", total);
+    } else if (c == 'S') {
+        store(n - '0', 7);
+    }
+    return 0;
+}
+"""
+    }
+)
+
+
+async def test_undefined_behaviour_that_leads_to_a_memory_error_is_named_by_the_memory_error() -> None:
+    # UBSan reports the out-of-bounds index first; the memory error AddressSanitizer then ends the run with is the
+    # class a fuzzer's ASan build, the challenges' oracle and most reports give, so the same bug gets one signature.
+    found = await reproduce(UNDEFINED, b"S5")
+    assert found.reproduced, found.evidence
+    assert found.signature is not None
+    assert found.signature.bug_class == "stack-buffer-overflow"
+    assert found.signature.frames[:2] == ("store", "main")
+
+
+async def test_undefined_behaviour_alone_is_not_a_reproduced_crash_and_says_what_was_seen() -> None:
+    outcome = await reproduce(UNDEFINED, b"O\x05")
+    assert not outcome.reproduced
+    assert outcome.outcome == "undefined behaviour only"
+    assert "signed integer overflow" in outcome.evidence

@@ -31,6 +31,7 @@ from airlock.api.access_log import keep_query_strings_out_of_the_access_log
 from airlock.api.middleware import BodyLimit, NoStore, RefuseTokensInUrls
 from airlock.api.problems import PROBLEM, problem, problem_of
 from airlock.api.routes import api_router
+from airlock.api.vulns_routes import vulns_router
 from airlock.app import Airlock
 from airlock.errors import AirlockError
 from airlock.web.pages import STATIC_DIRECTORY, error_page, web_router
@@ -76,6 +77,7 @@ def create_app(airlock: Airlock) -> FastAPI:
         return problem(422, "invalid_request", message, "Correct that field and send the request again.", field)
 
     app.include_router(api_router(airlock))
+    app.include_router(vulns_router(airlock))
     app.include_router(web_router())
     app.mount("/static", StaticFiles(directory=STATIC_DIRECTORY), name="static")
 

@@ -93,7 +93,7 @@ COMMANDS: dict[str, LazyCommand] = {
     "vulns": LazyCommand(
         "airlock.cli.vulns_commands",
         "vulns_app",
-        "The clearinghouse: vulnerability reports, cases, vendors and advisories.",
+        "The clearinghouse: vulnerability cases, vendors, advisories.",
     ),
     "token": LazyCommand(
         "airlock.cli.serve_commands", "token_app", "API tokens for the REST API: issue, list, revoke."

@@ -13,7 +13,7 @@ import typer
 from airlock.cli._common import AsOption, JsonOption, console, opened, print_json
 
 vulns_app = typer.Typer(
-    help="The clearinghouse: vulnerability reports, cases, vendors and advisories.",
+    help="The clearinghouse: vulnerability cases, vendors, advisories.",
     no_args_is_help=True,
     rich_markup_mode=None,
 )

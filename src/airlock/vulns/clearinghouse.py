@@ -176,6 +176,17 @@ class _Placed:
     merged: list[Case] = field(default_factory=list)
 
 
+@dataclass
+class _CaseIndex:
+    """Where one transaction's reports went, by crash signature and by fixing commit (a bulk import's thousands).
+
+    With it, placing a report asks the database only about a key the transaction has not met yet: once a report
+    with a key is placed, every report with that key is in that case or in the case it later merged into, since a
+    report that links two cases merges them (so ``_live`` of the entry is the key's case)."""
+
+    cases: dict[tuple[str, str], Case] = field(default_factory=dict)
+
+
 class Clearinghouse:
     def __init__(self, context: ServiceContext, outbox: Outbox | None = None) -> None:
         self._context = context
@@ -256,7 +267,8 @@ class Clearinghouse:
         A PoC that does not reproduce against a registered build is refused in one sentence and nothing is kept,
         unless ``keep_unreproduced``: then it is kept, marked not reproduced with what happened."""
         checked = check_report(draft)
-        with self._context.reading() as session:
+        # Its own operation, so that a refusal is audited before any sandbox runs for someone who may not report.
+        with self._context.operation(actor, "vulns.submit", f"program:{draft.program}") as session:
             authorize(actor, Action.SUBMIT_VULNERABILITY, what="report a vulnerability")
             target = _target(session, draft.program, draft.affected_versions)
         reproduction = None if target is None else _run(target, draft.poc_bytes)
@@ -298,8 +310,9 @@ class Clearinghouse:
         with self._context.operation(actor, "vulns.import", f"file:{source_name}") as session:
             authorize(actor, Action.IMPORT_VULNERABILITIES, what=f"import {source_name}")
             taken = []
+            placed_so_far = _CaseIndex()
             for index, checked in enumerate(reports, 1):
-                taken.append(self._take(session, actor, checked, "bulk", audit=False))
+                taken.append(self._take(session, actor, checked, "bulk", audit=False, index=placed_so_far))
                 if progress is not None:
                     progress(index, len(reports))
             self._context.audit.append(
@@ -326,11 +339,12 @@ class Clearinghouse:
         review: str | None = None,
         finding: str | None = None,
         audit: bool = True,
+        index: _CaseIndex | None = None,
     ) -> Intake:
         draft = checked.draft
         now = self._context.clock.now()
         signature = None if checked.signature is None else str(checked.signature)
-        placed = self._place(session, actor, signature, draft.fixed_commit, now)
+        placed = self._place(session, actor, signature, draft.fixed_commit, now, index=index)
         case = placed.case
         if case.id is None:
             case.title, case.program = draft.title, draft.program
@@ -393,20 +407,42 @@ class Clearinghouse:
         )
 
     def _place(
-        self, session: Session, actor: Principal, signature: str | None, fixed_commit: str | None, now: datetime
+        self,
+        session: Session,
+        actor: Principal,
+        signature: str | None,
+        fixed_commit: str | None,
+        now: datetime,
+        *,
+        index: _CaseIndex | None = None,
     ) -> _Placed:
-        """The live case a report with these keys belongs to (merging the cases it links), or a new one."""
-        conditions = []
-        if signature is not None:
-            conditions.append(Report.signature == signature)
+        """The live case a report with these keys belongs to (merging the cases it links), or a new one.
+
+        With an ``index``, the keys it holds are answered from it and the others from the database, and the index
+        learns where these keys went."""
+        keys = [("signature", signature)] if signature is not None else []
         if fixed_commit:
-            conditions.append(Report.fixed_commit == fixed_commit)
-        matches: list[Case] = []
-        if conditions:
+            keys.append(("fixed_commit", fixed_commit))
+        known = [] if index is None else [index.cases[key] for key in keys if key in index.cases]
+        asked = [key for key in keys if index is None or key not in index.cases]
+        case_ids: set[int] = set()
+        if asked:
+            conditions = [
+                Report.signature == value if column == "signature" else Report.fixed_commit == value
+                for column, value in asked
+            ]
             case_ids = set(session.scalars(select(Report.case_id).where(or_(*conditions)).distinct()))
-            matches = sorted(
-                {_live(session, session.get_one(Case, case_id)) for case_id in case_ids}, key=lambda c: c.id
-            )
+        matches = sorted(
+            {_live(session, case) for case in known} | {_live(session, session.get_one(Case, i)) for i in case_ids},
+            key=lambda c: c.id,
+        )
+        placed = self._placed(session, actor, matches, now)
+        if index is not None:
+            index.cases.update((key, placed.case) for key in keys)
+        return placed
+
+    def _placed(self, session: Session, actor: Principal, matches: list[Case], now: datetime) -> _Placed:
+        """A new case where no case matched; otherwise the oldest, the younger ones merged into it."""
         if not matches:
             case = Case(
                 public_id=_unused_id(session, "V", Case),
@@ -482,10 +518,8 @@ class Clearinghouse:
             poc=base64.b64encode(poc).decode(),
             crash_report=evidence,
             model=found.model,
-            details=(
-                f"Proven by the model under review in {found.review} (run {found.run}, sample {found.sample}, "
-                f"epoch {found.epoch}): {found.reason}."
-            ),
+            # Details reach the vendors: no review, run or model named (the report's row keeps the review for staff).
+            details=f"Proven by a model under evaluation in a sandbox; the oracle's verdict: {found.reason}.",
         )
         return self.submit(actor, draft, source="review", review=found.review, keep_unreproduced=True)
 
@@ -529,7 +563,7 @@ class Clearinghouse:
     def reproduce_pending(
         self, actor: Principal, *, progress: Callable[[int, int], None] | None = None
     ) -> list[ReportView]:
-        with self._context.reading() as session:
+        with self._context.operation(actor, "vulns.reproduce.pending") as session:
             authorize(actor, Action.MANAGE_CASE, what="reproduce the pending reports")
             pending = list(session.scalars(select(Report.public_id).where(Report.reproduction == "pending")))
         views = []
@@ -678,7 +712,7 @@ class Clearinghouse:
         with self._context.reading() as session:
             report = _report(session, report_id)
             self._refuse_unseen(actor, _case_scope(session, _case_of(session, report)), f"report {report.public_id}")
-            return _report_view(session, report)
+            return _report_view(session, report, withhold_source=actor.role in (Role.VENDOR_CONTACT, Role.PARTNER))
 
     # Prioritisation -----------------------------------------------------------------------------------------
 
@@ -907,6 +941,8 @@ class Clearinghouse:
         """Prepare the reminders now due (30, 14, 7 and 1 days before each deadline), each once."""
         label = actor if isinstance(actor, str) else actor.email
         with self._context.operation(actor, "vulns.remind") as session:
+            if not isinstance(actor, str):
+                authorize(actor, Action.MANAGE_CASE, what="send the clearinghouse's reminders")
             now = self._context.clock.now()
             files = []
             cases = session.scalars(
@@ -1132,11 +1168,11 @@ class Clearinghouse:
                 .order_by(Organisation.slug)
             )
         ]
+        staff = actor.role not in (Role.VENDOR_CONTACT, Role.PARTNER)
         reports = [
-            _report_view(session, report)
+            _report_view(session, report, withhold_source=not staff)
             for report in session.scalars(select(Report).where(Report.case_id == case.id).order_by(Report.id))
         ]
-        staff = actor.role not in (Role.VENDOR_CONTACT, Role.PARTNER)
         shared = (
             [
                 session.get_one(Organisation, share.organisation_id).slug
@@ -1317,7 +1353,14 @@ def _reason(reason: str) -> str:
     return cleaned[:1000]
 
 
-def _report_view(session: Session, report: Report) -> ReportView:
+WITHHELD = "withheld"
+
+
+def _report_view(session: Session, report: Report, *, withhold_source: bool = False) -> ReportView:
+    """A report as a list shows it. For a vendor or partner, who reported it and which model found it are withheld:
+    a reporter's name is theirs to give, and a model under review is confidential to its review."""
+    if withhold_source:
+        return _report_view(session, report).model_copy(update={"reporter": WITHHELD, "model": None})
     return ReportView(
         public_id=report.public_id,
         case=_case_of(session, report).public_id,

@@ -34,7 +34,9 @@ class FileOutbox:
         name = f"{prepared_at.astimezone(UTC):%Y%m%dT%H%M%S}-{identifier}.eml"
         target = self.directory / name
         temporary = self.directory / f".{name}.tmp"
-        data = message.as_bytes()
+        # Headers unfolded up to RFC 5322's hard limit: a long subject folded at 78 columns begins its value with a
+        # blank, which some clients keep.
+        data = message.as_bytes(policy=message.policy.clone(max_line_length=998))
         descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         try:
             os.write(descriptor, data)

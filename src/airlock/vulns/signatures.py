@@ -29,7 +29,11 @@ DEPTH = 3
 """Frames of the program's own code a signature keeps."""
 
 _HEADER = re.compile(r"ERROR: (AddressSanitizer|MemorySanitizer|ThreadSanitizer|LeakSanitizer): ([A-Za-z-]+)")
-_UBSAN = re.compile(r"runtime error: ([a-z][a-z -]+?)(?= of | in |:|$)", re.MULTILINE)
+_UBSAN = re.compile(r"runtime error: ([^\n]*)")
+_UBSAN_DETAIL = re.compile(r"'[^']*'|\S*\d\S*|[,:].*$")
+"""What varies in an UndefinedBehaviorSanitizer message: quoted types, numbers and values, what follows a colon."""
+_UBSAN_TAIL = re.compile(r"\s+(?:for|of|in|with)\s+(?:type|an?\s+object)\b.*$|\s+(?:cannot be represented|which)\b.*$")
+"""The type and value part of a message (``... for type 'int [10]'``): the class is what comes before."""
 _FRAME = re.compile(r"^\s*#(\d+)\s+0x[0-9a-fA-F]+\s+in\s+(.+?)\s+(\S+)\s*$")
 _RUNTIME_PREFIXES = (
     "__asan",
@@ -86,7 +90,8 @@ def crash_signature(report: str, *, depth: int = DEPTH) -> CrashSignature:
             raise SignatureError(
                 "The text holds no sanitizer report (no 'ERROR: AddressSanitizer: ...' or 'runtime error: ...')."
             )
-        bug_class = "ub-" + "-".join(ubsan.group(1).split())
+        words = _UBSAN_TAIL.sub("", _UBSAN_DETAIL.sub("", ubsan.group(1)).strip())
+        bug_class = "ub-" + "-".join(words.lower().split())
         stack = report[ubsan.end() :]
     return CrashSignature(bug_class=bug_class, frames=tuple(_own_frames(stack))[:depth])
 

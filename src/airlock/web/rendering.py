@@ -3,7 +3,8 @@
 Every page is rendered for one request as one user (or nobody, on the sign-in page) by a :class:`Renderer`,
 which the routes get as a dependency (:data:`airlock.web.dependencies.Render`). Besides the values a route
 passes, every template can ask ``may(Action.X)``, the policy's answer for an action on the deployment rather
-than on one review, so that what a page offers follows the policy and no template compares role names.
+than on one review, so that what a page offers follows the policy and no template compares role names; and
+``sees_cases``, whether the policy lets the user see any vulnerability case (the clearinghouse's pages).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, PackageLoader, select_autoescape
 
 from airlock import __version__
-from airlock.access import Action, acts_for_own_organisation_only, is_permitted
+from airlock.access import Action, acts_for_own_organisation_only, case_visibility, is_permitted
 from airlock.api.auth import session_user
 from airlock.api.problems import status_of
 from airlock.errors import AirlockError, AuthenticationError
@@ -60,6 +61,9 @@ class Renderer:
             user=user,
             may=(lambda action: may(user, action)) if user else (lambda action: False),
             own_organisation_only=acts_for_own_organisation_only(user.principal) if user else False,
+            # Whether any case could be shown: may(Action.VIEW_CASE) asks about no case in particular, which a
+            # vendor's contact or a partner is refused (they see the cases their organisation was given).
+            sees_cases=not case_visibility(user.principal).none if user else False,
             Action=Action,
             htmx=f"/static/{HTMX}",
             version=__version__,

@@ -4,10 +4,10 @@ One module per area, each with its own ``router`` of plain module-level routes: 
 and out), :mod:`.account` (password, API tokens), :mod:`.dashboard`, :mod:`.submission`, :mod:`.review` (a
 review's page and its forms), :mod:`.evaluations` (starting one, its live progress), :mod:`.samples` (a run's
 samples, the transcript viewer, invalidating a sample), :mod:`.reports` (building, reading, downloading),
-:mod:`.directory` and :mod:`.audit`. What they share is in :mod:`airlock.web`:
-the dependencies a route names in its signature (:mod:`airlock.web.dependencies`: the deployment, the
-signed-in user, the CSRF check, the renderer), how a form is answered (:mod:`airlock.web.forms`) and how a
-page is drawn (:mod:`airlock.web.rendering`).
+:mod:`.directory`, :mod:`.audit` and :mod:`.vulns` (the clearinghouse's cases). What they share is in
+:mod:`airlock.web`: the dependencies a route names in its signature (:mod:`airlock.web.dependencies`: the
+deployment, the signed-in user, the CSRF check, the renderer), how a form is answered (:mod:`airlock.web.forms`)
+and how a page is drawn (:mod:`airlock.web.rendering`).
 
 Decisions:
 
@@ -41,12 +41,13 @@ from airlock.web.pages import (
     samples,
     sign_in,
     submission,
+    vulns,
 )
 from airlock.web.rendering import STATIC_DIRECTORY, error_page
 
 __all__ = ["AREAS", "STATIC_DIRECTORY", "error_page", "web_router"]
 
-AREAS = (sign_in, dashboard, submission, review, evaluations, samples, reports, account, directory, audit)
+AREAS = (sign_in, dashboard, submission, review, evaluations, samples, reports, account, directory, audit, vulns)
 
 
 def web_router() -> APIRouter:
