@@ -350,3 +350,82 @@ def test_the_disclosure_clock_runs_from_the_first_notification_pauses_and_remind
         house.publish(world.lead, case, lab.settings.home / "out")
     with pytest.raises(InvalidInputError):
         house.extend(world.reviewer, case, 0, "none")
+
+
+@pytest.mark.parametrize(
+    ("arguments", "words"),
+    [
+        (["score", "{case}", "--cvss", "CVSS:4.0/AV:N/AC:L/AT:N/PR:N/UI:N/VC:H/VI:H/VA:H/SC:N/SI:N/SA:X"], "SA"),
+        (["score", "{case}", "--cwe", "CWE-99999"], "CWE-99999"),
+        (["score", "{case}"], "Give a CVSS 4.0 vector, a CWE id, or both"),
+        (
+            [
+                "ssvc",
+                "{case}",
+                "--exploitation",
+                "rumoured",
+                "--automatable",
+                "yes",
+                "--technical-impact",
+                "total",
+                "--mission-wellbeing",
+                "high",
+                "--rationale",
+                "r",
+            ],
+            "'rumoured' is not a value of SSVC's exploitation",
+        ),
+        (
+            [
+                "ssvc",
+                "{case}",
+                "--exploitation",
+                "poc",
+                "--automatable",
+                "yes",
+                "--technical-impact",
+                "total",
+                "--mission-wellbeing",
+                "high",
+                "--rationale",
+                " ",
+            ],
+            "needs its rationale",
+        ),
+        (["answer", "{case}", "patched", "--vendor", "notes-project"], "'patched' is not a vendor status"),
+        (["answer", "{case}", "fixed", "--vendor", "other-vendor"], "not a vendor of case"),
+        (["vendor", "{case}", "grid-cert"], "not a vendor"),
+        (["embargo", "{case}", "400"], "365"),
+        (["tlp", "{case}", "ORANGE"], "not a TLP 2.0 label"),
+        (["share", "{case}", "notes-project"], "cases are shared with partners"),
+        (["extend", "{case}", "10", "--reason", "x"], "not running"),
+        (["publish", "{case}", "out"], "no advisory yet"),
+        (["show", "V-00000000"], "There is no case V-00000000"),
+        (["read", "W-00000000"], "There is no report W-00000000"),
+        (["program", "add", "notes", "1.4.1", "{sources}"], "registered already"),
+    ],
+    ids=lambda value: value[0] if isinstance(value, list) else None,
+)
+def test_a_bad_command_is_refused_in_one_line_and_changes_nothing(
+    lab: Lab, tmp_path: Path, arguments: list[str], words: str
+) -> None:
+    case = lab.airlock.clearinghouse.submit(lab.world.partner, lab.draft()).case
+    sources = tmp_path / "src"
+    sources.mkdir()
+    (sources / "notes.c").write_bytes(NOTES_SOURCE)
+    given = [argument.format(case=case, sources=sources) for argument in arguments]
+    before = database_snapshot(lab.airlock.database)
+
+    outcome = lab.cli("vulns", *given, "--as", lab.world.lead.email)
+
+    assert outcome.exit_code == 1, outcome.stdout
+    assert len(outcome.error_lines) == 1, outcome.stderr
+    assert words in outcome.stderr
+    assert database_snapshot(lab.airlock.database) == before
+
+
+def test_reproduce_needs_one_report_or_pending_and_says_so_as_a_usage_error(lab: Lab) -> None:
+    for arguments in ([], ["W-00000000", "--pending"]):
+        outcome = lab.cli("vulns", "reproduce", *arguments, "--as", lab.world.reviewer.email)
+        assert outcome.exit_code == 2, outcome.stdout
+        assert "name one report, or say --pending" in outcome.stderr
