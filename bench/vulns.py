@@ -190,7 +190,7 @@ def intake(crashes: list[tuple[int, str]], dedupe_seconds: float, cli_reports: i
         cases = live_cases(airlock)
     if len(taken) != count or shown[-1] != count:
         raise SystemExit(f"import_bulk took {len(taken)} of {count} reports, progress reached {shown[-1]}")
-    opened = sum(not intake.joined for intake in taken)
+    opened = sum(not entry.joined for entry in taken)
     aim = count / 10_000 * 300
     per_minute = count / seconds * 60
     print(

@@ -178,6 +178,42 @@ def test_a_report_linking_two_cases_merges_the_younger_into_the_older(lab: Lab) 
     assert [c.public_id for c in house.cases(reviewer)] == [a.case]
 
 
+def test_once_outsiders_hold_a_case_a_linking_report_only_links_and_an_analyst_merges_carrying_everything(
+    lab: Lab,
+) -> None:
+    house, reviewer = lab.airlock.clearinghouse, lab.world.reviewer
+    crash_a = "==1==ERROR: AddressSanitizer: heap-buffer-overflow on address 0x1\n    #0 0x1 in alpha a.c:3\n"
+    crash_b = "==2==ERROR: AddressSanitizer: use-after-free on address 0x2\n    #0 0x2 in beta b.c:9\n"
+    a = house.submit(reviewer, lab.draft(program="other", crash_report=crash_a))
+    house.add_vendor(reviewer, a.case, "notes-project")
+    lab.clock.advance(timedelta(days=1))
+    b = house.submit(reviewer, lab.draft(program="other", crash_report=crash_b, fixed_commit="abc1234"))
+    house.add_vendor(reviewer, b.case, "notes-project")
+    house.add_vendor(reviewer, b.case, "other-vendor")
+    house.notify(reviewer, b.case)  # B's vendors are told first
+    house.share(reviewer, b.case, "grid-cert", with_poc=True)
+
+    link = house.submit(reviewer, lab.draft(program="other", crash_report=crash_a, fixed_commit="abc1234"))
+
+    assert (link.case, link.joined) == (a.case, True)
+    assert house.show(reviewer, b.case).public_id == b.case, "not merged: outsiders hold case B"
+    assert [e.event for e in house.show(reviewer, a.case).timeline].count("linked") == 1
+    assert house.cases(lab.other_vendor)[0].public_id == b.case
+
+    merged = house.merge(lab.world.lead, b.case, a.case)
+
+    assert merged.public_id == a.case
+    assert {r.public_id for r in merged.reports} == {a.report, b.report, link.report}
+    assert {(v.organisation, v.status) for v in merged.vendors} == {
+        ("notes-project", "notified"),
+        ("other-vendor", "notified"),
+    }, "each vendor once, at the further status"
+    assert merged.shared_with == ["grid-cert"]
+    assert merged.clock.days_left == 90, "the clock runs from B's notification"
+    assert house.read(lab.other_vendor, a.report) == CRASH, "B's vendor now holds the one vulnerability"
+    assert house.show(reviewer, b.case).public_id == a.case
+
+
 # Bad input: one line, nothing changed -----------------------------------------------------------------------
 
 

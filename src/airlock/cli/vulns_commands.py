@@ -109,21 +109,21 @@ def vulns_submit(
     Example:
       airlock vulns submit report.json --as analyst@partner.example
     """
-    from pydantic import ValidationError
+    import json
 
     from airlock.errors import InvalidInputError
-    from airlock.vulns.intake import ReportDraft
+    from airlock.vulns.intake import read_draft
 
     with opened(ctx, json_output) as airlock:
         text = sys.stdin.read() if str(report) == "-" else _read_text(report)
         try:
-            draft = ReportDraft.model_validate_json(text)
-        except ValidationError as error:
-            first = error.errors()[0]
-            where = ".".join(str(part) for part in first["loc"]) or "the report"
+            given = json.loads(text)
+        except json.JSONDecodeError as error:
             raise InvalidInputError(
-                f"The report's {where} is not valid: {first['msg']}.", "Correct it; nothing was kept.", field=where
+                f"The report is not JSON ({error.msg} at line {error.lineno}).",
+                "Give one JSON object; nothing was kept.",
             ) from error
+        draft = read_draft(given, where="The report", hint="Correct it; nothing was kept.")
         intake = airlock.clearinghouse.submit(
             airlock.directory.principal(as_), draft, keep_unreproduced=keep_unreproduced
         )
@@ -289,7 +289,10 @@ def vulns_read(
     break_glass: Annotated[str | None, typer.Option(help="Operators only: the emergency (recorded).")] = None,
     as_: AsOption = None,
 ) -> None:
-    """Read a report's PoC or details (audited): to a file with --output, else to standard output."""
+    """Read a report's PoC or details (audited): to a file with --output, else to standard output (piped: a PoC's
+    bytes would drive a terminal)."""
+    if output is None and sys.stdout.isatty():
+        raise typer.BadParameter("write it to a file with --output FILE, or pipe it: it is the report's raw bytes.")
     with opened(ctx, False) as airlock:
         data = airlock.clearinghouse.read(airlock.directory.principal(as_), report, kind, justification=break_glass)
     if output is not None:
@@ -457,6 +460,21 @@ def vulns_share(
     with opened(ctx, json_output) as airlock:
         view = airlock.clearinghouse.share(airlock.directory.principal(as_), case, partner, with_poc=with_poc)
     _done(view, json_output, f"{view.public_id}: shared with {', '.join(view.shared_with)}.")
+
+
+@vulns_app.command("merge")
+def vulns_merge(
+    ctx: typer.Context,
+    case: CaseArgument,
+    into: Annotated[str, typer.Argument(metavar="INTO", help="The case it is a duplicate of.")],
+    as_: AsOption = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Merge CASE into INTO: one vulnerability found twice (reviewers). Reports, vendors, shares and the
+    disclosure clock join INTO; CASE's id leads there from now on."""
+    with opened(ctx, json_output) as airlock:
+        view = airlock.clearinghouse.merge(airlock.directory.principal(as_), case, into)
+    _done(view, json_output, f"Merged into {view.public_id}: {len(view.reports)} reports.")
 
 
 @vulns_app.command("tlp")

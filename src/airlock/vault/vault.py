@@ -74,6 +74,8 @@ ContentOwner = SubmissionRef | ReportRef
 
 CLEARINGHOUSE_KEY = "clearinghouse-key"
 """The vault secret under which every clearinghouse report's data key is sealed."""
+_CLEARINGHOUSE_KEY_IN_SESSION = "airlock.vault.clearinghouse-key"
+_REPORT_KEYS_IN_SESSION = "airlock.vault.report-keys"
 
 
 class Vault:
@@ -294,23 +296,38 @@ class Vault:
 
     def create_report_key(self, session: Session, report: ReportRef) -> None:
         """Give a clearinghouse report its data key, sealed under the clearinghouse key (made on first use)."""
+        key = new_key()
         session.add(
             ReportKey(
                 report_id=report.id,
-                wrapped_key=seal(self._clearinghouse_key(session), new_key(), _report_key_context(report.id)),
+                wrapped_key=seal(self._clearinghouse_key(session), key, _report_key_context(report.id)),
                 created_at=self._clock.now(),
             )
         )
         session.flush()
+        session.info.setdefault(_REPORT_KEYS_IN_SESSION, {})[report.id] = key
 
     def _clearinghouse_key(self, session: Session) -> bytes:
+        # Kept for the transaction (a bulk import stores thousands of blobs), in its session, never longer.
+        cached = session.info.get(_CLEARINGHOUSE_KEY_IN_SESSION)
+        if cached is not None:
+            return bytes(cached)
         key = self.get_secret(session, CLEARINGHOUSE_KEY)
         if key is None:
             key = new_key()
             self.put_secret(session, CLEARINGHOUSE_KEY, key)
+        session.info[_CLEARINGHOUSE_KEY_IN_SESSION] = key
         return key
 
     def _report_key(self, session: Session, report: ReportRef) -> bytes:
+        cached = session.info.setdefault(_REPORT_KEYS_IN_SESSION, {})
+        if report.id in cached:
+            return bytes(cached[report.id])
+        key = self._unsealed_report_key(session, report)
+        cached[report.id] = key
+        return key
+
+    def _unsealed_report_key(self, session: Session, report: ReportRef) -> bytes:
         row = session.get(ReportKey, report.id)
         if row is None:
             raise ContentDestroyedError(

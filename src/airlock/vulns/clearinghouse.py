@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -33,7 +33,7 @@ from airlock.access.policy import case_visibility
 from airlock.errors import ConflictError, InvalidInputError, NotFoundError, TransitionError
 from airlock.review.context import ServiceContext
 from airlock.review.directory import find_organisation
-from airlock.review.inputs import new_public_id, normalise_public_id
+from airlock.review.inputs import clean_reason, new_public_id, normalise_public_id, shorten
 from airlock.review.models import Organisation, User
 from airlock.vault import ReportRef
 from airlock.vulns import coordination
@@ -48,7 +48,14 @@ from airlock.vulns.advisories import (
     validate_csaf,
 )
 from airlock.vulns.commitment import commit
-from airlock.vulns.coordination import Notice, VendorStatus, notification, ready_to_disclose
+from airlock.vulns.coordination import (
+    Notice,
+    VendorStatus,
+    inert,
+    is_one_mailbox,
+    notification,
+    ready_to_disclose,
+)
 from airlock.vulns.disclosure import (
     DEFAULT_EMBARGO_DAYS,
     DisclosureReading,
@@ -176,17 +183,6 @@ class _Placed:
     merged: list[Case] = field(default_factory=list)
 
 
-@dataclass
-class _CaseIndex:
-    """Where one transaction's reports went, by crash signature and by fixing commit (a bulk import's thousands).
-
-    With it, placing a report asks the database only about a key the transaction has not met yet: once a report
-    with a key is placed, every report with that key is in that case or in the case it later merged into, since a
-    report that links two cases merges them (so ``_live`` of the entry is the key's case)."""
-
-    cases: dict[tuple[str, str], Case] = field(default_factory=dict)
-
-
 class Clearinghouse:
     def __init__(self, context: ServiceContext, outbox: Outbox | None = None) -> None:
         self._context = context
@@ -199,7 +195,7 @@ class Clearinghouse:
         actor: Principal,
         name: str,
         version: str,
-        sources: dict[str, bytes],
+        sources: Mapping[str, bytes],
         *,
         poc_input: str = "stdin",
         vendor: str | None = None,
@@ -310,9 +306,8 @@ class Clearinghouse:
         with self._context.operation(actor, "vulns.import", f"file:{source_name}") as session:
             authorize(actor, Action.IMPORT_VULNERABILITIES, what=f"import {source_name}")
             taken = []
-            placed_so_far = _CaseIndex()
             for index, checked in enumerate(reports, 1):
-                taken.append(self._take(session, actor, checked, "bulk", audit=False, index=placed_so_far))
+                taken.append(self._take(session, actor, checked, "bulk", audit=False))
                 if progress is not None:
                     progress(index, len(reports))
             self._context.audit.append(
@@ -339,12 +334,11 @@ class Clearinghouse:
         review: str | None = None,
         finding: str | None = None,
         audit: bool = True,
-        index: _CaseIndex | None = None,
     ) -> Intake:
         draft = checked.draft
         now = self._context.clock.now()
         signature = None if checked.signature is None else str(checked.signature)
-        placed = self._place(session, actor, signature, draft.fixed_commit, now, index=index)
+        placed = self._place(session, actor, signature, draft.fixed_commit, now)
         case = placed.case
         if case.id is None:
             case.title, case.program = draft.title, draft.program
@@ -392,8 +386,6 @@ class Clearinghouse:
             _event(session, case, now, actor.email, "duplicate", f"Report {report.public_id} joined as a duplicate.")
         else:
             _event(session, case, now, actor.email, "report", f"Report {report.public_id} opened the case.")
-        for merged in placed.merged:
-            _event(session, case, now, actor.email, "merged", f"Case {merged.public_id} merged into this one.")
         if audit:
             self._context.audit.append(
                 session,
@@ -407,42 +399,20 @@ class Clearinghouse:
         )
 
     def _place(
-        self,
-        session: Session,
-        actor: Principal,
-        signature: str | None,
-        fixed_commit: str | None,
-        now: datetime,
-        *,
-        index: _CaseIndex | None = None,
+        self, session: Session, actor: Principal, signature: str | None, fixed_commit: str | None, now: datetime
     ) -> _Placed:
-        """The live case a report with these keys belongs to (merging the cases it links), or a new one.
-
-        With an ``index``, the keys it holds are answered from it and the others from the database, and the index
-        learns where these keys went."""
-        keys = [("signature", signature)] if signature is not None else []
+        """The live case a report with these keys belongs to (merging the cases it links), or a new one."""
+        conditions = []
+        if signature is not None:
+            conditions.append(Report.signature == signature)
         if fixed_commit:
-            keys.append(("fixed_commit", fixed_commit))
-        known = [] if index is None else [index.cases[key] for key in keys if key in index.cases]
-        asked = [key for key in keys if index is None or key not in index.cases]
-        case_ids: set[int] = set()
-        if asked:
-            conditions = [
-                Report.signature == value if column == "signature" else Report.fixed_commit == value
-                for column, value in asked
-            ]
+            conditions.append(Report.fixed_commit == fixed_commit)
+        matches: list[Case] = []
+        if conditions:
             case_ids = set(session.scalars(select(Report.case_id).where(or_(*conditions)).distinct()))
-        matches = sorted(
-            {_live(session, case) for case in known} | {_live(session, session.get_one(Case, i)) for i in case_ids},
-            key=lambda c: c.id,
-        )
-        placed = self._placed(session, actor, matches, now)
-        if index is not None:
-            index.cases.update((key, placed.case) for key in keys)
-        return placed
-
-    def _placed(self, session: Session, actor: Principal, matches: list[Case], now: datetime) -> _Placed:
-        """A new case where no case matched; otherwise the oldest, the younger ones merged into it."""
+            matches = sorted(
+                {_live(session, session.get_one(Case, case_id)) for case_id in case_ids}, key=lambda c: c.id
+            )
         if not matches:
             case = Case(
                 public_id=_unused_id(session, "V", Case),
@@ -458,24 +428,70 @@ class Clearinghouse:
             )
             return _Placed(case, joined=False)
         oldest, younger = matches[0], matches[1:]
+        merged = []
         for case in younger:
+            if _has_outsiders(session, oldest) or _has_outsiders(session, case):
+                # A report's keys are its reporter's claim until checked: merging on them would let a forged report
+                # give one case's vendors or partners the other case's proofs of concept. Once anyone outside the
+                # agency holds either case, an analyst decides (`vulns merge`).
+                said = (
+                    "A report links this case with {other} (same crash signature or fixing commit); merge them "
+                    "with `airlock vulns merge` if they are one vulnerability."
+                )
+                _event(session, oldest, now, actor.email, "linked", said.format(other=case.public_id))
+                _event(session, case, now, actor.email, "linked", said.format(other=oldest.public_id))
+                continue
             self._merge(session, actor, case, into=oldest, now=now)
-        return _Placed(oldest, joined=True, merged=younger)
+            merged.append(case)
+        return _Placed(oldest, joined=True, merged=merged)
+
+    def merge(self, actor: Principal, case_id: str, into_id: str) -> CaseView:
+        """Merge a case into another (analysts): one vulnerability, found twice. Its reports, vendors (the further
+        status kept), partner shares and disclosure clock (the earlier start) join the other case, whose id its own
+        now leads to."""
+        with self._managed(actor, into_id, "vulns.merge") as (session, into):
+            case = self._visible_case(session, actor, case_id)
+            authorize(actor, Action.MANAGE_CASE, _case_scope(session, case), what=f"merge case {case.public_id}")
+            if case.id == into.id:
+                raise InvalidInputError(f"Case {case.public_id} is the case to merge into.", "Name two cases.")
+            if case.published_at is not None:
+                raise TransitionError(f"Case {case.public_id} is published; it changes no more.")
+            self._merge(session, actor, case, into=into, now=self._context.clock.now())
+            return self._view(session, actor, into)
 
     def _merge(self, session: Session, actor: Principal, case: Case, *, into: Case, now: datetime) -> None:
         for report in session.scalars(select(Report).where(Report.case_id == case.id)):
             report.case_id = into.id
         for vendor in session.scalars(select(CaseVendor).where(CaseVendor.case_id == case.id)):
-            if session.scalar(
+            kept = session.scalar(
                 select(CaseVendor).where(
                     CaseVendor.case_id == into.id, CaseVendor.organisation_id == vendor.organisation_id
                 )
-            ):
-                session.delete(vendor)
-            else:
+            )
+            if kept is None:
                 vendor.case_id = into.id
+                continue
+            if VENDOR_PROGRESS.index(VendorStatus(vendor.status)) > VENDOR_PROGRESS.index(VendorStatus(kept.status)):
+                kept.status, kept.updated_at = vendor.status, vendor.updated_at
+            session.delete(vendor)
+        for share in session.scalars(select(CaseShare).where(CaseShare.case_id == case.id)):
+            kept_share = session.scalar(
+                select(CaseShare).where(
+                    CaseShare.case_id == into.id, CaseShare.organisation_id == share.organisation_id
+                )
+            )
+            if kept_share is None:
+                share.case_id = into.id
+            else:
+                kept_share.with_poc = kept_share.with_poc or share.with_poc
+                session.delete(share)
+        if case.first_notified_at is not None and (
+            into.first_notified_at is None or case.first_notified_at < into.first_notified_at
+        ):
+            into.first_notified_at = case.first_notified_at  # the clock runs from the first vendor told of the bug
         case.merged_into_id = into.id
         _event(session, case, now, actor.email, "merged", f"Merged into case {into.public_id}: one root cause.")
+        _event(session, into, now, actor.email, "merged", f"Case {case.public_id} merged into this one.")
         session.flush()
 
     def _add_default_vendor(self, session: Session, case: Case, program: str, now: datetime) -> None:
@@ -540,9 +556,11 @@ class Clearinghouse:
 
     def reproduce(self, actor: Principal, report_id: str) -> ReportView:
         """Run the report's PoC against its build in a fresh sandbox and record what happened."""
-        with self._context.operation(actor, "vulns.reproduce.read", f"report:{report_id}") as session:
-            report = _report(session, report_id)
-            authorize(actor, Action.MANAGE_CASE, what=f"reproduce report {report.public_id}")
+        public_id = normalise_public_id(report_id)
+        with self._context.operation(actor, "vulns.reproduce.read", f"report:{public_id}") as session:
+            # Refused before the report is looked up: who may not reproduce learns not whether it exists.
+            authorize(actor, Action.MANAGE_CASE, what=f"reproduce report {public_id}")
+            report = _report(session, public_id)
             target = _target(session, report.program, report.affected_versions)
             poc = self._read(session, actor, report, POC, purpose="reproduction") if target else b""
         outcome = (
@@ -613,12 +631,13 @@ class Clearinghouse:
             raise InvalidInputError(
                 f"{kind!r} is not content of a report.", f"Ask for one of: {', '.join(CONTENT_KINDS)}.", field="kind"
             )
-        with self._context.operation(actor, "vulns.read", f"report:{report_id}") as session:
-            report = _report(session, report_id)
-            case = _case_of(session, report)
-            scope = _case_scope(session, case)
-            self._refuse_unseen(actor, scope, report.public_id)
-            return self._read(session, actor, report, kind, purpose="read", justification=justification, scope=scope)
+        # A break-glass reason that shows nothing (blank, invisible characters) is none, as for a review's content.
+        reason = clean_reason(justification, "The break-glass reason", field="break_glass") or None
+        public_id = normalise_public_id(report_id)
+        with self._context.operation(actor, "vulns.read", f"report:{public_id}") as session:
+            report = self._refuse_unseen(session, actor, public_id)
+            scope = _case_scope(session, _case_of(session, report))
+            return self._read(session, actor, report, kind, purpose="read", justification=reason, scope=scope)
 
     def _read(
         self,
@@ -648,14 +667,17 @@ class Clearinghouse:
             raise NotFoundError(f"Report {report.public_id} holds no {kind}.", "Nothing of that kind was given.")
         return self._context.vault.load(session, ReportRef(report.id, report.public_id), stored.address)
 
-    def _refuse_unseen(self, actor: Principal, scope: Scope, what: str) -> None:
-        """Whoever may not see a case learns nothing of it, not even that it exists."""
-        from airlock.access import is_permitted
-
-        if not is_permitted(actor, Action.VIEW_CASE, scope):
+    def _refuse_unseen(self, session: Session, actor: Principal, report_id: str) -> Report:
+        """The report, if ``actor`` may see its case. Whoever may not learns nothing of it, not even that it exists:
+        they are refused in the words that refuse a report that does not exist."""
+        public_id = normalise_public_id(report_id)
+        report = session.scalar(select(Report).where(Report.public_id == public_id))
+        if report is None or not _may(actor, Action.VIEW_CASE, _case_scope(session, _case_of(session, report))):
             raise NotFoundError(
-                f"There is no {what} that {actor.email} can see.", "List yours with `airlock vulns list`."
+                f"There is no report {public_id} that {actor.email} can see.",
+                "List a case's reports with `airlock vulns show CASE`.",
             )
+        return report
 
     def cases(self, actor: Principal) -> list[CaseSummary]:
         """The cases ``actor`` may see, the most urgent first (SSVC action, then CVSS score, then age)."""
@@ -692,8 +714,8 @@ class Clearinghouse:
                 summaries.append(
                     CaseSummary(
                         public_id=case.public_id,
-                        title=case.title,
-                        program=case.program,
+                        title=inert(case.title),
+                        program=inert(case.program),
                         reports=counts.get(case.id, 0),
                         ssvc_action=None if case.ssvc is None else str(case.ssvc["action"]),
                         cvss_score=case.cvss_score,
@@ -710,8 +732,7 @@ class Clearinghouse:
 
     def report(self, actor: Principal, report_id: str) -> ReportView:
         with self._context.reading() as session:
-            report = _report(session, report_id)
-            self._refuse_unseen(actor, _case_scope(session, _case_of(session, report)), f"report {report.public_id}")
+            report = self._refuse_unseen(session, actor, report_id)
             return _report_view(session, report, withhold_source=actor.role in (Role.VENDOR_CONTACT, Role.PARTNER))
 
     # Prioritisation -----------------------------------------------------------------------------------------
@@ -809,6 +830,8 @@ class Clearinghouse:
                         f"Vendor {organisation.slug} has no contact to notify.",
                         "Add one of its people as a vendor_contact user first; nothing was sent.",
                     )
+                for contact in contacts:
+                    _check_mailbox(contact.email)
                 recipients.append((organisation, contacts))
             if case.first_notified_at is None:
                 case.first_notified_at = now
@@ -843,8 +866,13 @@ class Clearinghouse:
             portal_url=f"{settings.portal_url.rstrip('/')}/vulns/{case.public_id}",
         )
         domain = settings.mail_from.rpartition("@")[2] or "airlock.invalid"
+        _check_mailbox(recipient)
         message = notification(notice, sender=settings.mail_from, recipient=recipient, sent_at=now, domain=domain)
         where = self._outbox.put(message, now)
+        if isinstance(self._outbox, FileOutbox):
+            # A message prepared in a transaction that rolls back was never sent: the record would not show it.
+            outbox = self._outbox
+            session.info.setdefault("on_rollback", []).append(lambda: outbox.withdraw(where))
         session.add(
             OutboxMessage(
                 case_id=case.id,
@@ -869,7 +897,7 @@ class Clearinghouse:
                 f"Say one of: {', '.join(s.value for s in VendorStatus)}.",
                 field="status",
             ) from error
-        with self._context.operation(actor, "vulns.answer", f"case:{case_id}") as session:
+        with self._context.operation(actor, "vulns.answer", f"case:{normalise_public_id(case_id)}") as session:
             case = self._visible_case(session, actor, case_id)
             authorize(actor, Action.ANSWER_CASE, _case_scope(session, case), what=f"answer case {case.public_id}")
             if actor.role is Role.VENDOR_CONTACT:
@@ -1089,7 +1117,7 @@ class Clearinghouse:
 
         Only once every vendor has answered fixed or not affected, or the disclosure deadline has passed; before
         that only with a recorded reason (``anyway``)."""
-        with self._context.operation(actor, "vulns.publish", f"case:{case_id}") as session:
+        with self._context.operation(actor, "vulns.publish", f"case:{normalise_public_id(case_id)}") as session:
             case = self._visible_case(session, actor, case_id)
             authorize(actor, Action.PUBLISH_ADVISORY, _case_scope(session, case), what=f"publish {case.public_id}")
             record = session.scalar(
@@ -1182,11 +1210,20 @@ class Clearinghouse:
             else []
         )
         events = list(session.scalars(select(CaseEvent).where(CaseEvent.case_id == case.id).order_by(CaseEvent.id)))
+        shown_actors: set[str] | None = None
         if not staff:
             # Outsiders see what the case says, not the other vendors' and partners' part in it.
             events = [
                 e for e in events if e.event not in ("vendor", "notified", "vendor_status", "shared", "merged", "moved")
             ]
+            # Nor who reported it: a report's events are its submitter's. The agency's people act in their own name.
+            shown_actors = {actor.email} | set(
+                session.scalars(
+                    select(User.email)
+                    .join(Organisation, Organisation.id == User.organisation_id)
+                    .where(Organisation.kind == OrganisationKind.AGENCY, User.email.in_({e.actor for e in events}))
+                )
+            )
         record = session.scalar(
             select(AdvisoryRecord)
             .where(AdvisoryRecord.case_id == case.id)
@@ -1202,8 +1239,8 @@ class Clearinghouse:
             ]
         return CaseView(
             public_id=case.public_id,
-            title=case.title,
-            program=case.program,
+            title=inert(case.title),
+            program=inert(case.program),
             tlp=case.tlp,
             cvss_vector=case.cvss_vector,
             cvss_score=case.cvss_score,
@@ -1214,7 +1251,15 @@ class Clearinghouse:
             vendors=vendors,
             reports=reports,
             shared_with=shared,
-            timeline=[EventView(at=e.at, actor=e.actor, event=e.event, text=e.text) for e in events],
+            timeline=[
+                EventView(
+                    at=e.at,
+                    actor=e.actor if shown_actors is None or e.actor in shown_actors else WITHHELD,
+                    event=e.event,
+                    text=inert(e.text),
+                )
+                for e in events
+            ],
             advisory_commitment=None if record is None else record.commitment,
             published_at=case.published_at,
             created_at=case.created_at,
@@ -1270,6 +1315,22 @@ def _report(session: Session, report_id: str) -> Report:
 
 def _case_of(session: Session, report: Report) -> Case:
     return _live(session, session.get_one(Case, report.case_id))
+
+
+VENDOR_PROGRESS = (
+    VendorStatus.UNAWARE,
+    VendorStatus.NOTIFIED,
+    VendorStatus.ACKNOWLEDGED,
+    VendorStatus.NOT_AFFECTED,
+    VendorStatus.FIXED,
+)
+"""How far a vendor has come, for a merge that finds it on both cases (the further status is kept)."""
+
+
+def _has_outsiders(session: Session, case: Case) -> bool:
+    """Whether anyone outside the agency holds the case: a vendor notified of it, or a partner it was shared with."""
+    scope = _case_scope(session, case)
+    return bool(scope.case_vendor_organisation_ids or scope.case_shares)
 
 
 def _case_scope(session: Session, case: Case) -> Scope:
@@ -1365,14 +1426,25 @@ def _report_view(session: Session, report: Report, *, withhold_source: bool = Fa
         public_id=report.public_id,
         case=_case_of(session, report).public_id,
         source=report.source,
-        title=report.title,
-        program=report.program,
-        affected_versions=list(report.affected_versions),
-        reporter=report.reporter,
-        model=report.model,
-        fixed_commit=report.fixed_commit,
-        signature=report.signature,
+        title=inert(report.title),
+        program=inert(report.program),
+        affected_versions=[inert(version) for version in report.affected_versions],
+        reporter=inert(report.reporter),
+        model=None if report.model is None else inert(report.model),
+        fixed_commit=None if report.fixed_commit is None else inert(report.fixed_commit),
+        signature=None if report.signature is None else inert(report.signature),
         reproduction=report.reproduction,
         reproduction_outcome=report.reproduction_outcome,
         created_at=report.created_at,
     )
+
+
+def _check_mailbox(address: str) -> None:
+    """Refuse an address a notification cannot go to alone: the directory takes ``ops,eve@evil.example`` as one
+    address, but a mail header reads two mailboxes in it."""
+    if not is_one_mailbox(address):
+        raise InvalidInputError(
+            f"The vendor contact {shorten(address, 254)} has an address that is not one mailbox, so a notification "
+            "to it could reach someone else; nothing was sent.",
+            "Add the contact under their plain address (name@example.org).",
+        )

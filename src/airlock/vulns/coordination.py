@@ -18,11 +18,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from email.errors import HeaderParseError
+from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
 from enum import StrEnum
 
 from airlock.errors import TransitionError
+from airlock.review.inputs import unusable_character
 
 
 class VendorStatus(StrEnum):
@@ -78,14 +81,27 @@ class Notice:
     """Where the contact reads the case (the portal's page of it), after signing in."""
 
 
+def is_one_mailbox(address: str) -> bool:
+    """Whether a mail header reads ``address`` as exactly that one mailbox (``ops,eve@evil.example`` is two: ``ops``
+    and ``eve@evil.example``; ``a(note)@example.org`` is ``a@example.org``)."""
+    try:
+        return Address(addr_spec=address).addr_spec == address
+    except (ValueError, HeaderParseError):
+        return False
+
+
 def notification(notice: Notice, *, sender: str, recipient: str, sent_at: datetime, domain: str) -> EmailMessage:
-    """The message that tells ``recipient`` (a vendor's contact) about the case."""
+    """The message that tells ``recipient`` (a vendor's contact) about the case. A recipient that is not one mailbox
+    (:func:`is_one_mailbox`) is a ValueError: the message goes to the contact alone or is not prepared."""
+    if not is_one_mailbox(recipient):
+        raise ValueError(f"{recipient!r} is not one mailbox")
+    title, product = inert(notice.title), inert(notice.product)
     message = EmailMessage()
     message["From"] = sender
-    message["To"] = recipient
+    message["To"] = Address(addr_spec=recipient)
     message["Date"] = format_datetime(sent_at)
     message["Message-ID"] = make_msgid(idstring=notice.case, domain=domain)
-    message["Subject"] = f"[TLP:{notice.tlp}] {notice.case}: {notice.title}"
+    message["Subject"] = f"[TLP:{notice.tlp}] {notice.case}: {title}"
     deadline = (
         f"The case is set to be disclosed on {notice.deadline:%Y-%m-%d} (UTC), unless you need longer: say so."
         if notice.deadline is not None
@@ -94,7 +110,7 @@ def notification(notice: Notice, *, sender: str, recipient: str, sent_at: dateti
     message.set_content(
         f"TLP:{notice.tlp}. Share this only as the marking allows (https://www.first.org/tlp/).\n"
         "\n"
-        f"The clearinghouse holds a vulnerability case about {notice.product}: {notice.title}.\n"
+        f"The clearinghouse holds a vulnerability case about {product}: {title}.\n"
         f"Severity: {notice.severity}.\n"
         f"{deadline}\n"
         "\n"
@@ -103,3 +119,18 @@ def notification(notice: Notice, *, sender: str, recipient: str, sent_at: dateti
         "product is not affected.\n"
     )
     return message
+
+
+def inert(text: str) -> str:
+    """What a reporter typed (a title, a program's name, a version, a crash's frames) as the clearinghouse shows it, in
+    a message or a view: each control or format character written as its escape (``\\x1b``, ``\\u202e``). Whoever
+    reads it does so in a terminal, a mail client or a page: an escape sequence would drive the terminal, a line break
+    begin a line (or a mail header) that looks like Airlock's own."""
+    if unusable_character(text, in_a_name=True) is None:
+        return text
+    return "".join(
+        character.encode("unicode_escape").decode("ascii")
+        if unusable_character(character, in_a_name=True)
+        else character
+        for character in text
+    )

@@ -29,12 +29,29 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from airlock.errors import InvalidInputError
+from airlock.review.inputs import unusable_character
 from airlock.vulns.scoring import CvssScore, Weakness, cvss4, weakness
 from airlock.vulns.signatures import CrashSignature, SignatureError, crash_signature
 
 MAX_POC_BYTES = 1 << 20
 """A proof of concept larger than this (1 MiB) is refused: reports carry inputs, not corpora."""
 MAX_LINE_BYTES = 4 << 20
+MAX_VERSION_CHARACTERS = 100
+
+
+_LINE_BREAKS = frozenset("\t\n\r")
+"""What a line of a report may be given with and is folded into a space."""
+
+
+def _drawn_as_it_is(text: str) -> str:
+    """``text`` on one line, refused if it holds a control or format character (other than tabs and line breaks,
+    which become spaces): such a character draws nothing or rewrites the line around it (a terminal escape, a
+    right-to-left override), so a title or a program name holding one would not show what it is in a list, a
+    message or the audit log. Checked before white space is folded: Python counts some of them as white space."""
+    found = unusable_character("".join(c for c in text if c not in _LINE_BREAKS), in_a_name=True)
+    if found is not None:
+        raise ValueError(f"holds a control or format character ({found.split(' at ')[0]})")
+    return " ".join(text.split())
 
 
 class ReportDraft(BaseModel):
@@ -61,10 +78,31 @@ class ReportDraft(BaseModel):
     @field_validator("title", "program", "reporter")
     @classmethod
     def _one_line(cls, value: str) -> str:
-        cleaned = " ".join(value.split())
+        cleaned = _drawn_as_it_is(value)
         if not cleaned:
             raise ValueError("must not be blank")
         return cleaned
+
+    @field_validator("model", "repository", "fixed_commit")
+    @classmethod
+    def _one_line_if_given(cls, value: str | None) -> str | None:
+        return None if value is None else _drawn_as_it_is(value)
+
+    @field_validator("affected_versions")
+    @classmethod
+    def _versions(cls, values: list[str]) -> list[str]:
+        versions = [_drawn_as_it_is(value) for value in values]
+        if any(not version or len(version) > MAX_VERSION_CHARACTERS for version in versions):
+            raise ValueError(f"must each be a version of 1 to {MAX_VERSION_CHARACTERS} characters")
+        return versions
+
+    @field_validator("details", "crash_report")
+    @classmethod
+    def _storable(cls, value: str | None) -> str | None:
+        found = None if value is None else unusable_character(value, in_a_name=False)
+        if found is not None:
+            raise ValueError(f"holds a character that cannot be stored ({found})")
+        return value
 
     @field_validator("poc")
     @classmethod
@@ -138,14 +176,7 @@ def parse_bulk(lines: Iterable[bytes | str], *, source: str = "the file") -> lis
             ) from error
         if not isinstance(given, dict):
             raise InvalidInputError(f"{where} is not a JSON object.", "Write one object per line; nothing was taken.")
-        try:
-            draft = ReportDraft.model_validate(given)
-        except ValidationError as error:
-            first = error.errors()[0]
-            field = ".".join(str(part) for part in first["loc"]) or "the line"
-            raise InvalidInputError(
-                f"{where}: {field} {_said(first)}.", "Correct that line; nothing was taken.", field=field
-            ) from error
+        draft = read_draft(given, where=where, hint="Correct that line; nothing was taken.")
         try:
             reports.append(check_report(draft))
         except InvalidInputError as error:
@@ -153,6 +184,17 @@ def parse_bulk(lines: Iterable[bytes | str], *, source: str = "the file") -> lis
     if not reports:
         raise InvalidInputError(f"{source} holds no report.", "Write one JSON object per line.")
     return reports
+
+
+def read_draft(given: object, *, where: str, hint: str) -> ReportDraft:
+    """A report from its JSON value, or the first thing wrong with it in one sentence (``{where}: title is
+    missing.``)."""
+    try:
+        return ReportDraft.model_validate(given)
+    except ValidationError as error:
+        first = error.errors()[0]
+        field = ".".join(str(part) for part in first["loc"]) or "the report"
+        raise InvalidInputError(f"{where}: {field} {_said(first)}.", hint) from error
 
 
 def _said(error: object) -> str:

@@ -49,6 +49,13 @@ class FileOutbox:
             temporary.unlink()
         return str(target)
 
+    def withdraw(self, where: str) -> None:
+        """Remove a message :meth:`put` wrote (where it said), if it is still there: the operation that prepared it
+        did not happen."""
+        path = Path(where)
+        if path.parent == self.directory:
+            path.unlink(missing_ok=True)
+
     def messages(self) -> list[Path]:
         """The messages in the outbox, oldest first."""
         return sorted(self.directory.glob("*.eml")) if self.directory.is_dir() else []

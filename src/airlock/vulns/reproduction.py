@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from airlock.evals.challenges.oracle import SANITIZER_EXIT_STATUS
+from airlock.review.inputs import unusable_character
 from airlock.sandbox import BwrapConfig, SandboxError, SandboxLimits, sample_sandboxes
 from airlock.vulns.signatures import CrashSignature, SignatureError, crash_signature
 
@@ -84,13 +85,27 @@ async def reproduce(target: Target, poc: bytes) -> Reproduction:
     sources = [name for name in target.sources if name.endswith(".c")]
     if not sources:
         return Reproduction(False, "build failed", None, "The build names no C source (a file ending in .c).")
+    strays = [name for name in target.sources if not _inside(name)]
+    if strays:
+        # Written where it says, such a name would land elsewhere in the sandbox (or fail to), or be read by the
+        # compiler as one of its options; the build's files are the files of its own directory.
+        return Reproduction(
+            False,
+            "build failed",
+            None,
+            f"The build's source '{_inert(strays[0])}' is not a path inside its directory "
+            "(a relative path without '..', not starting with '-').",
+        )
     try:
         config = BwrapConfig(limits=REPRODUCTION_LIMITS)
         async with sample_sandboxes(config, name="airlock-reproduction") as sandboxes:
             box = sandboxes["default"]
-            for name, content in target.sources.items():
-                await box.write_file(name, content)
-            await box.write_file(POC_NAME, poc)
+            try:
+                for name, content in target.sources.items():
+                    await box.write_file(name, content)
+                await box.write_file(POC_NAME, poc)
+            except OSError as error:
+                return Reproduction(False, "sandbox failed", None, f"The build's files could not be written: {error}")
             built = await box.exec(
                 ["gcc", *SANITIZER_FLAGS, "-o", "target", *sources],
                 timeout=target.build_timeout,
@@ -98,7 +113,7 @@ async def reproduce(target: Target, poc: bytes) -> Reproduction:
             )
             if not built.success:
                 said = (built.stderr.strip() or built.stdout.strip()).splitlines()
-                return Reproduction(False, "build failed", None, "\n".join(said[-EVIDENCE_LINES:]))
+                return Reproduction(False, "build failed", None, _inert("\n".join(said[-EVIDENCE_LINES:])))
             command = ["./target"] if target.input == "stdin" else ["./target", POC_NAME]
             ran = await box.exec(
                 command,
@@ -125,7 +140,7 @@ async def reproduce(target: Target, poc: bytes) -> Reproduction:
                 "undefined behaviour only",
                 None,
                 f"{shlex.join(command)} exited with status {ran.returncode}; UndefinedBehaviorSanitizer reported "
-                f"{undefined.group(0).strip()} but no memory error followed.",
+                f"{_inert(undefined.group(0).strip())} but no memory error followed.",
             )
         return Reproduction(
             False,
@@ -140,11 +155,33 @@ async def reproduce(target: Target, poc: bytes) -> Reproduction:
 def _report_head(stderr: str) -> str:
     lines = stderr.splitlines()
     start = next((i for i, line in enumerate(lines) if "ERROR: " in line or "runtime error:" in line), 0)
-    return "\n".join(lines[start : start + EVIDENCE_LINES])
+    return _inert("\n".join(lines[start : start + EVIDENCE_LINES]))
 
 
 def _tail(text: str, lines: int = 3) -> str:
-    return " ".join(" ".join(text.strip().splitlines()[-lines:]).split())[-300:] or "(nothing)"
+    return _inert(" ".join(" ".join(text.strip().splitlines()[-lines:]).split())[-300:]) or "(nothing)"
+
+
+def _inside(name: str) -> bool:
+    """Whether a source's name is a path inside the build's directory: relative, in plain parts, no option."""
+    parts = name.split("/")
+    return (
+        not name.startswith(("/", "-"))
+        and all(part not in ("", ".", "..") for part in parts)
+        and unusable_character(name, in_a_name=True) is None
+    )
+
+
+def _inert(text: str) -> str:
+    """What the program (so the PoC) printed, as evidence keeps it: lines and tabs, and every other control or
+    format character written as its escape (``\\x1b``), so that whoever reads the evidence on a terminal reads it
+    rather than having the terminal act on it."""
+    return "".join(
+        character.encode("unicode_escape").decode("ascii")
+        if character not in "\n\t" and unusable_character(character, in_a_name=True)
+        else character
+        for character in text
+    )
 
 
 def summarise(reproductions: Sequence[Reproduction]) -> dict[str, int]:
