@@ -184,7 +184,9 @@ def test_downloading_a_proof_of_concept_is_the_services_audited_read(clearing: C
 
     # The case was shared with the partner's organisation without its proofs of concept.
     partner, _ = clearing.portal.signed_in(world.partner)
-    assert partner.get(f"/vulns/{clearing.case}").status_code == 200
+    shared_page = partner.get(f"/vulns/{clearing.case}")
+    assert shared_page.status_code == 200
+    assert "/poc" not in shared_page.text, "no download offered that would be refused"
     refused = partner.get(f"/vulns/reports/{clearing.report}/poc")
     assert refused.status_code == 403
     assert "without its proofs of concept" in html.unescape(refused.text)

@@ -143,6 +143,12 @@ class CaseView(_View):
     advisory_commitment: str | None
     published_at: datetime | None
     created_at: datetime
+    may_read_content: bool
+    """Whether the viewer may read the case's proofs of concept and details (the policy, on this case)."""
+    may_answer: bool
+    """Whether the viewer may record a vendor's answer (its contact; an analyst naming the vendor)."""
+    may_manage: bool
+    """Whether the viewer may score, coordinate and share the case (analysts; not once published)."""
 
     @property
     def ssvc_action(self) -> str | None:
@@ -1187,6 +1193,7 @@ class Clearinghouse:
 
     def _view(self, session: Session, actor: Principal, case: Case) -> CaseView:
         now = self._context.clock.now()
+        scope = _case_scope(session, case)
         vendors = [
             VendorView(organisation=organisation.slug, name=organisation.name, status=vendor.status)
             for vendor, organisation in session.execute(
@@ -1263,6 +1270,9 @@ class Clearinghouse:
             advisory_commitment=None if record is None else record.commitment,
             published_at=case.published_at,
             created_at=case.created_at,
+            may_read_content=_may(actor, Action.READ_CASE_CONTENT, scope),
+            may_answer=case.published_at is None and _may(actor, Action.ANSWER_CASE, scope),
+            may_manage=case.published_at is None and _may(actor, Action.MANAGE_CASE, scope),
         )
 
 

@@ -16,7 +16,6 @@ from typing import Annotated
 from fastapi import APIRouter, Depends
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from airlock.access import Action, Principal, Scope, is_permitted
 from airlock.api.problems import status_of
 from airlock.api.text import CheckedTextRoute
 from airlock.app import Airlock
@@ -48,14 +47,13 @@ class CasePage:
         values: dict[str, dict[str, str]] | None = None,
     ) -> HTMLResponse:
         """The page; after a refused answer, with the message at that vendor's form and what was typed in it."""
-        principal = self.user.principal
-        view = self.airlock.clearinghouse.show(principal, self.case_id)
+        view = self.airlock.clearinghouse.show(self.user.principal, self.case_id)
         return self.render(
             "vulns_case.html.j2",
             status=status,
             case=view,
-            answers=_open_answers(view) if _may_at_most(principal, Action.ANSWER_CASE) else {},
-            may_read_content=_may_at_most(principal, Action.READ_CASE_CONTENT),
+            answers=_open_answers(view) if view.may_answer else {},
+            may_read_content=view.may_read_content,
             problems=problems or {},
             values=values or {},
         )
@@ -77,18 +75,6 @@ async def _case_page(render: Render, airlock: Deployment, user: Viewer, case_id:
 
 
 Case = Annotated[CasePage, Depends(_case_page)]
-
-
-def _may_at_most(principal: Principal, action: Action) -> bool:
-    """Whether the page offers ``action`` (a form, a link) on a case it shows.
-
-    A case's view carries no permitted actions, as a review's does, so the policy is asked about the most a case
-    could give the viewer's organisation: notified of it as a vendor, and shared with it with its proofs of
-    concept. Whoever that is refused is refused on every case (an auditor reads no content, a partner never
-    answers); the service asks again with the case's own scope when the form is sent or the link followed."""
-    own = principal.organisation_id
-    scope = Scope(case_vendor_organisation_ids=frozenset({own}), case_shares=frozenset({(own, True)}))
-    return is_permitted(principal, action, scope)
 
 
 def _open_answers(view: CaseView) -> dict[str, list[str]]:
