@@ -39,7 +39,9 @@ from airlock.review.models import Review
 from airlock.store import Database
 from airlock.vault import ContentDestroyedError, FileKeyProvider
 from airlock.vault.keys import open_sealed, write_key_file
-from airlock.vault.models import Blob, DataKey, OrganisationKey, VaultSecret
+from airlock.vault.models import Blob, DataKey, OrganisationKey, ReportKey, VaultSecret
+from airlock.vault.vault import CLEARINGHOUSE_KEY
+from airlock.vulns.intake import ReportDraft
 from tests.support.cli import Cli, Outcome
 from tests.support.files import encodings_of
 from tests.support.postgres import PostgresServer
@@ -133,6 +135,7 @@ def test_restore_drill_loses_no_acknowledged_write_and_resurrects_no_shredded_co
     in_state = {state: review_in_state(airlock, world, state).id for state in states}
     kept = submit_marked(airlock, world, "KEPT")
     to_withdraw = submit_marked(airlock, world, "WITHDRAWN-LATER")
+    report = _clearinghouse_report(airlock, world, b"KEPT-POC")
     token = airlock.tokens.issue(world.lead, name="dashboard").token
     shown_before = {review: airlock.reviews.show(world.acme_admin, review) for review in [*in_state.values(), kept]}
     cli = Cli(settings, clock)
@@ -171,6 +174,8 @@ def test_restore_drill_loses_no_acknowledged_write_and_resurrects_no_shredded_co
             after = again.reviews.show(acme, review)
             assert facts_of(after) == facts_of(before)
         assert again.reviews.read_content(acme, kept, "model_card", purpose="drill") == b"# Frontier-7\nKEPT-card\n"
+        reviewer = again.directory.principal(world.reviewer.email)
+        assert again.clearinghouse.read(reviewer, report) == b"KEPT-POC", "a vulnerability report's content too"
         with pytest.raises(ContentDestroyedError):
             again.reviews.read_content(acme, to_withdraw, "model_card", purpose="drill")
         with again.database.transaction(read_only=True) as session:
@@ -186,6 +191,19 @@ def test_restore_drill_loses_no_acknowledged_write_and_resurrects_no_shredded_co
             assert kept in listed.text
     finally:
         again.close()
+
+
+def _clearinghouse_report(airlock: Airlock, world: World, poc: bytes) -> str:
+    """A vulnerability report held by the clearinghouse (no build registered: it waits, unreproduced)."""
+    draft = ReportDraft(
+        title="Overflow",
+        program="notes",
+        affected_versions=["1.0"],
+        reporter=world.partner.email,
+        poc=base64.b64encode(poc).decode(),
+        details=f"{poc.decode()}-details",
+    )
+    return airlock.clearinghouse.submit(world.partner, draft).report
 
 
 def facts_of(review: ReviewDetail) -> tuple[object, ...]:
@@ -279,11 +297,19 @@ def test_a_stolen_archive_holds_no_key_no_content_and_no_metadata_in_the_clear(
 ) -> None:
     marker = f"MARK{uuid.uuid4().hex}"
     submit_marked(airlock, world, marker)
+    _clearinghouse_report(airlock, world, f"POC{marker}".encode())
     archive = backup(settings, clock, tmp_path).read_bytes()
     secrets = [
         *(
             form
-            for text in (f"{marker}-card", f"sk-{marker}-key", MODEL, world.acme_admin.email)
+            for text in (
+                f"{marker}-card",
+                f"sk-{marker}-key",
+                MODEL,
+                world.acme_admin.email,
+                f"POC{marker}",
+                f"POC{marker}-details",
+            )
             for form in encodings_of(text)
         ),
         *(form for key in every_key_the_system_holds(airlock) for form in (key, base64.b64encode(key))),
@@ -305,8 +331,14 @@ def every_key_the_system_holds(airlock: Airlock) -> list[bytes]:
             context = f"airlock:data-key:{data_key.submission_id}:{data_key.organisation_key_version}".encode()
             organisation_key = organisation_keys[(data_key.organisation_id, data_key.organisation_key_version)]
             keys.append(open_sealed(organisation_key, data_key.wrapped_key, context))
-        for secret in session.scalars(select(VaultSecret)):
-            keys.append(provider.unwrap(secret.wrapped_secret, f"airlock:secret:{secret.name}".encode())[:32])
+        secrets = {
+            secret.name: provider.unwrap(secret.wrapped_secret, f"airlock:secret:{secret.name}".encode())
+            for secret in session.scalars(select(VaultSecret))
+        }
+        keys += [secret[:32] for secret in secrets.values()]
+        for report_key in session.scalars(select(ReportKey)):
+            context = f"airlock:report-key:{report_key.report_id}".encode()
+            keys.append(open_sealed(secrets[CLEARINGHOUSE_KEY], report_key.wrapped_key, context))
     assert len(keys) >= 4
     return keys
 
