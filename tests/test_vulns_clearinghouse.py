@@ -388,6 +388,11 @@ def test_the_disclosure_clock_runs_from_the_first_notification_pauses_and_remind
         house.extend(world.reviewer, case, 0, "none")
 
 
+def _ssvc(*, exploitation: str = "poc", rationale: str = "A PoC exists.") -> list[str]:
+    points = ["--automatable", "yes", "--technical-impact", "total", "--mission-wellbeing", "high"]
+    return ["ssvc", "{case}", "--exploitation", exploitation, *points, "--rationale", rationale]
+
+
 @pytest.mark.parametrize(
     ("arguments", "words"),
     [
@@ -395,37 +400,11 @@ def test_the_disclosure_clock_runs_from_the_first_notification_pauses_and_remind
         (["score", "{case}", "--cwe", "CWE-99999"], "CWE-99999"),
         (["score", "{case}"], "Give a CVSS 4.0 vector, a CWE id, or both"),
         (
-            [
-                "ssvc",
-                "{case}",
-                "--exploitation",
-                "rumoured",
-                "--automatable",
-                "yes",
-                "--technical-impact",
-                "total",
-                "--mission-wellbeing",
-                "high",
-                "--rationale",
-                "r",
-            ],
+            _ssvc(exploitation="rumoured"),
             "'rumoured' is not a value of SSVC's exploitation",
         ),
         (
-            [
-                "ssvc",
-                "{case}",
-                "--exploitation",
-                "poc",
-                "--automatable",
-                "yes",
-                "--technical-impact",
-                "total",
-                "--mission-wellbeing",
-                "high",
-                "--rationale",
-                " ",
-            ],
+            _ssvc(rationale=" "),
             "needs its rationale",
         ),
         (["answer", "{case}", "patched", "--vendor", "notes-project"], "'patched' is not a vendor status"),

@@ -257,17 +257,8 @@ class Samples:
         with self._context.operation(actor, "sample.read", _target(run_id)) as session:
             run, review = self._visible_run(session, actor, run_id, review_id)
             row = model_sample(session, review, run, sample_id, epoch, task)
-            transcript = None
-            if row.transcript_address is not None:
-                transcript = read_content_at(
-                    self._context,
-                    session,
-                    actor,
-                    review,
-                    ContentKind.EVAL_TRANSCRIPT,
-                    row.transcript_address,
-                    purpose=f"read the transcript of sample {sample_ref(row, run.public_id).text}",
-                ).decode("utf-8", "replace")
+            purpose = f"read the transcript of sample {sample_ref(row, run.public_id).text}"
+            transcript = self._transcript(session, actor, review, row, purpose)
             return _view(row, run, review, transcript, may_invalidate=_may_invalidate(actor, review))
 
     def transcript(
@@ -278,17 +269,7 @@ class Samples:
         with self._context.operation(actor, "sample.read", _target(run_id)) as session:
             run, review = self._visible_run(session, actor, run_id, review_id)
             row = model_sample(session, review, run, sample_id, epoch, None)
-            text = None
-            if row.transcript_address is not None:
-                text = read_content_at(
-                    self._context,
-                    session,
-                    actor,
-                    review,
-                    ContentKind.EVAL_TRANSCRIPT,
-                    row.transcript_address,
-                    purpose=purpose,
-                ).decode("utf-8", "replace")
+            text = self._transcript(session, actor, review, row, purpose)
             return SampleTranscript(
                 review=review.public_id,
                 run=run.public_id,
@@ -300,6 +281,22 @@ class Samples:
                 reason=row.reason,
                 text=text,
             )
+
+    def _transcript(
+        self, session: Session, actor: Principal, review: Review, row: SampleVerdict, purpose: str
+    ) -> str | None:
+        """The sample's transcript, decrypted for ``actor`` (an audited content read); None where it has none."""
+        if row.transcript_address is None:
+            return None
+        return read_content_at(
+            self._context,
+            session,
+            actor,
+            review,
+            ContentKind.EVAL_TRANSCRIPT,
+            row.transcript_address,
+            purpose=purpose,
+        ).decode("utf-8", "replace")
 
     def invalidate(
         self,
