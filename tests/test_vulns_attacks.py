@@ -274,7 +274,9 @@ def test_a_vendor_answers_only_for_its_own_organisation_whatever_vendor_it_names
     house.add_vendor(world.reviewer, case, "notes-project")
     house.add_vendor(world.reviewer, case, "other-vendor")
     house.notify(world.reviewer, case)
-    answered = house.answer(lab.vendor, case, "fixed", vendor="other-vendor")
+    with pytest.raises(InvalidInputError, match="answers for their own organisation"):
+        house.answer(lab.vendor, case, "fixed", vendor="other-vendor")
+    answered = house.answer(lab.vendor, case, "fixed")
     assert [(v.organisation, v.status) for v in answered.vendors] == [("notes-project", "fixed")]
     statuses = {v.organisation: v.status for v in house.show(world.reviewer, case).vendors}
     assert statuses == {"notes-project": "fixed", "other-vendor": "notified"}
@@ -289,7 +291,7 @@ def test_a_submitter_whose_report_joins_anothers_case_sees_nothing_more(lab: Lab
     house.notify(world.reviewer, original.case)
     for attacker in (world.acme_admin, lab.other_partner):
         forged = house.submit(
-            attacker, lab.draft(program="other", crash_report=_sanitizer_report("epsilon"), title="Forged")
+            attacker, lab.draft(program="widget", crash_report=_sanitizer_report("epsilon"), title="Forged")
         )
         assert (forged.case, forged.joined) == (original.case, True)
         assert house.cases(attacker) == []

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -155,11 +156,14 @@ def test_a_partners_report_is_reproduced_joined_by_its_duplicate_coordinated_and
     csaf = json.loads(published.csaf.read_bytes())
     validate_csaf(csaf)
     check_osv(json.loads(published.osv.read_bytes()))
-    assert csaf["document"]["distribution"]["tlp"]["label"] == "AMBER"
+    assert csaf["document"]["distribution"]["tlp"]["label"] == "WHITE", "published: TLP:CLEAR (CSAF 2.0's WHITE)"
     digest, nonce_line = published.commitment.read_text().splitlines()
     assert digest == commitment
     assert verify(digest, nonce_line.removeprefix("nonce "), published.csaf.read_bytes())
-    assert house.show(world.lead, first.case).clock.status.value == "published"
+    published_case = house.show(world.lead, first.case)
+    assert (published_case.clock.status.value, published_case.tlp) == ("published", "CLEAR")
+    with pytest.raises(TransitionError, match="is published"):
+        house.answer(lab.vendor, first.case, "not_affected")
     assert lab.cli("audit", "verify").exit_code == 0
 
 
@@ -369,7 +373,7 @@ def test_the_disclosure_clock_runs_from_the_first_notification_pauses_and_remind
     assert house.show(world.reviewer, case).clock.status.value == "not_started"
     house.notify(world.reviewer, case)
     assert house.show(world.reviewer, case).clock.days_left == 90
-    with pytest.raises(TransitionError, match="no vendor still to notify"):
+    with pytest.raises(TransitionError, match="no vendor still unaware"):
         house.notify(world.reviewer, case)
 
     lab.clock.advance(timedelta(days=61))
@@ -407,7 +411,7 @@ def _ssvc(*, exploitation: str = "poc", rationale: str = "A PoC exists.") -> lis
             _ssvc(rationale=" "),
             "needs its rationale",
         ),
-        (["answer", "{case}", "patched", "--vendor", "notes-project"], "'patched' is not a vendor status"),
+        (["answer", "{case}", "patched", "--vendor", "notes-project"], "'patched' is not a vendor's answer"),
         (["answer", "{case}", "fixed", "--vendor", "other-vendor"], "not a vendor of case"),
         (["vendor", "{case}", "grid-cert"], "not a vendor"),
         (["embargo", "{case}", "400"], "365"),
@@ -444,3 +448,29 @@ def test_reproduce_needs_one_report_or_pending_and_says_so_as_a_usage_error(lab:
         outcome = lab.cli("vulns", "reproduce", *arguments, "--as", lab.world.reviewer.email)
         assert outcome.exit_code == 2, outcome.stdout
         assert "name one report, or say --pending" in outcome.stderr
+
+
+def test_a_report_without_a_build_waits_pending_until_its_build_is_registered(lab: Lab) -> None:
+    house, reviewer = lab.airlock.clearinghouse, lab.world.reviewer
+    waiting = house.submit(lab.world.partner, lab.draft(program="notes-next", affected_versions=["2.0"]))
+    (tried,) = house.reproduce_pending(reviewer)
+    assert (tried.reproduction, tried.reproduction_outcome) == ("pending", "no build")
+    assert b"airlock vulns program add" in house.read(reviewer, waiting.report, "reproduction")
+
+    house.add_program(lab.world.operator, "notes-next", "2.0", {"notes.c": NOTES_SOURCE})
+    (again,) = house.reproduce_pending(reviewer)
+    assert (again.public_id, again.reproduction) == (waiting.report, "reproduced")
+    assert house.reproduce_pending(reviewer) == []
+    assert house.remind(lab.world.operator) == [], "the daily reminders are an operator's job too"
+
+
+def test_what_would_widen_who_holds_a_case_is_refused(lab: Lab) -> None:
+    house, reviewer = lab.airlock.clearinghouse, lab.world.reviewer
+    notes = house.submit(lab.world.partner, lab.draft()).case
+    other = house.submit(reviewer, lab.draft(program="calc", crash_report=None)).case
+    with pytest.raises(InvalidInputError, match=r"about notes and .* about calc"):
+        house.merge(reviewer, notes, other)
+    house.set_tlp(reviewer, notes, "amber+strict")
+    with pytest.raises(TransitionError, match=re.escape("TLP:AMBER+STRICT")):
+        house.share(reviewer, notes, "grid-cert", with_poc=False)
+    assert house.cases(lab.world.partner) == []

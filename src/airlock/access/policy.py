@@ -154,6 +154,7 @@ class Action(StrEnum):
     ANSWER_CASE = "record a vendor's answer to a vulnerability case"
     PUBLISH_ADVISORY = "publish a vulnerability case's advisory"
     MANAGE_PROGRAMS = "register the builds the clearinghouse reproduces reports against"
+    SEND_REMINDERS = "prepare the clearinghouse's reminders of disclosure deadlines"
 
 
 _REVIEWERS = frozenset({Role.REVIEWER, Role.LEAD_REVIEWER})
@@ -197,7 +198,9 @@ ROLES_FOR_ACTION: dict[Action, frozenset[Role]] = {
     Action.MANAGE_CASE: _REVIEWERS,
     Action.ANSWER_CASE: _REVIEWERS | {Role.VENDOR_CONTACT},
     Action.PUBLISH_ADVISORY: frozenset({Role.LEAD_REVIEWER}),
-    Action.MANAGE_PROGRAMS: _REVIEWERS,
+    # Registering a build and the daily reminders read no report's content: an operator's housekeeping as well.
+    Action.MANAGE_PROGRAMS: _REVIEWERS | {Role.OPERATOR},
+    Action.SEND_REMINDERS: _REVIEWERS | {Role.OPERATOR},
 }
 
 _CASE_ACTIONS = frozenset({Action.VIEW_CASE, Action.READ_CASE_CONTENT, Action.ANSWER_CASE})

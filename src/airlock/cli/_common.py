@@ -126,13 +126,26 @@ _OPTION_FOR_FIELD: dict[str, str | None] = {
 }
 
 
-def diagnostics_for_the_command_line(error: AirlockError) -> str:
-    """The error's diagnostics, pointing at the option that gives the input at fault, if one is."""
+def diagnostics_for_the_command_line(error: AirlockError, options: frozenset[str] | None = None) -> str:
+    """The error's diagnostics, pointing at the option that gives the input at fault, if one is: among
+    ``options`` (the running command's), when they are known, so that an input given as an argument or in a file
+    never sends the person to an option the command does not have."""
     text = error.diagnostics()
     if error.field is None:
         return text
     option = _OPTION_FOR_FIELD.get(error.field, "--" + error.field.replace("_", "-"))
-    return text if option is None else f"{text.rstrip('.')} ({option})."
+    if option is None or (options is not None and option not in options):
+        return text
+    return f"{text.rstrip('.')} ({option})."
+
+
+def _options_of(ctx: typer.Context) -> frozenset[str] | None:
+    command = getattr(ctx, "command", None)
+    if command is None:
+        return None
+    return frozenset(
+        flag for parameter in command.params for flag in getattr(parameter, "opts", ()) if flag[:2] == "--"
+    )
 
 
 def verbose(ctx: typer.Context) -> bool:
@@ -156,7 +169,7 @@ def reporting_errors(ctx: typer.Context, json_output: bool) -> Iterator[None]:
         from rich.markup import escape
 
         errors = _console(stderr=True)
-        errors.print(f"[bold red]Error:[/] {escape(diagnostics_for_the_command_line(error))}")
+        errors.print(f"[bold red]Error:[/] {escape(diagnostics_for_the_command_line(error, _options_of(ctx)))}")
         if verbose(ctx):
             for cause in causes(error):
                 errors.print(f"Caused by: {type(cause).__name__}: {cause}", markup=False)

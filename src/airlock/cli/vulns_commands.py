@@ -132,6 +132,11 @@ def vulns_submit(
         return
     where = f"joined case {intake.case} as a duplicate" if intake.joined else f"opened case {intake.case}"
     console.print(f"Report {intake.report} {where}; reproduction: {intake.reproduction}.", markup=False)
+    if not intake.visible:
+        console.print(
+            "Your organisation sees the case once the clearinghouse shares it with you or notifies you as its vendor.",
+            markup=False,
+        )
 
 
 def _read_text(path: Path) -> str:
@@ -139,8 +144,12 @@ def _read_text(path: Path) -> str:
 
     try:
         return path.read_text(encoding="utf-8")
+    except FileNotFoundError as error:
+        raise InvalidInputError(f"There is no file {path}.", "Check its name; nothing was taken.") from error
     except (OSError, UnicodeDecodeError) as error:
-        raise InvalidInputError(f"{path} cannot be read as UTF-8 text ({error}).", "Give the report's file.") from error
+        raise InvalidInputError(
+            f"{path} cannot be read as UTF-8 text ({error.__class__.__name__}).", "Give a JSON file; nothing was taken."
+        ) from error
 
 
 @vulns_app.command("import")
@@ -510,6 +519,10 @@ def vulns_advisory(
         print_json({"commitment": digest})
     else:
         console.print(digest, markup=False)
+        _stderr(
+            "Publish this commitment now; `airlock vulns publish` later reveals the advisory and the nonce that prove "
+            "it was this advisory.\n"
+        )
 
 
 @vulns_app.command("publish")

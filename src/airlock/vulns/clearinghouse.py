@@ -85,6 +85,8 @@ CRASH_REPORT = "crash_report"
 REPRODUCTION = "reproduction"
 ADVISORY = "advisory"
 CONTENT_KINDS = (POC, DETAILS, CRASH_REPORT, REPRODUCTION)
+NO_BUILD = "no build"
+"""A reproduction's outcome when no build of the report's program and versions is registered."""
 """What of a report is kept in the vault, and what a reader may ask for."""
 
 DEFAULT_TLP = "AMBER"
@@ -174,6 +176,8 @@ class Intake(_View):
     joined: bool
     """It joined an existing case (a duplicate), rather than opening one."""
     reproduction: str
+    visible: bool = True
+    """Whether the submitter may see the case (a partner's or developer's report: once it is shared with them)."""
 
 
 class Publication(_View):
@@ -278,7 +282,8 @@ class Clearinghouse:
             raise InvalidInputError(
                 f"The proof of concept did not reproduce against {draft.program} {target_version(draft)}: "
                 f"{reproduction.outcome}, {_first_line(reproduction.evidence)}.",
-                "Check the PoC and the version it was found in; nothing was kept.",
+                "Check the PoC and the version it was found in (or keep it, marked not reproduced, with "
+                "--keep-unreproduced); nothing was kept.",
                 field="poc",
             )
         with self._context.operation(actor, "vulns.submit", f"program:{draft.program}") as session:
@@ -296,7 +301,8 @@ class Clearinghouse:
                     joined=intake.joined,
                     reproduction=report.reproduction,
                 )
-            return intake
+            case = session.scalars(select(Case).where(Case.public_id == intake.case)).one()
+            return intake.model_copy(update={"visible": _may(actor, Action.VIEW_CASE, _case_scope(session, case))})
 
     def import_bulk(
         self,
@@ -344,7 +350,7 @@ class Clearinghouse:
         draft = checked.draft
         now = self._context.clock.now()
         signature = None if checked.signature is None else str(checked.signature)
-        placed = self._place(session, actor, signature, draft.fixed_commit, now)
+        placed = self._place(session, actor, draft.program, signature, draft.fixed_commit, now)
         case = placed.case
         if case.id is None:
             case.title, case.program = draft.title, draft.program
@@ -405,9 +411,17 @@ class Clearinghouse:
         )
 
     def _place(
-        self, session: Session, actor: Principal, signature: str | None, fixed_commit: str | None, now: datetime
+        self,
+        session: Session,
+        actor: Principal,
+        program: str,
+        signature: str | None,
+        fixed_commit: str | None,
+        now: datetime,
     ) -> _Placed:
-        """The live case a report with these keys belongs to (merging the cases it links), or a new one."""
+        """The live case a report of ``program`` with these keys belongs to (merging the cases it links), or a new
+        one. *Our choice:* keys match within one program only: ``parse_header`` crashing in two programs is two
+        bugs, and a fixing commit names a change of one repository."""
         conditions = []
         if signature is not None:
             conditions.append(Report.signature == signature)
@@ -415,7 +429,9 @@ class Clearinghouse:
             conditions.append(Report.fixed_commit == fixed_commit)
         matches: list[Case] = []
         if conditions:
-            case_ids = set(session.scalars(select(Report.case_id).where(or_(*conditions)).distinct()))
+            case_ids = set(
+                session.scalars(select(Report.case_id).where(Report.program == program, or_(*conditions)).distinct())
+            )
             matches = sorted(
                 {_live(session, session.get_one(Case, case_id)) for case_id in case_ids}, key=lambda c: c.id
             )
@@ -459,7 +475,15 @@ class Clearinghouse:
             case = self._visible_case(session, actor, case_id)
             authorize(actor, Action.MANAGE_CASE, _case_scope(session, case), what=f"merge case {case.public_id}")
             if case.id == into.id:
-                raise InvalidInputError(f"Case {case.public_id} is the case to merge into.", "Name two cases.")
+                raise InvalidInputError(
+                    f"Case {case.public_id} and the case to merge it into are one case.", "Name two different cases."
+                )
+            if case.program != into.program:
+                raise InvalidInputError(
+                    f"Case {case.public_id} is about {case.program} and {into.public_id} about {into.program}: "
+                    "a merge joins two reports of one vulnerability in one program.",
+                    "Link them in your notes instead; nothing was merged.",
+                )
             if case.published_at is not None:
                 raise TransitionError(f"Case {case.public_id} is published; it changes no more.")
             self._merge(session, actor, case, into=into, now=self._context.clock.now())
@@ -574,9 +598,10 @@ class Clearinghouse:
             if target is not None
             else Reproduction(
                 False,
-                "no build",
+                NO_BUILD,
                 None,
-                f"No build of {report.program} {', '.join(report.affected_versions)} is registered.",
+                f"No build of {report.program} {', '.join(report.affected_versions)} is registered "
+                "(`airlock vulns program add`).",
             )
         )
         with self._context.operation(actor, "vulns.reproduce", f"report:{report.public_id}") as session:
@@ -599,7 +624,10 @@ class Clearinghouse:
 
     def _record_reproduction(self, session: Session, actor: Principal, report: Report, outcome: Reproduction) -> None:
         now = self._context.clock.now()
-        report.reproduction = "reproduced" if outcome.reproduced else "not reproduced"
+        if outcome.outcome == NO_BUILD:
+            report.reproduction = "pending"  # it waits for its build; `vulns reproduce --pending` tries again
+        else:
+            report.reproduction = "reproduced" if outcome.reproduced else "not reproduced"
         report.reproduction_outcome = outcome.outcome
         report.reproduced_at = now
         self._context.vault.store(
@@ -610,7 +638,7 @@ class Clearinghouse:
         if outcome.reproduced and outcome.signature is not None and str(outcome.signature) != report.signature:
             report.signature = str(outcome.signature)
             session.flush()
-            placed = self._place(session, actor, report.signature, report.fixed_commit, now)
+            placed = self._place(session, actor, report.program, report.signature, report.fixed_commit, now)
             if placed.case.id is not None and placed.case.id != case.id:
                 report.case_id = placed.case.id
                 session.flush()
@@ -726,7 +754,7 @@ class Clearinghouse:
                         ssvc_action=None if case.ssvc is None else str(case.ssvc["action"]),
                         cvss_score=case.cvss_score,
                         clock=reading.status,
-                        days_left=reading.days_left,
+                        days_left=None if reading.status is DisclosureStatus.PUBLISHED else reading.days_left,
                     )
                 )
             return summaries
@@ -823,7 +851,8 @@ class Clearinghouse:
             )
             if not vendors:
                 raise TransitionError(
-                    f"Case {case.public_id} has no vendor still to notify.", "Add its vendor first (`vulns vendor`)."
+                    f"Case {case.public_id} has no vendor still unaware: every vendor it has was notified.",
+                    "Add another vendor with `airlock vulns vendor` to notify it.",
                 )
             recipients: list[tuple[Organisation, list[User]]] = []
             for vendor in vendors:
@@ -895,19 +924,30 @@ class Clearinghouse:
     ) -> CaseView:
         """A vendor's answer: acknowledged, fixed or not affected. A vendor's contact answers for their own
         organisation; an analyst records an answer given by other means, naming the vendor."""
+        answers = (VendorStatus.ACKNOWLEDGED, VendorStatus.FIXED, VendorStatus.NOT_AFFECTED)
         try:
-            wanted = VendorStatus(status.strip().lower().replace(" ", "_"))
-        except ValueError as error:
+            wanted = VendorStatus(status.strip().lower().replace(" ", "_").replace("-", "_"))
+        except ValueError:
+            wanted = None
+        if wanted not in answers:
             raise InvalidInputError(
-                f"{status!r} is not a vendor status.",
-                f"Say one of: {', '.join(s.value for s in VendorStatus)}.",
+                f"{shorten(status)!r} is not a vendor's answer.",
+                f"Say one of: {', '.join(answer.value for answer in answers)}.",
                 field="status",
-            ) from error
+            )
         with self._context.operation(actor, "vulns.answer", f"case:{normalise_public_id(case_id)}") as session:
             case = self._visible_case(session, actor, case_id)
             authorize(actor, Action.ANSWER_CASE, _case_scope(session, case), what=f"answer case {case.public_id}")
+            if case.published_at is not None:
+                raise TransitionError(f"Case {case.public_id} is published; it changes no more.")
             if actor.role is Role.VENDOR_CONTACT:
                 organisation = session.get_one(Organisation, actor.organisation_id)
+                if vendor is not None and find_organisation(session, vendor).id != organisation.id:
+                    raise InvalidInputError(
+                        f"A vendor's contact answers for their own organisation ({organisation.slug}) only.",
+                        "Leave the vendor out; nothing was recorded.",
+                        field="vendor",
+                    )
             elif vendor is None:
                 raise InvalidInputError("Name the vendor whose answer this is.", field="vendor")
             else:
@@ -942,7 +982,10 @@ class Clearinghouse:
         with self._managed(actor, case_id, "vulns.pause") as (session, case):
             now = self._context.clock.now()
             if case.first_notified_at is None or case.published_at is not None:
-                raise TransitionError(f"The disclosure clock of {case.public_id} is not running.")
+                raise TransitionError(
+                    f"The disclosure clock of {case.public_id} is not running.",
+                    "It starts when a vendor is first notified (`airlock vulns notify`) and stops at publication.",
+                )
             if case.paused_since is not None:
                 raise TransitionError(f"The disclosure clock of {case.public_id} is paused already.")
             case.paused_since = now
@@ -966,7 +1009,10 @@ class Clearinghouse:
                     f"An extension of {days} days is out of bounds.", "Give 1 to 365 days.", field="days"
                 )
             if case.first_notified_at is None or case.published_at is not None:
-                raise TransitionError(f"The disclosure clock of {case.public_id} is not running.")
+                raise TransitionError(
+                    f"The disclosure clock of {case.public_id} is not running.",
+                    "It starts when a vendor is first notified (`airlock vulns notify`) and stops at publication.",
+                )
             case.extension_days += days
             _event(session, case, self._context.clock.now(), actor.email, "extended", f"{days} days: {_reason(reason)}")
             return self._view(session, actor, case)
@@ -976,7 +1022,7 @@ class Clearinghouse:
         label = actor if isinstance(actor, str) else actor.email
         with self._context.operation(actor, "vulns.remind") as session:
             if not isinstance(actor, str):
-                authorize(actor, Action.MANAGE_CASE, what="send the clearinghouse's reminders")
+                authorize(actor, Action.SEND_REMINDERS, what="send the clearinghouse's reminders")
             now = self._context.clock.now()
             files = []
             cases = session.scalars(
@@ -1005,6 +1051,11 @@ class Clearinghouse:
                 raise InvalidInputError(
                     f"{organisation.slug} is a {organisation.kind} organisation; cases are shared with partners.",
                     field="partner",
+                )
+            if case.tlp in ("AMBER+STRICT", "RED"):
+                raise TransitionError(
+                    f"Case {case.public_id} is marked TLP:{case.tlp}, which keeps it within the vendors' own people.",
+                    "Change its marking first (`airlock vulns tlp`) if the partner may have it.",
                 )
             now = self._context.clock.now()
             row = session.scalar(
@@ -1068,8 +1119,9 @@ class Clearinghouse:
                 id=f"AIRLOCK-{case.created_at:%Y}-{case.public_id}",
                 title=case.title,
                 summary=" ".join(summary.split()),
-                details=" ".join(summary.split()),
-                tlp=case.tlp,  # type: ignore[arg-type]
+                details=_advisory_details(case, reports, fixed_versions),
+                # Written to be published: marked as what it will be then (the embargoed copy is in the vault).
+                tlp="CLEAR",
                 publisher_name=publisher,
                 publisher_namespace=namespace,
                 vendor=vendors[0] if vendors else "Unknown vendor",
@@ -1142,10 +1194,22 @@ class Clearinghouse:
                 for v in session.scalars(select(CaseVendor).where(CaseVendor.case_id == case.id))
             }
             overdue = read_disclosure_clock(case, now).status is DisclosureStatus.OVERDUE
-            if not ready_to_disclose(statuses) and not overdue and not (anyway or "").strip():
+            if anyway is not None and not anyway.strip():
+                raise InvalidInputError("The reason to publish before the case is ready is empty.", field="anyway")
+            if not ready_to_disclose(statuses) and not overdue and anyway is None:
+                waiting = sorted(
+                    session.get_one(Organisation, int(organisation)).slug
+                    for organisation, status in statuses.items()
+                    if status not in (VendorStatus.FIXED, VendorStatus.NOT_AFFECTED)
+                )
                 raise TransitionError(
-                    f"Case {case.public_id} is not ready to disclose: a vendor has not yet fixed it or said it is not "
-                    "affected, and its deadline has not passed.",
+                    f"Case {case.public_id} is not ready to disclose: "
+                    + (
+                        f"{', '.join(waiting)} has not yet answered fixed or not affected"
+                        if waiting
+                        else "it has no vendor"
+                    )
+                    + ", and its deadline has not passed.",
                     "Wait, or publish with a recorded reason (--anyway REASON).",
                 )
             anchor = session.get_one(Report, record.report_id)
@@ -1164,6 +1228,7 @@ class Clearinghouse:
             paths.commitment.write_text(f"{record.commitment}\nnonce {stored['nonce']}\n")
             record.revealed_at = now
             case.published_at = now
+            case.tlp = "CLEAR"  # public from now on, as the published documents say
             why = f" before it was ready: {_reason(anyway or '')}" if (anyway or "").strip() else ""
             _event(session, case, now, actor.email, "published", f"Advisory revision {record.revision} published{why}.")
             return paths
@@ -1340,7 +1405,7 @@ VENDOR_PROGRESS = (
 def _has_outsiders(session: Session, case: Case) -> bool:
     """Whether anyone outside the agency holds the case: a vendor notified of it, or a partner it was shared with."""
     scope = _case_scope(session, case)
-    return bool(scope.case_vendor_organisation_ids or scope.case_shares)
+    return case.published_at is not None or bool(scope.case_vendor_organisation_ids or scope.case_shares)
 
 
 def _case_scope(session: Session, case: Case) -> Scope:
@@ -1415,6 +1480,17 @@ def _ssvc_decision_of(record: dict[str, Any] | None) -> SsvcDecision | None:
         decided_at=datetime.fromisoformat(record["decided_at"]),
         rationale=record["rationale"],
     )
+
+
+def _advisory_details(case: Case, reports: Sequence[Report], fixed_versions: Sequence[str]) -> str:
+    """What an advisory says beyond its summary: the flaw, where, the versions, the fix (never a PoC)."""
+    versions = sorted({version for report in reports for version in report.affected_versions})
+    said = [f"{case.title}. Affected: {case.program} {', '.join(versions)}."]
+    if case.cwe:
+        said.append(f"Weakness: {case.cwe}.")
+    if fixed_versions:
+        said.append(f"Fixed in {', '.join(fixed_versions)}.")
+    return " ".join(said)
 
 
 def _reason(reason: str) -> str:

@@ -141,7 +141,8 @@ def check_report(draft: ReportDraft) -> CheckedReport:
             signature = crash_signature(draft.crash_report)
         except SignatureError as error:
             raise InvalidInputError(
-                f"The report's crash_report holds no sanitizer report ({error}).",
+                "The report's crash_report holds no sanitizer report (no 'ERROR: AddressSanitizer: ...' or "
+                "'runtime error: ...' line).",
                 "Paste the sanitizer's output as the program printed it, or leave crash_report out.",
                 field="crash_report",
             ) from error
