@@ -116,8 +116,8 @@ REVIEWER = "reviewer@bench.test"
 
 def bulk_file(crashes: list[tuple[int, str]], seed: int = 11) -> list[str]:
     """One JSON Lines report per crash, as a findings pipeline writes them: a small PoC, the ASan report, a
-    paragraph of details, a CVSS 4.0 vector on a third, a CWE on a quarter, and on 1% a fixing commit that root
-    causes 2k and 2k+1 share (one fix for two crash sites), so their cases merge."""
+    paragraph of details, a CVSS 4.0 vector on a third, a CWE on a quarter, and on 1% a fixing commit that
+    two root causes of one program share (one fix for two crash sites), so their cases merge."""
     chooser = random.Random(seed)  # noqa: S311 - reproducible test data, not secrets
     lines = []
     for number, (cause, crash_report) in enumerate(crashes):
@@ -142,7 +142,9 @@ def bulk_file(crashes: list[tuple[int, str]], seed: int = 11) -> list[str]:
         if number % 4 == 0:
             report["cwe"] = WEAKNESSES[cause % len(WEAKNESSES)]
         if number % 100 == 0:
-            report["fixed_commit"] = hashlib.sha1(f"fix {cause // 2}".encode()).hexdigest()  # noqa: S324 - an id
+            # Causes k and k + len(PROGRAMS) are crash sites of one program fixed by one commit.
+            fix = (cause % len(PROGRAMS), cause // (2 * len(PROGRAMS)))
+            report["fixed_commit"] = hashlib.sha1(f"fix {fix}".encode()).hexdigest()  # noqa: S324 - an id
         lines.append(json.dumps(report))
     return lines
 
