@@ -52,7 +52,11 @@ def org_add(
     ctx: typer.Context,
     name: Annotated[str, typer.Argument(metavar="NAME", help="Display name, e.g. 'Acme AI'.")],
     kind: Annotated[
-        OrganisationKind, typer.Option(help="Who it is in a review: a developer, an agency or a trusted partner.")
+        OrganisationKind,
+        typer.Option(
+            help="Who it is: a developer, an agency or a trusted partner (in reviews), or a vendor (of software the "
+            "clearinghouse holds vulnerability cases about)."
+        ),
     ],
     slug: Annotated[str | None, typer.Option(help="Short identifier (default: derived from the name).")] = None,
     as_: AsOption = None,

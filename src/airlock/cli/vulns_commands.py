@@ -183,10 +183,12 @@ def vulns_import(
 @vulns_app.command("from-sample")
 def vulns_from_sample(
     ctx: typer.Context,
-    review: Annotated[str, typer.Argument(metavar="REVIEW")],
-    run: Annotated[str, typer.Argument(metavar="RUN")],
-    sample: Annotated[str, typer.Argument(metavar="SAMPLE")],
-    epoch: Annotated[int, typer.Option(help="Which attempt.")] = 1,
+    review: Annotated[str, typer.Argument(metavar="REVIEW", help="The review, e.g. R-7Q2M4KXA.")],
+    run: Annotated[str, typer.Argument(metavar="RUN", help="Its evaluation run, e.g. E-1A2B3C4D.")],
+    sample: Annotated[
+        str, typer.Argument(metavar="SAMPLE", help="The sample, as `airlock eval samples RUN` lists it.")
+    ],
+    epoch: Annotated[int, typer.Option(help="Which attempt of the sample.")] = 1,
     as_: AsOption = None,
     json_output: JsonOption = False,
 ) -> None:
@@ -298,8 +300,8 @@ def vulns_read(
     break_glass: Annotated[str | None, typer.Option(help="Operators only: the emergency (recorded).")] = None,
     as_: AsOption = None,
 ) -> None:
-    """Read a report's PoC or details (audited): to a file with --output, else to standard output (piped: a PoC's
-    bytes would drive a terminal)."""
+    """Read a report's PoC, details, crash report or reproduction evidence (audited): to a file with --output, else
+    to standard output, piped (a PoC's raw bytes would drive a terminal)."""
     if output is None and sys.stdout.isatty():
         raise typer.BadParameter("write it to a file with --output FILE, or pipe it: it is the report's raw bytes.")
     with opened(ctx, False) as airlock:
@@ -505,7 +507,9 @@ def vulns_advisory(
     ctx: typer.Context,
     case: CaseArgument,
     summary: Annotated[str, typer.Option(help="What the advisory says, for the public.")],
-    fixed_version: Annotated[list[str] | None, typer.Option(help="A version with the fix (repeatable).")] = None,
+    fixed_version: Annotated[
+        list[str] | None, typer.Option(metavar="VERSION", help="A version with the fix (repeatable).")
+    ] = None,
     as_: AsOption = None,
     json_output: JsonOption = False,
 ) -> None:
