@@ -24,6 +24,7 @@ from sqlalchemy import select
 
 import airlock.review.evaluations
 import airlock.review.reporting
+import airlock.vulns.clearinghouse
 from airlock.access import Principal
 from airlock.app import Airlock
 from airlock.audit.models import AuditEntry
@@ -213,6 +214,12 @@ CALLS: dict[str, Call] = {
         lambda o: o.airlock.samples.show(o.world.lead, o.run_name, "memory-t1-0001", epoch=1),
         raises=(NotFoundError, "has no sample memory-t1-0001, epoch 1"),
     ),
+    "Samples.transcript": Call(
+        lambda o: o.airlock.samples.transcript(
+            o.world.lead, o.run_name, "memory-t1-0001", epoch=1, purpose="report to the clearinghouse"
+        ),
+        raises=(NotFoundError, "has no sample memory-t1-0001, epoch 1"),
+    ),
     "Samples.invalidate": Call(
         lambda o: o.airlock.samples.invalidate(
             o.world.lead, o.run_name, "memory-t1-0001", epoch=1, reason="the host ran out of disk"
@@ -306,7 +313,13 @@ def service_methods() -> set[str]:
     found: set[str] = set()
     kinds = list(typing.get_type_hints(Airlock).values())
     # Services made on first use (they load heavy parts) are properties; their return types name them.
-    namespace = {**vars(airlock.review.evaluations), **vars(airlock.review.reporting)}
+    # The clearinghouse's service works on cases, not reviews: its calls sweep the review clock all the same (every
+    # one is a ServiceContext operation), and its one call that reads a review goes through Samples.transcript.
+    namespace = {
+        **vars(airlock.review.evaluations),
+        **vars(airlock.review.reporting),
+        **vars(airlock.vulns.clearinghouse),
+    }
     for member in vars(Airlock).values():
         if isinstance(member, functools.cached_property):
             kinds.append(typing.get_type_hints(member.func, globalns=namespace)["return"])

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from airlock.access import Role
+from airlock.access import Principal, Role
 from airlock.app import Airlock
 from airlock.errors import AirlockError, NotFoundError, PermissionDeniedError, TransitionError
 from airlock.review.lifecycle import TRANSITIONS, ReviewState, Transition, find_transition
@@ -42,12 +42,27 @@ def test_an_allowed_move_is_refused_to_every_other_role_and_changes_nothing(
     airlock: Airlock, world: World, transition: Transition
 ) -> None:
     review = review_in_state(airlock, world, transition.source)
+    people = {role: world.acting_as(role) for role in Role if role is not Role.VENDOR_CONTACT}
+    people[Role.VENDOR_CONTACT] = _vendor_contact(airlock, world)
     before = database_snapshot(airlock.database)
     for role in sorted(set(Role) - transition.roles):
         with pytest.raises((PermissionDeniedError, NotFoundError)) as refused:
-            airlock.reviews.transition(world.acting_as(role), review.id, transition.target, reason="x")
-        assert world.acting_as(role).email in refused.value.diagnostics()
+            airlock.reviews.transition(people[role], review.id, transition.target, reason="x")
+        assert people[role].email in refused.value.diagnostics()
     assert database_snapshot(airlock.database) == before
+
+
+def _vendor_contact(airlock: Airlock, world: World) -> Principal:
+    """A vendor's contact (a clearinghouse role, which no review move names)."""
+    airlock.directory.add_organisation(world.operator, name="Upstream Project", kind="vendor")
+    contact = airlock.directory.add_user(
+        world.operator,
+        email="security@upstream.test",
+        name="Sec",
+        role="vendor_contact",
+        organisation="upstream-project",
+    )
+    return airlock.directory.principal(contact.email)
 
 
 @pytest.mark.parametrize("source", list(ReviewState), ids=str)
