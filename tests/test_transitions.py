@@ -42,7 +42,7 @@ def test_an_allowed_move_is_refused_to_every_other_role_and_changes_nothing(
     airlock: Airlock, world: World, transition: Transition
 ) -> None:
     review = review_in_state(airlock, world, transition.source)
-    people = {role: world.acting_as(role) for role in Role if role is not Role.VENDOR_CONTACT}
+    people: dict[Role, Principal] = {role: world.acting_as(role) for role in Role if role is not Role.VENDOR_CONTACT}
     people[Role.VENDOR_CONTACT] = _vendor_contact(airlock, world)
     before = database_snapshot(airlock.database)
     for role in sorted(set(Role) - transition.roles):
