@@ -33,6 +33,8 @@ CRASH = b"N" + b"A" * 40
 """Overflows decode_page's 8-byte page."""
 OTHER_CRASH = b"N" + b"\xff" * 200
 """Another input into the same bug."""
+LINKING_CRASH = b"N" + b"B" * 60
+"""A third input into the same bug."""
 CLEAN = b"Nabc"
 ECHO = b"E==1==ERROR: AddressSanitizer: heap-buffer-overflow on address 0x1\n    #0 0x1 in decode_page notes.c:7\n"
 """A PoC whose program prints a forged sanitizer report and exits cleanly."""
@@ -172,9 +174,11 @@ def test_a_report_linking_two_cases_merges_the_younger_into_the_older(lab: Lab) 
     crash_a = "==1==ERROR: AddressSanitizer: heap-buffer-overflow on address 0x1\n    #0 0x1 in alpha a.c:3\n"
     crash_b = "==2==ERROR: AddressSanitizer: use-after-free on address 0x2\n    #0 0x2 in beta b.c:9\n"
     a = house.submit(reviewer, lab.draft(program="other", crash_report=crash_a))
-    b = house.submit(reviewer, lab.draft(program="other", crash_report=crash_b, fixed_commit="abc1234"))
+    b = house.submit(reviewer, lab.draft(OTHER_CRASH, program="other", crash_report=crash_b, fixed_commit="abc1234"))
     assert a.case != b.case
-    link = house.submit(reviewer, lab.draft(program="other", crash_report=crash_a, fixed_commit="abc1234"))
+    link = house.submit(
+        reviewer, lab.draft(LINKING_CRASH, program="other", crash_report=crash_a, fixed_commit="abc1234")
+    )
     assert (link.case, link.joined) == (a.case, True)
     merged = house.show(reviewer, b.case)
     assert merged.public_id == a.case, "the younger case's id leads to the older"
@@ -191,13 +195,15 @@ def test_once_outsiders_hold_a_case_a_linking_report_only_links_and_an_analyst_m
     a = house.submit(reviewer, lab.draft(program="other", crash_report=crash_a))
     house.add_vendor(reviewer, a.case, "notes-project")
     lab.clock.advance(timedelta(days=1))
-    b = house.submit(reviewer, lab.draft(program="other", crash_report=crash_b, fixed_commit="abc1234"))
+    b = house.submit(reviewer, lab.draft(OTHER_CRASH, program="other", crash_report=crash_b, fixed_commit="abc1234"))
     house.add_vendor(reviewer, b.case, "notes-project")
     house.add_vendor(reviewer, b.case, "other-vendor")
     house.notify(reviewer, b.case)  # B's vendors are told first
     house.share(reviewer, b.case, "grid-cert", with_poc=True)
 
-    link = house.submit(reviewer, lab.draft(program="other", crash_report=crash_a, fixed_commit="abc1234"))
+    link = house.submit(
+        reviewer, lab.draft(LINKING_CRASH, program="other", crash_report=crash_a, fixed_commit="abc1234")
+    )
 
     assert (link.case, link.joined) == (a.case, True)
     assert house.show(reviewer, b.case).public_id == b.case, "not merged: outsiders hold case B"
@@ -474,3 +480,22 @@ def test_what_would_widen_who_holds_a_case_is_refused(lab: Lab) -> None:
     with pytest.raises(TransitionError, match=re.escape("TLP:AMBER+STRICT")):
         house.share(reviewer, notes, "grid-cert", with_poc=False)
     assert house.cases(lab.world.partner) == []
+
+
+def test_a_report_sent_again_is_recognised_and_nothing_new_is_kept(lab: Lab, tmp_path: Path) -> None:
+    house, partner = lab.airlock.clearinghouse, lab.world.partner
+    first = house.submit(partner, lab.draft())
+    before = database_snapshot(lab.airlock.database)
+    again = house.submit(partner, lab.draft(title="Same PoC, retitled"))
+    assert (again.report, again.case, again.repeat) == (first.report, first.case, True)
+    assert database_snapshot(lab.airlock.database) == before
+    other_organisation = house.submit(lab.world.acme_admin, lab.draft())
+    assert (other_organisation.repeat, other_organisation.case) == (False, first.case), "a duplicate, not a repeat"
+
+    bulk = tmp_path / "reports.jsonl"
+    bulk.write_text("".join(lab.draft(poc).model_dump_json() + "\n" for poc in (OTHER_CRASH, CLEAN)))
+    reviewer = lab.world.reviewer.email
+    assert lab.cli("vulns", "import", str(bulk), "--as", reviewer, "--json").json()["repeats"] == 0
+    twice = lab.cli("vulns", "import", str(bulk), "--as", reviewer)
+    assert twice.exit_code == 0, twice.stderr
+    assert "Imported 0 reports: 0 new cases, 0 duplicates; 2 were held already" in twice.stdout

@@ -130,6 +130,9 @@ def vulns_submit(
     if json_output:
         print_json(intake)
         return
+    if intake.repeat:
+        console.print(f"Report {intake.report} (case {intake.case}) is this report, sent before: nothing new was kept.")
+        return
     where = f"joined case {intake.case} as a duplicate" if intake.joined else f"opened case {intake.case}"
     console.print(f"Report {intake.report} {where}; reproduction: {intake.reproduction}.", markup=False)
     if not intake.visible:
@@ -171,12 +174,17 @@ def vulns_import(
         taken = airlock.clearinghouse.import_bulk(
             airlock.directory.principal(as_), lines, source_name=file.name, progress=_progress("imported")
         )
+    repeats = sum(1 for intake in taken if intake.repeat)
     new_cases = sum(1 for intake in taken if not intake.joined)
+    duplicates = len(taken) - new_cases - repeats
     if json_output:
-        print_json({"reports": len(taken), "new_cases": new_cases, "duplicates": len(taken) - new_cases})
+        print_json(
+            {"reports": len(taken) - repeats, "new_cases": new_cases, "duplicates": duplicates, "repeats": repeats}
+        )
         return
+    held = f"; {repeats} were held already (sent before) and kept once" if repeats else ""
     console.print(
-        f"Imported {len(taken)} reports: {new_cases} new cases, {len(taken) - new_cases} duplicates.", markup=False
+        f"Imported {len(taken) - repeats} reports: {new_cases} new cases, {duplicates} duplicates{held}.", markup=False
     )
 
 

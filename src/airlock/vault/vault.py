@@ -23,6 +23,8 @@ read what and record it. It never writes plaintext to disk.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import os
 import secrets
 from collections.abc import Callable, Iterable
@@ -306,6 +308,13 @@ class Vault:
         )
         session.flush()
         session.info.setdefault(_REPORT_KEYS_IN_SESSION, {})[report.id] = key
+
+    def fingerprint(self, session: Session, data: bytes) -> str:
+        """A keyed digest of ``data`` (HMAC-SHA256 under a key derived from the clearinghouse key): equal data give
+        equal fingerprints, and a fingerprint says nothing of its data to whoever lacks the key (a plain hash of a
+        short PoC could be confirmed by guessing)."""
+        key = hmac.new(self._clearinghouse_key(session), b"airlock:report-fingerprint", hashlib.sha256).digest()
+        return hmac.new(key, data, hashlib.sha256).hexdigest()
 
     def _clearinghouse_key(self, session: Session) -> bytes:
         # Kept for the transaction (a bulk import stores thousands of blobs), in its session, never longer.

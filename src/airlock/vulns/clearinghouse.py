@@ -178,6 +178,9 @@ class Intake(_View):
     reproduction: str
     visible: bool = True
     """Whether the submitter may see the case (a partner's or developer's report: once it is shared with them)."""
+    repeat: bool = False
+    """The same PoC for the same program from the same organisation was reported before: ``report`` is that
+    report, and nothing new was stored."""
 
 
 class Publication(_View):
@@ -292,7 +295,7 @@ class Clearinghouse:
             if reproduced:  # the signature that counts places it, so it never opens a case only to leave it
                 checked = checked.model_copy(update={"signature": reproduction.signature})  # type: ignore[union-attr]
             intake = self._take(session, actor, checked, source, review=review, finding=finding)
-            if reproduction is not None:
+            if reproduction is not None and not intake.repeat:
                 report = _report(session, intake.report)
                 self._record_reproduction(session, actor, report, reproduction)
                 intake = Intake(
@@ -328,7 +331,8 @@ class Clearinghouse:
                 action="vulns.import",
                 target=f"file:{source_name}",
                 details={
-                    "reports": len(taken),
+                    "reports": sum(1 for intake in taken if not intake.repeat),
+                    "repeats": sum(1 for intake in taken if intake.repeat),
                     "new_cases": sum(1 for intake in taken if not intake.joined),
                     "first": taken[0].report,
                     "last": taken[-1].report,
@@ -349,6 +353,19 @@ class Clearinghouse:
     ) -> Intake:
         draft = checked.draft
         now = self._context.clock.now()
+        # The same PoC for the same program from the same organisation is a report already held (a file imported
+        # twice, a submission sent again): it is answered with the report it repeats, and nothing is stored.
+        given = f"{actor.organisation_id}\0{draft.program}\0".encode() + draft.poc_bytes
+        fingerprint = self._context.vault.fingerprint(session, given)
+        held = session.scalar(select(Report).where(Report.fingerprint == fingerprint).order_by(Report.id).limit(1))
+        if held is not None:
+            return Intake(
+                report=held.public_id,
+                case=_case_of(session, held).public_id,
+                joined=True,
+                reproduction=held.reproduction,
+                repeat=True,
+            )
         signature = None if checked.signature is None else str(checked.signature)
         placed = self._place(session, actor, draft.program, signature, draft.fixed_commit, now)
         case = placed.case
@@ -365,6 +382,7 @@ class Clearinghouse:
         report = Report(
             public_id=_unused_id(session, "W", Report),
             case_id=case.id,
+            fingerprint=fingerprint,
             source=source,
             title=draft.title,
             program=draft.program,

@@ -92,6 +92,9 @@ class Report(Base):
     poc_input: Mapped[str] = mapped_column(String(8))
     cvss_vector: Mapped[str | None] = mapped_column(String(200))
     cwe: Mapped[str | None] = mapped_column(String(16))
+    fingerprint: Mapped[str] = mapped_column(String(64), index=True)
+    """A keyed digest of who reported which PoC for which program (:meth:`Vault.fingerprint`): the same report
+    sent again is recognised, and nothing of the PoC can be learnt from it without the vault's key."""
     signature: Mapped[str | None] = mapped_column(String(600), index=True)
     """The crash's signature: reproduction's where it reproduced, otherwise the one its crash report gave."""
     review: Mapped[str | None] = mapped_column(String(16))

@@ -149,6 +149,7 @@ def upgrade() -> None:
         sa.Column("poc_input", sa.String(length=8), nullable=False),
         sa.Column("cvss_vector", sa.String(length=200), nullable=True),
         sa.Column("cwe", sa.String(length=16), nullable=True),
+        sa.Column("fingerprint", sa.String(length=64), nullable=False),
         sa.Column("signature", sa.String(length=600), nullable=True),
         sa.Column("review", sa.String(length=16), nullable=True),
         sa.Column("finding", sa.String(length=16), nullable=True),
@@ -169,6 +170,7 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_vulns_reports_case_id"), ["case_id"], unique=False)
         batch_op.create_index(batch_op.f("ix_vulns_reports_fixed_commit"), ["fixed_commit"], unique=False)
         batch_op.create_index(batch_op.f("ix_vulns_reports_signature"), ["signature"], unique=False)
+        batch_op.create_index(batch_op.f("ix_vulns_reports_fingerprint"), ["fingerprint"], unique=False)
 
     op.create_table(
         "vault_report_keys",
@@ -227,6 +229,7 @@ def downgrade() -> None:
     op.drop_table("vault_report_keys")
     with op.batch_alter_table("vulns_reports", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_vulns_reports_signature"))
+        batch_op.drop_index(batch_op.f("ix_vulns_reports_fingerprint"))
         batch_op.drop_index(batch_op.f("ix_vulns_reports_fixed_commit"))
         batch_op.drop_index(batch_op.f("ix_vulns_reports_case_id"))
 
