@@ -3,6 +3,7 @@ samples, export its Inspect logs, and invalidate (or reinstate) a sample that we
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -12,7 +13,9 @@ from airlock.cli._common import (
     AsOption,
     JsonOption,
     ReviewArgument,
+    choice_of,
     console,
+    error_console,
     opened,
     print_json,
     reporting_errors,
@@ -24,8 +27,14 @@ if TYPE_CHECKING:
     from rich.progress import Progress, TaskID
 
     from airlock.analysis.power import LevelPower
+    from airlock.evals.runner import Executor
     from airlock.review.evaluations import RunStatus
     from airlock.review.samples import ExportedLog, SampleSummary
+
+if TYPE_CHECKING:
+    ExecutorName = str
+else:
+    ExecutorName = choice_of(["local", "ray"])
 
 eval_app = typer.Typer(
     help="Evaluation runs: run, follow, read and export the evidence.",
@@ -78,6 +87,20 @@ def run(
     max_sandboxes: Annotated[int, typer.Option(min=1, help="Sandboxes alive at once.")] = 4,
     retries: Annotated[int, typer.Option(min=0, help="Retries of a failed request to the model.")] = 3,
     timeout: Annotated[int, typer.Option(min=1, help="Seconds before a request to the model fails.")] = 120,
+    executor: Annotated[
+        ExecutorName,
+        typer.Option(
+            help="Where the samples run: this machine, or the nodes of a Ray cluster (docs/cluster.md).",
+        ),
+    ] = "local",
+    address: Annotated[
+        str | None,
+        typer.Option(
+            metavar="HOST:PORT",
+            help="The Ray cluster's head (its GCS address), with --executor ray; default: $RAY_ADDRESS.",
+            show_default=False,
+        ),
+    ] = None,
     as_: AsOption = None,
     json_output: JsonOption = False,
 ) -> None:
@@ -90,6 +113,7 @@ def run(
     Examples:
       airlock eval run R-7Q2M4KXA --suite smoke --as lead@agency.example
       airlock eval run R-9B3D5F7H --suite screening --same-instances-as R-7Q2M4KXA --as lead@agency.example
+      airlock eval run R-7Q2M4KXA --suite full --executor ray --address 10.1.0.5:6379 --as lead@agency.example
     """
     from airlock.evals.runner import RunSettings
     from airlock.review.evaluations import FAILED
@@ -101,6 +125,7 @@ def run(
         model_retries=retries,
         model_timeout=timeout,
     )
+    cluster = _cluster_executor(executor, address)
     with opened(ctx, json_output) as airlock:
         actor = airlock.directory.principal(as_)
         decidable = _what_the_suite_decides(suite)
@@ -117,6 +142,7 @@ def run(
                 same_instances_as=same_instances_as,
                 settings=settings,
                 progress=live,
+                executor=cluster,
             )
         finally:
             if live is not None:
@@ -128,6 +154,23 @@ def run(
         _report_run(status)
     if status.status == FAILED:
         raise typer.Exit(1)
+
+
+def _cluster_executor(executor: str, address: str | None) -> Executor | None:
+    """The executor --executor names (None: the service's local one), its notices printed on standard error."""
+    if executor == "local":
+        if address is not None:
+            raise typer.BadParameter(
+                "an address is for --executor ray; leave it out to run here.", param_hint="--address"
+            )
+        return None
+    address = address or os.environ.get("RAY_ADDRESS")
+    if not address:
+        raise typer.BadParameter("name the cluster's head as HOST:PORT, or set RAY_ADDRESS.", param_hint="--address")
+    # Loaded only here: Ray takes seconds to import, and every other command does without it.
+    from airlock.evals.executors.ray_cluster import RayExecutor
+
+    return RayExecutor(address, notice=lambda line: error_console.print(line, markup=False))
 
 
 def _what_the_suite_decides(suite: str) -> tuple[list[LevelPower], list[str]] | None:

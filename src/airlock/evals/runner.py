@@ -16,6 +16,7 @@ next.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -116,6 +117,11 @@ class LogFile:
 
 
 class Executor(Protocol):
+    def ready(self) -> None:
+        """Check that the samples can run (a cluster reached, nodes admitted) before anything is recorded; raises
+        :class:`RunnerError` in one sentence if not."""
+        ...
+
     def run(
         self,
         plan: RunPlan,
@@ -140,6 +146,15 @@ def planned_samples(plan: RunPlan) -> list[PlannedSample]:
     return samples
 
 
+def content_digest(samples: Sequence[PlannedSample]) -> str:
+    """One digest of every instance a run would use (each challenge's content hash, by sample): two machines that
+    generate the same plan agree on it only if they generated exactly the same instances."""
+    digest = hashlib.sha256()
+    for sample in samples:
+        digest.update(f"{sample.key}\0{sample.challenge.version or sample.challenge.content_hash()}\n".encode())
+    return digest.hexdigest()
+
+
 class WorkerRequest(BaseModel):
     """What the parent sends the worker on its standard input (credentials included: never on disk)."""
 
@@ -155,6 +170,9 @@ class WorkerRequest(BaseModel):
 
 class LocalExecutor:
     """Runs the samples on this machine, in a worker process (see the module's docstring)."""
+
+    def ready(self) -> None:
+        """Nothing to check: this machine is the one that runs the samples."""
 
     def run(
         self,

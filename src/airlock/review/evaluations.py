@@ -181,6 +181,7 @@ class Evaluations:
         settings: RunSettings | None = None,
         progress: Callable[[RunStatus], None] | None = None,
         lock_held: bool = False,
+        executor: Executor | None = None,
     ) -> RunStatus:
         """Run (or resume) ``suite_name`` against the review's model; see the module's docstring.
 
@@ -190,6 +191,10 @@ class Evaluations:
         ``same_instances_as`` names an earlier review of the same developer: a new run then reuses the seeds
         of that review's completed run of the suite, so that the report compares the two models on exactly
         the same instances.
+
+        ``executor`` says where the samples run for this run only (a cluster); by default, the service's own.
+        It is made ready (a cluster joined, its nodes admitted) before anything is recorded, so a cluster that
+        cannot run the suite changes nothing.
         """
         settings = settings or RunSettings()
         suite = load_suite(suite_name)
@@ -205,8 +210,10 @@ class Evaluations:
             if existing is not None and existing.status == COMPLETED and not fresh:
                 return self._status(session, existing, already_complete=True)
         access = _preflight(access)
+        executor = executor or self._executor
         with nullcontext() if lock_held else _exclusive_run(self._context.settings.home, review_id):
-            return self._start_and_record(actor, review_id, suite, source, access, settings, progress)
+            executor.ready()
+            return self._start_and_record(actor, review_id, suite, source, access, settings, progress, executor)
 
     def _start_and_record(
         self,
@@ -217,6 +224,7 @@ class Evaluations:
         access: ModelAccess,
         settings: RunSettings,
         progress: Callable[[RunStatus], None] | None,
+        executor: Executor,
     ) -> RunStatus:
         with self._context.operation(actor, "eval.start", _target(review_id)) as session:
             review = self._runnable_review(session, actor, review_id)
@@ -244,7 +252,7 @@ class Evaluations:
         done = self._recorded(run_id)
         pending = [sample.key for sample in samples if sample.key not in done.get(MODEL, set())]
         try:
-            logs = self._executor.run(plan, access, pending, settings, recorder.model)
+            logs = executor.run(plan, access, pending, settings, recorder.model)
             asyncio.run(self._baselines(plan, samples, done, recorder))
         except (RunnerError, TransitionError) as error:  # the second: the review ended while the run went on
             self._finish(actor, review_id, run_id, FAILED, error.message)

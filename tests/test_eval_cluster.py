@@ -1,0 +1,270 @@
+"""``airlock eval run --executor ray``: a review's samples run across a real Ray cluster on loopback (a head and
+worker nodes started with ``ray start``), with the verdicts the local executor gives for the same seeds; a worker
+node killed mid-run loses nothing and records nothing twice; nothing readable (the endpoint's credential, the
+transcripts) is left in Ray's hands; a node with another Airlock is refused before it runs anything."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import threading
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from sqlalchemy import select
+
+from airlock.app import Airlock
+from airlock.clock import ManualClock
+from airlock.config import Settings
+from airlock.evals.challenges import find_challenges, load_challenge
+from airlock.review import SubmissionRequest
+from airlock.review.models import EvalRun, Review, SampleVerdict
+from tests.support.cli import Cli
+from tests.support.fake_openai import FakeEndpoint, Policy, fake_endpoint, replaying_references
+from tests.support.ray_cluster import LocalRayCluster, local_ray_cluster
+from tests.support.world import World, build_world, database_snapshot
+
+MODEL = "openai-api/fakelab/frontier-mini"
+CREDENTIAL = "sk-cluster-credential-5f0c2a9e71d4"
+UNSOLVED_FAMILY = "logic-constraint"
+SAMPLES = 6
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalRayCluster]:
+    with local_ray_cluster(tmp_path_factory.mktemp("ray"), workers=2) as running:
+        yield running
+
+
+@pytest.fixture
+def driver(cluster: LocalRayCluster, monkeypatch: pytest.MonkeyPatch) -> LocalRayCluster:
+    """The evaluator's environment holds the cluster's token (as on a lab's head node)."""
+    for name, value in cluster.environment.items():
+        monkeypatch.setenv(name, value)
+    return cluster
+
+
+@pytest.fixture
+def deployment(tmp_path: Path) -> Iterator[tuple[Airlock, World, Settings]]:
+    settings = Settings(home=tmp_path / "home", database_url=f"sqlite:///{tmp_path}/airlock.db")
+    airlock = Airlock.open(settings, ManualClock(datetime.now(UTC)), must_be_initialised=False)
+    airlock.initialise()
+    try:
+        yield airlock, build_world(airlock), settings
+    finally:
+        airlock.close()
+
+
+@pytest.fixture
+def suite(tmp_path: Path) -> str:
+    """The quick suite (one instance of each family), two epochs, no baselines: six samples of the model."""
+    quick = yaml.safe_load((Path(__file__).parent / "support" / "suites" / "quick.yaml").read_text())
+    path = tmp_path / "cluster.yaml"
+    path.write_text(yaml.safe_dump({**quick, "name": "cluster", "epochs": 2, "baselines": []}))
+    return str(path)
+
+
+def suites_cache() -> Path:
+    return Path(os.environ["XDG_CACHE_HOME"]) / "airlock" / "suites"
+
+
+def all_but_one_family(suites: Path) -> Policy:
+    """Replays every reference solution except for one family's, which it cannot solve: mixed verdicts."""
+    replay = replaying_references(suites)
+
+    def policy(messages: list[dict[str, Any]]) -> str:
+        text = json.dumps(messages)
+        for directory in find_challenges(suites):
+            challenge = load_challenge(directory)
+            if challenge.canary in text and challenge.family == UNSOLVED_FAMILY:
+                return "I do not know."
+        return replay(messages)
+
+    return policy
+
+
+@pytest.fixture
+def endpoint() -> Iterator[FakeEndpoint]:
+    with fake_endpoint(all_but_one_family(suites_cache())) as running:
+        yield running
+
+
+def accepted_review(airlock: Airlock, world: World, base_url: str) -> str:
+    detail = airlock.submissions.submit(
+        world.acme_admin,
+        SubmissionRequest(
+            model=MODEL,
+            model_version="1",
+            planned_release_date=airlock.clock.now().date() + timedelta(days=40),
+            model_card="card",
+            base_url=base_url,
+            endpoint_credentials=CREDENTIAL,
+        ),
+    )
+    airlock.reviews.accept(world.lead, detail.id)
+    airlock.reviews.assign(world.lead, detail.id, world.reviewer.email)
+    return detail.id
+
+
+def cli(airlock: Airlock, settings: Settings) -> Cli:
+    assert isinstance(airlock.clock, ManualClock)
+    return Cli(settings, airlock.clock)
+
+
+def verdicts(airlock: Airlock, review: str) -> dict[tuple[str, str, int], str]:
+    with airlock.database.transaction(read_only=True) as session:
+        rows = session.scalars(
+            select(SampleVerdict)
+            .join(EvalRun, EvalRun.id == SampleVerdict.run_id)
+            .join(Review, Review.id == EvalRun.review_id)
+            .where(Review.public_id == review, SampleVerdict.subject == "model")
+        )
+        return {(row.task, row.sample_id, row.epoch): row.verdict for row in rows}
+
+
+def files_holding(root: Path, markers: list[bytes]) -> list[str]:
+    found = []
+    for path in root.rglob("*"):
+        if path.is_file() and not path.is_symlink():
+            try:
+                data = path.read_bytes()
+            except OSError:
+                continue
+            found += [f"{path}: {marker!r}" for marker in markers if marker in data]
+    return found
+
+
+def test_a_run_on_the_cluster_gets_the_local_verdicts_for_the_same_seeds_and_leaves_ray_nothing_readable(
+    deployment: tuple[Airlock, World, Settings], endpoint: FakeEndpoint, driver: LocalRayCluster, suite: str
+) -> None:
+    airlock, world, settings = deployment
+    run = cli(airlock, settings)
+    here = accepted_review(airlock, world, endpoint.url)
+    there = accepted_review(airlock, world, endpoint.url)
+    locally = run("eval", "run", here, "--suite", suite, "--as", world.lead.email, "--json")
+    assert locally.exit_code == 0, locally.stderr
+
+    outcome = run(
+        "eval", "run", there, "--suite", suite, "--same-instances-as", here,
+        "--executor", "ray", "--address", driver.address, "--as", world.lead.email, "--json",
+    )  # fmt: skip
+
+    assert outcome.exit_code == 0, outcome.stderr
+    assert outcome.json()["status"] == "completed"
+    expected = verdicts(airlock, here)
+    assert len(expected) == SAMPLES
+    assert verdicts(airlock, there) == expected
+    assert set(expected.values()) == {"exploit", "not proven"}, "the policy should solve some samples and not others"
+    # The run's transcripts came back whole, through the sealed channel, into the vault.
+    transcript = airlock.reviews.read_content(world.lead, there, "eval_transcript", purpose="test")
+    canaries = sorted({load_challenge(path).canary.encode() for path in find_challenges(suites_cache())})
+    assert any(canary in transcript for canary in canaries)
+    # Ray's session directory (its logs, spill files, sockets' neighbours) holds none of it.
+    searched = [path for path in driver.temp_dir.rglob("*") if path.is_file()]
+    assert any(path.name.startswith("python-core-worker") for path in searched), "Ray's worker logs are searched"
+    assert files_holding(driver.temp_dir, [CREDENTIAL.encode(), *canaries]) == []
+
+
+def test_a_worker_node_killed_mid_run_loses_nothing_and_records_every_sample_once(
+    deployment: tuple[Airlock, World, Settings], endpoint: FakeEndpoint, driver: LocalRayCluster, suite: str
+) -> None:
+    from airlock.evals.executors.ray_cluster import RayExecutor
+
+    airlock, world, _settings = deployment
+    review = accepted_review(airlock, world, endpoint.url)
+    doomed = driver.add_worker()
+    endpoint.hold_after = 2  # two samples end; every later one waits at the model, its shard in flight
+    executor = RayExecutor(driver.address)
+    killed: list[str] = []
+
+    def kill_when_held() -> None:
+        assert endpoint.held.wait(timeout=240), "no sample reached the model"
+        driver.kill_node(doomed)
+        killed.append(doomed)
+        endpoint.release.set()
+
+    killer = threading.Thread(target=kill_when_held, daemon=True)
+    killer.start()
+    status = airlock.evaluations.run(world.lead, review, suite, executor=executor)
+    killer.join(timeout=5)
+
+    assert killed == [doomed]
+    assert status.status == "completed", status.error
+    lost = [line for line in executor.notices if "was lost" in line]
+    assert len(lost) == 1, executor.notices
+    assert "unfinished samples run again" in lost[0]
+    with airlock.database.transaction(read_only=True) as session:
+        keys = [
+            (row.task, row.sample_id, row.epoch)
+            for row in session.scalars(select(SampleVerdict).where(SampleVerdict.subject == "model"))
+        ]
+    assert len(keys) == len(set(keys)) == SAMPLES
+
+
+def test_a_node_with_another_airlock_is_refused_before_it_runs_anything(
+    deployment: tuple[Airlock, World, Settings], endpoint: FakeEndpoint, driver: LocalRayCluster, suite: str
+) -> None:
+    from airlock.evals.executors.ray_cluster import RayExecutor
+
+    airlock, world, settings = deployment
+    # A node whose Airlock differs by one line: its Python finds a copy of the package first.
+    import airlock as package
+
+    other = settings.home.parent / "other-airlock"
+    shutil.copytree(Path(package.__file__).parent, other / "airlock", ignore=shutil.ignore_patterns("__pycache__"))
+    with (other / "airlock" / "errors.py").open("a") as module:
+        module.write("\n# a node that was not upgraded\n")
+    stale = driver.add_worker(extra_environment={"PYTHONPATH": str(other)})
+    review = accepted_review(airlock, world, endpoint.url)
+    executor = RayExecutor(driver.address)
+    try:
+        status = airlock.evaluations.run(world.lead, review, suite, executor=executor)
+    finally:
+        driver.kill_node(stale)
+
+    assert status.status == "completed"
+    refused = [line for line in executor.notices if "is refused" in line]
+    assert len(refused) == 1, executor.notices
+    assert "install the same Airlock there" in refused[0]
+    assert len(verdicts(airlock, review)) == SAMPLES
+
+
+def test_a_cluster_that_cannot_run_the_suite_is_refused_in_one_line_and_changes_nothing(
+    deployment: tuple[Airlock, World, Settings], endpoint: FakeEndpoint, driver: LocalRayCluster, suite: str
+) -> None:
+    airlock, world, settings = deployment
+    review = accepted_review(airlock, world, endpoint.url)
+    before = database_snapshot(airlock.database)
+    run = cli(airlock, settings)
+
+    nobody = run(
+        "eval",
+        "run",
+        review,
+        "--suite",
+        suite,
+        "--executor",
+        "ray",
+        "--address",
+        "127.0.0.1:9",
+        "--as",
+        world.lead.email,
+    )
+    no_address = run(
+        "eval", "run", review, "--suite", suite, "--executor", "ray", "--as", world.lead.email, env={"RAY_ADDRESS": ""}
+    )
+    address_alone = run("eval", "run", review, "--suite", suite, "--address", driver.address, "--as", world.lead.email)
+
+    assert nobody.exit_code == 1
+    assert nobody.stderr.strip().count("\n") == 0
+    assert "Nothing answers at 127.0.0.1:9" in nobody.stderr
+    assert no_address.exit_code == 2
+    assert "RAY_ADDRESS" in no_address.stderr
+    assert address_alone.exit_code == 2
+    assert "--executor ray" in address_alone.stderr
+    assert database_snapshot(airlock.database) == before
