@@ -8,7 +8,8 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import threading
+import subprocess
+import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -39,14 +40,6 @@ SAMPLES = 6
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalRayCluster]:
     with local_ray_cluster(tmp_path_factory.mktemp("ray"), workers=2) as running:
         yield running
-
-
-@pytest.fixture
-def driver(cluster: LocalRayCluster, monkeypatch: pytest.MonkeyPatch) -> LocalRayCluster:
-    """The evaluator's environment holds the cluster's token (as on a lab's head node)."""
-    for name, value in cluster.environment.items():
-        monkeypatch.setenv(name, value)
-    return cluster
 
 
 @pytest.fixture
@@ -127,6 +120,32 @@ def verdicts(airlock: Airlock, review: str) -> dict[tuple[str, str, int], str]:
         return {(row.task, row.sample_id, row.epoch): row.verdict for row in rows}
 
 
+def airlock_process(*arguments: str) -> list[str]:
+    """``airlock ARGUMENTS`` as the evaluator runs it: a process of its own (a process that joined a Ray cluster
+    keeps Ray's client, which ends the process a minute after the cluster is gone: never this test's process)."""
+    return [sys.executable, "-m", "airlock.cli.main", *arguments]
+
+
+def environment(settings: Settings, cluster: LocalRayCluster) -> dict[str, str]:
+    return {
+        **os.environ,
+        **cluster.environment,
+        "AIRLOCK_HOME": str(settings.home),
+        "AIRLOCK_DATABASE_URL": str(settings.database_url),
+    }
+
+
+def run_on_cluster(settings: Settings, cluster: LocalRayCluster, *arguments: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        airlock_process(*arguments, "--executor", "ray", "--address", cluster.address),
+        env=environment(settings, cluster),
+        capture_output=True,
+        text=True,
+        timeout=280,
+        check=False,
+    )
+
+
 def files_holding(root: Path, markers: list[bytes]) -> list[str]:
     found = []
     for path in root.rglob("*"):
@@ -140,22 +159,31 @@ def files_holding(root: Path, markers: list[bytes]) -> list[str]:
 
 
 def test_a_run_on_the_cluster_gets_the_local_verdicts_for_the_same_seeds_and_leaves_ray_nothing_readable(
-    deployment: tuple[Airlock, World, Settings], endpoint: FakeEndpoint, driver: LocalRayCluster, suite: str
+    deployment: tuple[Airlock, World, Settings], endpoint: FakeEndpoint, cluster: LocalRayCluster, suite: str
 ) -> None:
     airlock, world, settings = deployment
-    run = cli(airlock, settings)
     here = accepted_review(airlock, world, endpoint.url)
     there = accepted_review(airlock, world, endpoint.url)
-    locally = run("eval", "run", here, "--suite", suite, "--as", world.lead.email, "--json")
+    locally = cli(airlock, settings)("eval", "run", here, "--suite", suite, "--as", world.lead.email, "--json")
     assert locally.exit_code == 0, locally.stderr
 
-    outcome = run(
-        "eval", "run", there, "--suite", suite, "--same-instances-as", here,
-        "--executor", "ray", "--address", driver.address, "--as", world.lead.email, "--json",
-    )  # fmt: skip
+    outcome = run_on_cluster(
+        settings,
+        cluster,
+        "eval",
+        "run",
+        there,
+        "--suite",
+        suite,
+        "--same-instances-as",
+        here,
+        "--as",
+        world.lead.email,
+        "--json",
+    )
 
-    assert outcome.exit_code == 0, outcome.stderr
-    assert outcome.json()["status"] == "completed"
+    assert outcome.returncode == 0, outcome.stderr
+    assert json.loads(outcome.stdout)["status"] == "completed"
     expected = verdicts(airlock, here)
     assert len(expected) == SAMPLES
     assert verdicts(airlock, there) == expected
@@ -165,38 +193,36 @@ def test_a_run_on_the_cluster_gets_the_local_verdicts_for_the_same_seeds_and_lea
     canaries = sorted({load_challenge(path).canary.encode() for path in find_challenges(suites_cache())})
     assert any(canary in transcript for canary in canaries)
     # Ray's session directory (its logs, spill files, sockets' neighbours) holds none of it.
-    searched = [path for path in driver.temp_dir.rglob("*") if path.is_file()]
+    searched = [path for path in cluster.temp_dir.rglob("*") if path.is_file()]
     assert any(path.name.startswith("python-core-worker") for path in searched), "Ray's worker logs are searched"
-    assert files_holding(driver.temp_dir, [CREDENTIAL.encode(), *canaries]) == []
+    assert files_holding(cluster.temp_dir, [CREDENTIAL.encode(), *canaries]) == []
 
 
 def test_a_worker_node_killed_mid_run_loses_nothing_and_records_every_sample_once(
-    deployment: tuple[Airlock, World, Settings], endpoint: FakeEndpoint, driver: LocalRayCluster, suite: str
+    deployment: tuple[Airlock, World, Settings], endpoint: FakeEndpoint, cluster: LocalRayCluster, suite: str
 ) -> None:
-    from airlock.evals.executors.ray_cluster import RayExecutor
-
-    airlock, world, _settings = deployment
+    airlock, world, settings = deployment
     review = accepted_review(airlock, world, endpoint.url)
-    doomed = driver.add_worker()
+    doomed = cluster.add_worker()
     endpoint.hold_after = 2  # two samples end; every later one waits at the model, its shard in flight
-    executor = RayExecutor(driver.address)
-    killed: list[str] = []
-
-    def kill_when_held() -> None:
+    command = airlock_process("eval", "run", review, "--suite", suite, "--as", world.lead.email)
+    command += ["--executor", "ray", "--address", cluster.address, "--json"]
+    running = subprocess.Popen(
+        command, env=environment(settings, cluster), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    try:
         assert endpoint.held.wait(timeout=240), "no sample reached the model"
-        driver.kill_node(doomed)
-        killed.append(doomed)
+        cluster.kill_node(doomed)
         endpoint.release.set()
+        stdout, stderr = running.communicate(timeout=240)
+    finally:
+        if running.poll() is None:
+            running.kill()
 
-    killer = threading.Thread(target=kill_when_held, daemon=True)
-    killer.start()
-    status = airlock.evaluations.run(world.lead, review, suite, executor=executor)
-    killer.join(timeout=5)
-
-    assert killed == [doomed]
-    assert status.status == "completed", status.error
-    lost = [line for line in executor.notices if "was lost" in line]
-    assert len(lost) == 1, executor.notices
+    assert running.returncode == 0, stderr
+    assert json.loads(stdout)["status"] == "completed"
+    lost = [line for line in stderr.splitlines() if "was lost" in line]
+    assert len(lost) == 1, stderr
     assert "unfinished samples run again" in lost[0]
     with airlock.database.transaction(read_only=True) as session:
         keys = [
@@ -207,10 +233,8 @@ def test_a_worker_node_killed_mid_run_loses_nothing_and_records_every_sample_onc
 
 
 def test_a_node_with_another_airlock_is_refused_before_it_runs_anything(
-    deployment: tuple[Airlock, World, Settings], endpoint: FakeEndpoint, driver: LocalRayCluster, suite: str
+    deployment: tuple[Airlock, World, Settings], endpoint: FakeEndpoint, cluster: LocalRayCluster, suite: str
 ) -> None:
-    from airlock.evals.executors.ray_cluster import RayExecutor
-
     airlock, world, settings = deployment
     # A node whose Airlock differs by one line: its Python finds a copy of the package first.
     import airlock as package
@@ -219,23 +243,22 @@ def test_a_node_with_another_airlock_is_refused_before_it_runs_anything(
     shutil.copytree(Path(package.__file__).parent, other / "airlock", ignore=shutil.ignore_patterns("__pycache__"))
     with (other / "airlock" / "errors.py").open("a") as module:
         module.write("\n# a node that was not upgraded\n")
-    stale = driver.add_worker(extra_environment={"PYTHONPATH": str(other)})
+    stale = cluster.add_worker(extra_environment={"PYTHONPATH": str(other)})
     review = accepted_review(airlock, world, endpoint.url)
-    executor = RayExecutor(driver.address)
     try:
-        status = airlock.evaluations.run(world.lead, review, suite, executor=executor)
+        outcome = run_on_cluster(settings, cluster, "eval", "run", review, "--suite", suite, "--as", world.lead.email)
     finally:
-        driver.kill_node(stale)
+        cluster.kill_node(stale)
 
-    assert status.status == "completed"
-    refused = [line for line in executor.notices if "is refused" in line]
-    assert len(refused) == 1, executor.notices
+    assert outcome.returncode == 0, outcome.stderr
+    refused = [line for line in outcome.stderr.splitlines() if "is refused" in line]
+    assert len(refused) == 1, outcome.stderr
     assert "install the same Airlock there" in refused[0]
     assert len(verdicts(airlock, review)) == SAMPLES
 
 
 def test_a_cluster_that_cannot_run_the_suite_is_refused_in_one_line_and_changes_nothing(
-    deployment: tuple[Airlock, World, Settings], endpoint: FakeEndpoint, driver: LocalRayCluster, suite: str
+    deployment: tuple[Airlock, World, Settings], endpoint: FakeEndpoint, cluster: LocalRayCluster, suite: str
 ) -> None:
     airlock, world, settings = deployment
     review = accepted_review(airlock, world, endpoint.url)
@@ -258,7 +281,7 @@ def test_a_cluster_that_cannot_run_the_suite_is_refused_in_one_line_and_changes_
     no_address = run(
         "eval", "run", review, "--suite", suite, "--executor", "ray", "--as", world.lead.email, env={"RAY_ADDRESS": ""}
     )
-    address_alone = run("eval", "run", review, "--suite", suite, "--address", driver.address, "--as", world.lead.email)
+    address_alone = run("eval", "run", review, "--suite", suite, "--address", cluster.address, "--as", world.lead.email)
 
     assert nobody.exit_code == 1
     assert nobody.stderr.strip().count("\n") == 0

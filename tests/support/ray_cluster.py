@@ -37,6 +37,12 @@ def cluster_environment(token_file: Path) -> dict[str, str]:
     return {"RAY_USAGE_STATS_ENABLED": "0", "RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN_PATH": str(token_file)}
 
 
+def new_token(path: Path) -> Path:
+    path.write_text(secrets.token_hex(32))
+    path.chmod(0o600)
+    return path
+
+
 @dataclass
 class LocalRayCluster:
     temp_dir: Path
@@ -147,13 +153,16 @@ def _kill_tree(pid: int) -> None:
 
 
 @contextmanager
-def local_ray_cluster(scratch: Path, *, workers: int = 2) -> Iterator[LocalRayCluster]:
-    """A head (which runs no samples) and ``workers`` worker nodes with one ``bwrap`` each, stopped at the end."""
+def local_ray_cluster(scratch: Path, *, workers: int = 2, token_file: Path | None = None) -> Iterator[LocalRayCluster]:
+    """A head (which runs no samples) and ``workers`` worker nodes with one ``bwrap`` each, stopped at the end.
+
+    ``token_file`` is the cluster's token (made in ``scratch`` if not given). A process reads Ray's token once, when
+    it first connects: a process that joins several clusters in turn gives them all the same token.
+    """
     # An address block of its own (127.X.Y.1 and up), so that clusters of tests running side by side never meet.
     block = f"127.{1 + secrets.randbelow(249)}.{1 + secrets.randbelow(249)}"
-    token_file = scratch / "ray-token"
-    token_file.write_text(secrets.token_hex(32))
-    token_file.chmod(0o600)
+    if token_file is None:
+        token_file = new_token(scratch / "ray-token")
     # Ray's socket paths must stay under 108 bytes: a short directory of its own.
     temp_dir = Path(f"/tmp/airlock-ray-{secrets.token_hex(4)}")
     cluster = LocalRayCluster(temp_dir=temp_dir, token_file=token_file, head_ip=f"{block}.1")

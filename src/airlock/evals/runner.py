@@ -133,6 +133,10 @@ class Executor(Protocol):
         """Run the ``pending`` samples of ``plan``, reporting each as it ends; return Inspect's logs."""
         ...
 
+    def close(self) -> None:
+        """Release what :meth:`ready` took (a cluster's agents), where :meth:`run` did not run to release it."""
+        ...
+
 
 def planned_samples(plan: RunPlan) -> list[PlannedSample]:
     """Every sample of the plan, in order; generates (and validates) instances not yet in the cache."""
@@ -173,6 +177,9 @@ class LocalExecutor:
 
     def ready(self) -> None:
         """Nothing to check: this machine is the one that runs the samples."""
+
+    def close(self) -> None:
+        """Nothing held."""
 
     def run(
         self,

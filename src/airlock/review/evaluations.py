@@ -212,8 +212,11 @@ class Evaluations:
         access = _preflight(access)
         executor = executor or self._executor
         with nullcontext() if lock_held else _exclusive_run(self._context.settings.home, review_id):
-            executor.ready()
-            return self._start_and_record(actor, review_id, suite, source, access, settings, progress, executor)
+            try:
+                executor.ready()
+                return self._start_and_record(actor, review_id, suite, source, access, settings, progress, executor)
+            finally:
+                executor.close()
 
     def _start_and_record(
         self,

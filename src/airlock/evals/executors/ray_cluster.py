@@ -33,7 +33,7 @@ import socket
 import threading
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -61,8 +61,13 @@ from airlock.evals.suites import RunPlan
 BWRAP_RESOURCE = "bwrap"
 """The custom resource a node advertises when it can run sandboxed samples; its amount is how many shards at once."""
 SHARDS_PER_AGENT = 2
-"""Pending samples are cut into this many shards per agent: enough that a fast node takes more of the work than a
-slow one, few enough that a shard's worker start (a few seconds) stays small beside its samples."""
+"""Pending samples are cut into this many shards per agent when there are several agents: enough that a fast node
+takes more of the work than a slow one, few enough that a shard's worker start (a few seconds) stays small beside
+its samples. One agent alone gets one shard: there is nobody to balance with, and a lost shard's recorded samples
+are never run again whatever its size."""
+MAX_SHARD_SAMPLES = 64
+"""A shard's logs come back as one message at its end and wait in Ray's object store until the driver reads them:
+the cap keeps that message tens of megabytes for agentic samples, at a worker start per 64 samples."""
 MAX_LOSSES_PER_SAMPLE = 3
 """A sample whose node died under it this many times fails the run instead of killing a fourth node."""
 AGENT_START_SECONDS = 120
@@ -132,9 +137,12 @@ class NodeAgent:
         try:
             request = ShardRequest.model_validate_json(channel.open(f"request {shard}", sealed_request))
         except (SealError, ValidationError) as error:
-            yield sealed({"refused": f"its request did not open ({_first_line(error)})"})
+            yield sealed({"refused": f"its request did not open ({type(error).__name__})"})
             return
-        refusal = self._refusal(request)
+        try:
+            refusal = self._refusal(request)
+        except Exception as error:  # sealed, like every answer: an exception would reach Ray's task table in clear
+            refusal = {"error": _first_line(error)}
         if refusal is not None:
             yield sealed(refusal)
             return
@@ -194,13 +202,15 @@ class _Shard:
     id: str
     keys: list[SampleKey]
     agent: _Agent
-    done: set[SampleKey] = field(default_factory=set)
+    handed_back: bool = False
+    """Its unfinished samples are already queued again (the agent refused it): a loss that follows changes nothing."""
 
 
 @dataclass(frozen=True)
 class _Event:
     kind: str
-    """``message`` (sealed bytes in ``payload``), ``ended``, or ``lost`` (the exception in ``payload``)."""
+    """``message`` (sealed bytes in ``payload``); then exactly one of ``ended``, ``lost`` (the node or its agent
+    died: Ray's error in ``payload``) or ``failed`` (the agent raised, or the driver could not read the stream)."""
     shard: _Shard
     payload: Any = None
 
@@ -312,9 +322,11 @@ class RayExecutor:
     def _describe(handles: list[Any]) -> list[dict[str, Any] | str]:
         answers = {handle.describe.remote(): index for index, handle in enumerate(handles)}
         ready, _ = ray.wait(list(answers), num_returns=len(answers), timeout=AGENT_START_SECONDS)
-        described: list[dict[str, Any] | str] = ["A node did not start Airlock's agent in time; it is left out."] * len(
-            handles
+        late = (
+            f"A node did not start Airlock's agent in {AGENT_START_SECONDS} s (another run may hold its bwrap slots); "
+            "it is left out."
         )
+        described: list[dict[str, Any] | str] = [late] * len(handles)
         for reference in ready:
             try:
                 described[answers[reference]] = ray.get(reference)
@@ -354,7 +366,8 @@ class RayExecutor:
         self, request: dict[str, Any], pending: list[SampleKey], on_sample: Callable[[SampleOutcome], None]
     ) -> list[LogFile]:
         wanted = set(pending)
-        size = max(1, -(-len(pending) // (len(self._agents) * SHARDS_PER_AGENT)))
+        shards = 1 if len(self._agents) == 1 else len(self._agents) * SHARDS_PER_AGENT
+        size = min(MAX_SHARD_SAMPLES, max(1, -(-len(pending) // shards)))
         waiting: deque[list[SampleKey]] = deque(pending[start : start + size] for start in range(0, len(pending), size))
         recorded: set[SampleKey] = set()
         losses: dict[SampleKey, int] = {}
@@ -389,13 +402,12 @@ class RayExecutor:
                 if isinstance(outcome_or_problem, SampleOutcome):
                     key = outcome_or_problem.key
                     if key in wanted and key in shard.keys and key not in recorded:
-                        recorded.add(key)
-                        shard.done.add(key)
                         on_sample(outcome_or_problem)
+                        recorded.add(key)
                 elif outcome_or_problem is not None:
                     kind, line = outcome_or_problem
                     if kind == "refused":
-                        shard.agent.lost = True
+                        shard.agent.lost = shard.handed_back = True
                         self._say(f"Node {shard.agent.name} is refused: {line}; its samples go to the other nodes.")
                         waiting.appendleft([key for key in shard.keys if key not in recorded])
                     else:
@@ -403,9 +415,17 @@ class RayExecutor:
                 continue
             del in_flight[shard.id]
             shard.agent.busy = False
-            if event.kind == "lost":
+            left = [key for key in shard.keys if key not in recorded]
+            if event.kind == "failed":
                 shard.agent.lost = True
-                left = [key for key in shard.keys if key not in recorded]
+                failure = failure or f"the agent on node {shard.agent.name} failed ({event.payload})"
+            elif event.kind == "ended" and left and not shard.handed_back and failure is None:
+                failure = f"node {shard.agent.name} ended its shard without {len(left)} of its samples"
+            elif event.kind == "lost" and not shard.handed_back:
+                shard.agent.lost = True
+                # Ray may have lost touch with an agent that still runs: stop it, so that it makes no more calls.
+                with contextlib.suppress(Exception):
+                    ray.kill(shard.agent.handle)
                 self._say(
                     f"Node {shard.agent.name} was lost ({type(event.payload).__name__}); "
                     f"its {len(left)} unfinished samples run again on the others."
@@ -414,8 +434,8 @@ class RayExecutor:
                     losses[key] = losses.get(key, 0) + 1
                 if any(losses[key] >= MAX_LOSSES_PER_SAMPLE for key in left):
                     failure = failure or (
-                        f"A sample's node died under it {MAX_LOSSES_PER_SAMPLE} times; the samples it kills are not "
-                        "run again."
+                        f"a sample's node died under it {MAX_LOSSES_PER_SAMPLE} times, and a sample that kills nodes "
+                        "is not run again"
                     )
                 elif left:
                     waiting.appendleft(left)
@@ -435,35 +455,41 @@ class RayExecutor:
         return logs
 
     def _stream(self, shard: _Shard, sealed: bytes, events: queue.Queue[_Event]) -> None:
+        """Pass the shard's messages on, then exactly one final event, whatever happens (the dispatcher waits)."""
         try:
             stream = shard.agent.handle.run_shard.options(num_returns="streaming").remote(
                 self._keys.public, shard.id, sealed
             )
             for reference in stream:
                 events.put(_Event("message", shard, ray.get(reference)))
-        except ray.exceptions.RayError as error:
+        except ray.exceptions.RayTaskError as error:  # raised inside the agent: a defect, not a lost node
+            events.put(_Event("failed", shard, type(error.cause).__name__))
+        except ray.exceptions.RayError as error:  # the actor or its node died, or its results were lost with it
             events.put(_Event("lost", shard, error))
-            return
-        events.put(_Event("ended", shard))
+        except Exception as error:
+            events.put(_Event("failed", shard, type(error).__name__))
+        else:
+            events.put(_Event("ended", shard))
 
     @staticmethod
     def _read(shard: _Shard, sealed: bytes, logs: list[LogFile]) -> SampleOutcome | tuple[str, str] | None:
         """A message of ``shard``'s agent: an outcome; ``("refused" | "error", why)``; or None (logs, kept)."""
+        # A malformed message is named by the kind of fault only: its values may be pieces of a transcript.
         try:
             message = json.loads(shard.agent.channel.open(f"outcome {shard.id}", sealed))
-        except (SealError, ValueError) as error:
-            return "error", f"a message from node {shard.agent.name} did not open ({_first_line(error)})"
-        if "sample" in message:
-            return SampleOutcome.model_validate(message["sample"])
-        if "logs" in message:
-            logs.extend(
-                LogFile(f"shard-{shard.id}/{entry['name']}", base64.b64decode(entry["content"]))
-                for entry in message["logs"]
-            )
-            return None
-        if "refused" in message:
-            return "refused", str(message["refused"])
-        return "error", f"on node {shard.agent.name}: {message.get('error', 'an unknown message')}"
+            if "sample" in message:
+                return SampleOutcome.model_validate(message["sample"])
+            if "logs" in message:
+                logs.extend(
+                    LogFile(f"shard-{shard.id}/{entry['name']}", base64.b64decode(entry["content"], validate=True))
+                    for entry in message["logs"]
+                )
+                return None
+            if "refused" in message:
+                return "refused", str(message["refused"])
+            return "error", f"on node {shard.agent.name}: {message['error']}"
+        except (SealError, ValueError, KeyError, TypeError) as error:
+            return "error", f"a message from node {shard.agent.name} could not be read ({type(error).__name__})"
 
     def close(self) -> None:
         """Stop the agents (their workers die with them) and leave the cluster if this executor joined it."""

@@ -9,10 +9,12 @@ bound to both public keys. Every message is then ChaCha20-Poly1305 under that ke
 associated data, a label naming what the message is and which shard it belongs to: a request cannot be replayed
 as another shard's, nor an outcome passed off as a request.
 
-What this protects against: anyone who reads Ray's session directory, spill files, shared memory or logs, or the
-traffic between nodes (Ray's gRPC is plaintext unless TLS is configured), learns nothing but sizes. What it does
-not: whoever may submit work to the cluster (Ray's token) may run code on its nodes, and so could read an agent's
-memory; the cluster's token is a credential of the same weight as the endpoint's (docs/cluster.md).
+What this protects against: anyone who reads Ray's session directory, spill files, shared memory or logs, or who
+listens to the traffic between nodes, learns nothing but sizes. What it does not: the public keys are not
+authenticated, so an active attacker on Ray's plaintext gRPC could answer with a key of its own and be sent a
+request; and whoever may submit work to the cluster (Ray's token, which travels in that same gRPC) may run code on
+its nodes and read an agent's memory. Hence on any network not wholly the lab's, Ray's TLS (``RAY_USE_TLS``) is
+required, and the token is a credential of the same weight as the endpoint's (docs/cluster.md).
 """
 
 from __future__ import annotations
