@@ -27,7 +27,7 @@ import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, Self
 
 from pydantic import BaseModel
 
@@ -159,8 +159,8 @@ def content_digest(samples: Sequence[PlannedSample]) -> str:
     return digest.hexdigest()
 
 
-class WorkerRequest(BaseModel):
-    """What the parent sends the worker on its standard input (credentials included: never on disk)."""
+class SamplesRequest(BaseModel):
+    """Samples to run, and everything needed to run them (the model's credentials included: never on disk)."""
 
     plan: RunPlan
     model: str
@@ -169,6 +169,34 @@ class WorkerRequest(BaseModel):
     model_args: dict[str, Any]
     pending: list[SampleKey]
     settings: dict[str, int]
+
+    @classmethod
+    def of(
+        cls, plan: RunPlan, model: ModelAccess, pending: Sequence[SampleKey], settings: RunSettings, **more: Any
+    ) -> Self:
+        return cls(
+            plan=plan,
+            model=model.name,
+            base_url=model.base_url,
+            api_key=model.api_key,
+            model_args=model.args,
+            pending=list(pending),
+            settings=settings.__dict__,
+            **more,
+        )
+
+    @property
+    def model_access(self) -> ModelAccess:
+        return ModelAccess(self.model, self.base_url, self.api_key, self.model_args)
+
+    @property
+    def run_settings(self) -> RunSettings:
+        return RunSettings(**self.settings)
+
+
+class WorkerRequest(SamplesRequest):
+    """What the parent sends the worker on its standard input."""
+
     log_dir: str
 
 
@@ -192,16 +220,7 @@ class LocalExecutor:
         sweep_private_directories()
         private = private_directory()
         try:
-            request = WorkerRequest(
-                plan=plan,
-                model=model.name,
-                base_url=model.base_url,
-                api_key=model.api_key,
-                model_args=model.args,
-                pending=list(pending),
-                settings=settings.__dict__,
-                log_dir=str(private / "logs"),
-            )
+            request = WorkerRequest.of(plan, model, pending, settings, log_dir=str(private / "logs"))
             self._work(request, private, on_sample)
             return _logs_in(private / "logs")
         finally:

@@ -39,7 +39,7 @@ from pathlib import Path
 from typing import Any
 
 import ray
-from pydantic import BaseModel, ValidationError
+from pydantic import ValidationError
 from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
 import airlock
@@ -53,6 +53,7 @@ from airlock.evals.runner import (
     RunSettings,
     SampleKey,
     SampleOutcome,
+    SamplesRequest,
     content_digest,
     planned_samples,
 )
@@ -75,16 +76,9 @@ CONNECT_SECONDS = 5
 NAMESPACE = "airlock"
 
 
-class ShardRequest(BaseModel):
+class ShardRequest(SamplesRequest):
     """What the driver sends an agent, sealed: everything the worker needs, and what the node must match."""
 
-    plan: RunPlan
-    model: str
-    base_url: str | None
-    api_key: str | None
-    model_args: dict[str, Any]
-    pending: list[SampleKey]
-    settings: dict[str, int]
     build: str
     suite_digest: str
 
@@ -171,9 +165,9 @@ def _run_shard(request: ShardRequest, messages: queue.Queue[dict[str, Any] | Non
     try:
         logs = LocalExecutor().run(
             request.plan,
-            ModelAccess(request.model, request.base_url, request.api_key, request.model_args),
+            request.model_access,
             request.pending,
-            RunSettings(**request.settings),
+            request.run_settings,
             lambda outcome: messages.put({"sample": outcome.model_dump()}),
         )
         messages.put({"logs": [{"name": log.name, "content": base64.b64encode(log.content).decode()} for log in logs]})
@@ -348,22 +342,20 @@ class RayExecutor:
             if not pending:
                 return []
             self.ready()
-            request = {
-                "plan": plan,
-                "model": model.name,
-                "base_url": model.base_url,
-                "api_key": model.api_key,
-                "model_args": model.args,
-                "settings": settings.__dict__,
-                "build": build_identity(),
-                "suite_digest": content_digest(planned_samples(plan)),
-            }
+            request = ShardRequest.of(
+                plan,
+                model,
+                pending,
+                settings,
+                build=build_identity(),
+                suite_digest=content_digest(planned_samples(plan)),
+            )
             return self._dispatch(request, list(pending), on_sample)
         finally:
             self.close()
 
     def _dispatch(
-        self, request: dict[str, Any], pending: list[SampleKey], on_sample: Callable[[SampleOutcome], None]
+        self, request: ShardRequest, pending: list[SampleKey], on_sample: Callable[[SampleOutcome], None]
     ) -> list[LogFile]:
         wanted = set(pending)
         shards = 1 if len(self._agents) == 1 else len(self._agents) * SHARDS_PER_AGENT
@@ -388,7 +380,7 @@ class RayExecutor:
                 in_flight[shard.id] = shard
                 sealed = shard.agent.channel.seal(
                     f"request {shard.id}",
-                    ShardRequest.model_validate({**request, "pending": keys}).model_dump_json().encode(),
+                    request.model_copy(update={"pending": keys}).model_dump_json().encode(),
                 )
                 threading.Thread(
                     target=self._stream, args=(shard, sealed, events), name=f"airlock-shard-{shard.id}", daemon=True
