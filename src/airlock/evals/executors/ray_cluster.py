@@ -66,6 +66,8 @@ SHARDS_PER_AGENT = 2
 takes more of the work than a slow one, few enough that a shard's worker start (a few seconds) stays small beside
 its samples. One agent alone gets one shard: there is nobody to balance with, and a lost shard's recorded samples
 are never run again whatever its size."""
+MIN_SHARD_SAMPLES = 3
+"""Nor smaller than this: a shard of one sample would pay a worker start for each."""
 MAX_SHARD_SAMPLES = 64
 """A shard's logs come back as one message at its end and wait in Ray's object store until the driver reads them:
 the cap keeps that message tens of megabytes for agentic samples, at a worker start per 64 samples."""
@@ -266,6 +268,22 @@ class RayExecutor:
                 "Run this on a node of the cluster, with the cluster's token if it has one (docs/cluster.md).",
             ) from error
         self._connected_here = True
+        self._route_ray_messages()
+
+    def _route_ray_messages(self) -> None:
+        """Ray's driver prints the cluster's error messages (a node marked dead) on standard output, which is the
+        command's own (``--json``): they become notices instead, on standard error. (A private hook of Ray's;
+        where it is missing, Ray prints as it does.)"""
+        import ray._private.worker as ray_worker
+
+        if not callable(getattr(ray_worker, "print_to_stdstream", None)):
+            return
+
+        def to_notices(data: dict[str, Any], ignore_prefix: bool = False) -> None:
+            for line in data.get("lines", []):
+                self._say(f"Ray: {str(line).strip()}")
+
+        ray_worker.print_to_stdstream = to_notices
 
     def _admit_agents(self) -> None:
         every_node: list[dict[str, Any]] = ray.nodes()  # type: ignore[no-untyped-call]
@@ -359,7 +377,7 @@ class RayExecutor:
     ) -> list[LogFile]:
         wanted = set(pending)
         shards = 1 if len(self._agents) == 1 else len(self._agents) * SHARDS_PER_AGENT
-        size = min(MAX_SHARD_SAMPLES, max(1, -(-len(pending) // shards)))
+        size = min(MAX_SHARD_SAMPLES, max(MIN_SHARD_SAMPLES, -(-len(pending) // shards)))
         waiting: deque[list[SampleKey]] = deque(pending[start : start + size] for start in range(0, len(pending), size))
         recorded: set[SampleKey] = set()
         losses: dict[SampleKey, int] = {}
