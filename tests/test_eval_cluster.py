@@ -198,6 +198,31 @@ def test_a_run_on_the_cluster_gets_the_local_verdicts_for_the_same_seeds_and_lea
     assert files_holding(cluster.temp_dir, [CREDENTIAL.encode(), *canaries]) == []
 
 
+def test_a_node_with_another_airlock_is_refused_before_it_runs_anything(
+    deployment: tuple[Airlock, World, Settings], endpoint: FakeEndpoint, cluster: LocalRayCluster, suite: str
+) -> None:
+    airlock, world, settings = deployment
+    # A node whose Airlock differs by one line: its Python finds a copy of the package first.
+    import airlock as package
+
+    other = settings.home.parent / "other-airlock"
+    shutil.copytree(Path(package.__file__).parent, other / "airlock", ignore=shutil.ignore_patterns("__pycache__"))
+    with (other / "airlock" / "errors.py").open("a") as module:
+        module.write("\n# a node that was not upgraded\n")
+    stale = cluster.add_worker(extra_environment={"PYTHONPATH": str(other)})
+    review = accepted_review(airlock, world, endpoint.url)
+    try:
+        outcome = run_on_cluster(settings, cluster, "eval", "run", review, "--suite", suite, "--as", world.lead.email)
+    finally:
+        cluster.kill_node(stale)
+
+    assert outcome.returncode == 0, outcome.stderr
+    refused = [line for line in outcome.stderr.splitlines() if "is refused" in line]
+    assert len(refused) == 1, outcome.stderr
+    assert "install the same Airlock there" in refused[0]
+    assert len(verdicts(airlock, review)) == SAMPLES
+
+
 def test_a_worker_node_killed_mid_run_loses_nothing_and_records_every_sample_once(
     deployment: tuple[Airlock, World, Settings], endpoint: FakeEndpoint, cluster: LocalRayCluster, suite: str
 ) -> None:
@@ -232,31 +257,6 @@ def test_a_worker_node_killed_mid_run_loses_nothing_and_records_every_sample_onc
             for row in session.scalars(select(SampleVerdict).where(SampleVerdict.subject == "model"))
         ]
     assert len(keys) == len(set(keys)) == SAMPLES
-
-
-def test_a_node_with_another_airlock_is_refused_before_it_runs_anything(
-    deployment: tuple[Airlock, World, Settings], endpoint: FakeEndpoint, cluster: LocalRayCluster, suite: str
-) -> None:
-    airlock, world, settings = deployment
-    # A node whose Airlock differs by one line: its Python finds a copy of the package first.
-    import airlock as package
-
-    other = settings.home.parent / "other-airlock"
-    shutil.copytree(Path(package.__file__).parent, other / "airlock", ignore=shutil.ignore_patterns("__pycache__"))
-    with (other / "airlock" / "errors.py").open("a") as module:
-        module.write("\n# a node that was not upgraded\n")
-    stale = cluster.add_worker(extra_environment={"PYTHONPATH": str(other)})
-    review = accepted_review(airlock, world, endpoint.url)
-    try:
-        outcome = run_on_cluster(settings, cluster, "eval", "run", review, "--suite", suite, "--as", world.lead.email)
-    finally:
-        cluster.kill_node(stale)
-
-    assert outcome.returncode == 0, outcome.stderr
-    refused = [line for line in outcome.stderr.splitlines() if "is refused" in line]
-    assert len(refused) == 1, outcome.stderr
-    assert "install the same Airlock there" in refused[0]
-    assert len(verdicts(airlock, review)) == SAMPLES
 
 
 def test_a_cluster_that_cannot_run_the_suite_is_refused_in_one_line_and_changes_nothing(

@@ -43,7 +43,7 @@ from sqlalchemy.engine import make_url
 from airlock.app import Airlock, master_key_provider
 from airlock.audit.ledger import ShredRecord, append_lines, parse_ledger, stored_line
 from airlock.audit.note import Verifier, parse_verifier_key
-from airlock.backup.archive import READ_AHEAD_BYTES, ArchiveReader, BackgroundWriter
+from airlock.backup.archive import READ_AHEAD_BYTES, ArchiveReader, BackgroundWriter, start_writeback
 from airlock.backup.errors import ArchiveError, RestoreTargetError
 from airlock.backup.manifest import BLOBS_PREFIX, DATABASE_MEMBER, LEDGER_MEMBER, Manifest, Member
 from airlock.backup.postgres import client_programs, server_major
@@ -452,12 +452,14 @@ def _required(members: dict[str, Member], name: str) -> Member:
 
 
 def _write_file(destination: Path, data: bytes) -> None:
-    """Write a checked member out; :func:`_flush_tree` flushes it to disk with the others at the end."""
+    """Write a checked member out and start its writeback; :func:`_flush_tree` waits for it with the others at the
+    end."""
     destination.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     with _private_file(destination) as descriptor:
         view = memoryview(data)
         while view:
             view = view[os.write(descriptor, view) :]
+        start_writeback(descriptor)
 
 
 def _flush_tree(root: Path) -> None:
