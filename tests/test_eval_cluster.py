@@ -229,8 +229,8 @@ def test_a_worker_node_killed_mid_run_loses_nothing_and_records_every_sample_onc
     airlock, world, settings = deployment
     review = accepted_review(airlock, world, endpoint.url)
     # Two shards of three samples, one on each worker; two samples end, every later one waits at the model with
-    # its shard in flight; then the second worker dies (the tests after this one do with the first).
-    doomed = cluster.workers[-1]
+    # its shard in flight; then the second worker dies.
+    doomed = cluster.workers[1]  # the second of the two the cluster started with
     endpoint.hold_after = 2
     command = airlock_process("eval", "run", review, "--suite", suite, "--as", world.lead.email)
     command += ["--executor", "ray", "--address", cluster.address, "--json"]
