@@ -260,36 +260,46 @@ def test_a_worker_node_killed_mid_run_loses_nothing_and_records_every_sample_onc
 
 
 def test_a_cluster_that_cannot_run_the_suite_is_refused_in_one_line_and_changes_nothing(
-    deployment: tuple[Airlock, World, Settings], endpoint: FakeEndpoint, cluster: LocalRayCluster, suite: str
+    deployment: tuple[Airlock, World, Settings],
+    endpoint: FakeEndpoint,
+    cluster: LocalRayCluster,
+    suite: str,
+    tmp_path: Path,
 ) -> None:
     airlock, world, settings = deployment
     review = accepted_review(airlock, world, endpoint.url)
     before = database_snapshot(airlock.database)
     run = cli(airlock, settings)
+    arguments = ("eval", "run", review, "--suite", suite, "--as", world.lead.email)
+    wrong_token = tmp_path / "not-the-token"
+    wrong_token.write_text("0" * 64)
 
-    nobody = run(
-        "eval",
-        "run",
-        review,
-        "--suite",
-        suite,
-        "--executor",
-        "ray",
-        "--address",
-        "127.0.0.1:9",
-        "--as",
-        world.lead.email,
+    nobody = run(*arguments, "--executor", "ray", "--address", "127.0.0.1:9")
+    no_address = run(*arguments, "--executor", "ray", env={"RAY_ADDRESS": ""})
+    not_an_address = run(*arguments, "--executor", "ray", "--address", "head-node")
+    address_alone = run(*arguments, "--address", cluster.address)
+    # Joining is tried in a process of its own: a process that once joined a Ray cluster is ended by Ray's client a
+    # minute after that cluster is gone.
+    other_token = subprocess.run(
+        airlock_process(*arguments, "--executor", "ray", "--address", cluster.address),
+        env={**environment(settings, cluster), "RAY_AUTH_TOKEN_PATH": str(wrong_token)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
-    no_address = run(
-        "eval", "run", review, "--suite", suite, "--executor", "ray", "--as", world.lead.email, env={"RAY_ADDRESS": ""}
-    )
-    address_alone = run("eval", "run", review, "--suite", suite, "--address", cluster.address, "--as", world.lead.email)
 
     assert nobody.exit_code == 1
     assert nobody.stderr.strip().count("\n") == 0
     assert "Nothing answers at 127.0.0.1:9" in nobody.stderr
-    assert no_address.exit_code == 2
+    assert (no_address.exit_code, not_an_address.exit_code, address_alone.exit_code) == (2, 2, 2)
     assert "RAY_ADDRESS" in no_address.stderr
-    assert address_alone.exit_code == 2
+    assert "is not HOST:PORT" in not_an_address.stderr
     assert "--executor ray" in address_alone.stderr
+    assert other_token.returncode == 1
+    assert other_token.stderr.strip().splitlines() == [
+        f"Error: The Ray cluster at {cluster.address} refused this process's token (none, or not the cluster's). "
+        "Set RAY_AUTH_MODE=token and RAY_AUTH_TOKEN_PATH to a copy of the cluster's token file (docs/cluster.md, "
+        "step 2)."
+    ]
     assert database_snapshot(airlock.database) == before

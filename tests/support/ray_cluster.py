@@ -2,7 +2,9 @@
 started with Ray's own ``ray start``, as a lab starts them on its hosts.
 
 Every node has an address of its own in 127.0.0.0/8 (Ray turns ``127.0.0.1`` into the host's outside address, so
-the nodes take others of the loopback range), which keeps every byte the cluster sends on loopback. Token
+the nodes take others of the loopback range), which keeps every byte the cluster sends on loopback. (Ray's GCS and
+raylets still *listen* on every interface, whatever the node's address: nothing is sent off loopback, but the
+token is what guards them; docs/cluster.md, "Firewall".) Token
 authentication is on, with a token file of the cluster's own; usage statistics are off. ``kill_node`` SIGKILLs a
 worker node's raylet and everything under it (its workers, its agents): the node is lost, as when a host dies.
 """

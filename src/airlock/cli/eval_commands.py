@@ -168,7 +168,10 @@ def _cluster_executor(executor: str, address: str | None) -> Executor | None:
     if not address:
         raise typer.BadParameter("name the cluster's head as HOST:PORT, or set RAY_ADDRESS.", param_hint="--address")
     # Loaded only here: Ray takes seconds to import, and every other command does without it.
-    from airlock.evals.executors.ray_cluster import RayExecutor
+    from airlock.evals.executors.ray_cluster import RayExecutor, split_address
+
+    if not split_address(address)[0]:
+        raise typer.BadParameter(f"{address!r} is not HOST:PORT (the head's GCS address).", param_hint="--address")
 
     return RayExecutor(address, notice=lambda line: error_console.print(line, markup=False))
 

@@ -28,11 +28,14 @@ import hashlib
 import importlib.metadata
 import json
 import logging
+import os
 import queue
 import socket
+import sys
 import threading
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -78,6 +81,12 @@ CONNECT_SECONDS = 5
 NAMESPACE = "airlock"
 
 
+class ClusterUnavailableError(RunnerError):
+    """The cluster cannot run the samples (not reached, not joined, no node admitted): refused before anything ran."""
+
+    kind = "cluster_unavailable"
+
+
 class ShardRequest(SamplesRequest):
     """What the driver sends an agent, sealed: everything the worker needs, and what the node must match."""
 
@@ -97,6 +106,41 @@ def build_identity() -> str:
             digest.update(hashlib.sha256(path.read_bytes()).digest())
     inspect = importlib.metadata.version("inspect_ai")
     return f"airlock {airlock.__version__} (code {digest.hexdigest()[:12]}), inspect_ai {inspect}"
+
+
+def split_address(address: str) -> tuple[str, int]:
+    """``HOST:PORT`` as its parts; ``("", 0)`` for anything else."""
+    host, _, port = address.rpartition(":")
+    if not host or not port.isdigit() or not 0 < int(port) < 65536:
+        return "", 0
+    return host, int(port)
+
+
+@contextmanager
+def _stderr_withheld() -> Iterator[None]:
+    """Descriptor 2 pointed at /dev/null for a while. Joining a cluster, Ray's C++ core writes every failed attempt to
+    reach the head there directly (twenty lines for a missing token), whatever the Python logging level; the cause
+    reaches the evaluator in Airlock's one sentence instead."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "wb") as sink:
+            os.dup2(sink.fileno(), 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
+def _token_refused(error: BaseException) -> bool:
+    """Whether joining failed on the cluster's token. Ray carries the cause as an exception or, from its GCS client,
+    only as the text of one (``InvalidAuthToken``)."""
+    seen: BaseException | None = error
+    while seen is not None:
+        if isinstance(seen, ray.exceptions.AuthenticationError) or "InvalidAuthToken" in str(seen):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
 
 
 def _first_line(error: BaseException) -> str:
@@ -238,15 +282,15 @@ class RayExecutor:
             self._admit_agents()
 
     def _connect(self) -> None:
-        host, _, port = self.address.rpartition(":")
-        if not host or not port.isdigit():
-            raise RunnerError(
+        host, port = split_address(self.address)
+        if not host:
+            raise ClusterUnavailableError(
                 f"{self.address!r} is not the address of a Ray cluster's head.", "Give it as HOST:PORT (the GCS port)."
             )
         try:
             socket.create_connection((host, int(port)), timeout=CONNECT_SECONDS).close()
         except OSError as error:
-            raise RunnerError(
+            raise ClusterUnavailableError(
                 f"Nothing answers at {self.address} ({error.strerror or error}).",
                 "Start the cluster's head there (docs/cluster.md) or give the address it printed.",
             ) from error
@@ -255,17 +299,24 @@ class RayExecutor:
         # A driver attaches to a node of the cluster on its own host; on loopback (one machine), to the head's.
         node_ip = host if host.startswith("127.") else None
         try:
-            ray.init(
-                address=self.address,
-                namespace=NAMESPACE,
-                log_to_driver=False,
-                logging_level=logging.ERROR,
-                _node_ip_address=node_ip,
-            )
+            with _stderr_withheld():
+                ray.init(
+                    address=self.address,
+                    namespace=NAMESPACE,
+                    log_to_driver=False,
+                    logging_level=logging.ERROR,
+                    _node_ip_address=node_ip,
+                )
         except Exception as error:  # Ray raises ConnectionError, RuntimeError or ValueError, depending on the cause
-            raise RunnerError(
+            if _token_refused(error):
+                raise ClusterUnavailableError(
+                    f"The Ray cluster at {self.address} refused this process's token (none, or not the cluster's).",
+                    "Set RAY_AUTH_MODE=token and RAY_AUTH_TOKEN_PATH to a copy of the cluster's token file "
+                    "(docs/cluster.md, step 2).",
+                ) from error
+            raise ClusterUnavailableError(
                 f"Could not join the Ray cluster at {self.address} ({_first_line(error)}).",
-                "Run this on a node of the cluster, with the cluster's token if it has one (docs/cluster.md).",
+                "Run this on a node of the cluster (docs/cluster.md).",
             ) from error
         self._connected_here = True
         self._route_ray_messages()
@@ -289,7 +340,7 @@ class RayExecutor:
         every_node: list[dict[str, Any]] = ray.nodes()  # type: ignore[no-untyped-call]
         nodes = [node for node in every_node if node["Alive"] and node["Resources"].get(BWRAP_RESOURCE, 0) >= 1]
         if not nodes:
-            raise RunnerError(
+            raise ClusterUnavailableError(
                 f"No node of the Ray cluster at {self.address} offers the {BWRAP_RESOURCE} resource.",
                 "Start worker nodes with `ray start --address ... --resources '{\"bwrap\": 1}'` (docs/cluster.md).",
             )
@@ -328,7 +379,7 @@ class RayExecutor:
         for refusal in dict.fromkeys(refusals):
             self._say(refusal)
         if not self._agents:
-            raise RunnerError(f"No node of the Ray cluster can run this run: {refusals[0]}")
+            raise ClusterUnavailableError(f"No node of the Ray cluster can run this run: {refusals[0]}")
 
     @staticmethod
     def _describe(handles: list[Any]) -> list[dict[str, Any] | str]:
