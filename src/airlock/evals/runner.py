@@ -8,10 +8,10 @@ is what makes a run resumable: whatever was recorded is never run again.
 The local executor runs Inspect's ``eval_set`` in a child process of its own (a worker, see
 :mod:`airlock.evals.worker`), for three reasons: Inspect's process-wide state (its data directory, where
 it buffers samples, and its trace log) can be pointed into a private directory without touching the
-caller's; the worker dies with its parent, even on SIGKILL; and a later cluster executor has the same
-shape (a plan in, outcomes out). The private directory is on tmpfs (``/dev/shm``) where there is one, so
-plaintext logs never reach a disk; it is removed at the end, and one left by a killed run is swept by the
-next.
+caller's; the worker dies with its parent, even on SIGKILL; and the cluster executor runs the very same
+worker on each node (:mod:`airlock.evals.executors.ray_cluster`: a plan in, outcomes out). The private
+directory is on tmpfs (``/dev/shm``) where there is one, so plaintext logs never reach a disk; it is
+removed at the end, and one left by a killed run is swept by the next.
 """
 
 from __future__ import annotations
